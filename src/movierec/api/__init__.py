@@ -1,0 +1,43 @@
+"""The HTTP API: a Flask app factory over the services built by the composition root."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+from movierec.api.errors import register_errorhandlers
+from movierec.api.extension import EXTENSION
+from movierec.settings import Settings, load_settings
+from movierec.wiring import Container, build_container
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
+    """Build the API. Nothing is created at import time; the container holds every client."""
+    if container is None:
+        container = build_container(settings or load_settings())
+    app = Flask("movierec")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = container
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_headers(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from movierec.api.routes import accounts, movies, ratings, recommendations, system
+
+    for module in (accounts, movies, ratings, recommendations, system):
+        app.register_blueprint(module.bp)
+
+
+def register_headers(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response

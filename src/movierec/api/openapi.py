@@ -1,0 +1,228 @@
+"""Endpoints declared once: the same pydantic models validate requests and generate ``/openapi.json``.
+
+``@endpoint(...)`` parses and validates the JSON body and the query string into models, passes them to the
+view, serialises the returned model, and records everything the OpenAPI document needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from movierec.api.errors import ApiError
+
+_PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    summary: str
+    tags: tuple[str, ...]
+    response: type[BaseModel]
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    auth: bool = False
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)  # name -> description (positive integers)
+
+
+def _details(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+        for item in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def _summary(details: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{d['field']}: {d['message']}" for d in details)
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        details = _details(exc)
+        raise ApiError(400, "validation_error", _summary(details), details) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for name in model.model_fields:
+        given = request.args.getlist(name)
+        if len(given) > 1:
+            raise ApiError(400, "validation_error", f"{name}: give it once")
+        if given:
+            values[name] = given[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        details = _details(exc)
+        raise ApiError(400, "validation_error", _summary(details), details) from None
+
+
+def parse_id(value: str, name: str) -> int:
+    """A path id: a positive integer that fits a database integer."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or not 1 <= int(value) <= 2_147_483_647:
+        raise ApiError(400, "invalid_id", f"{name} must be a positive integer")
+    return int(value)
+
+
+def endpoint(
+    *,
+    summary: str,
+    tags: tuple[str, ...],
+    response: type[BaseModel],
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    auth: bool = False,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+    path_params: dict[str, str] | None = None,
+) -> Callable[[Callable[..., BaseModel]], Callable[..., Response]]:
+    spec = EndpointSpec(summary, tags, response, status, body, query, auth, errors, description, path_params or {})
+
+    def decorate(view: Callable[..., BaseModel]) -> Callable[..., Response]:
+        @wraps(view)
+        def wrapper(**path: str) -> Response:
+            from movierec.api.auth import authenticate
+
+            if auth:
+                g.user_id = authenticate()
+            kwargs: dict[str, Any] = {name: parse_id(path[name], name) for name in spec.path_params}
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            result = view(**kwargs)
+            out = jsonify(result.model_dump(mode="json"))
+            out.status_code = status
+            return out
+
+        wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    400: "Bad input: malformed JSON, missing or wrong fields, bad parameters",
+    401: "Missing, expired or invalid bearer token, or wrong credentials",
+    403: "The token belongs to another user",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    429: "Too many attempts; see Retry-After",
+    503: "A dependency is temporarily unavailable",
+}
+
+
+def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of every endpoint registered with ``@endpoint``."""
+    specs: list[tuple[str, str, EndpointSpec]] = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        spec = getattr(view, "endpoint_spec", None)
+        if spec is None:
+            continue
+        path = _PATH_PARAM.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            specs.append((path, method.lower(), spec))
+
+    bodies = {spec.body for _, _, spec in specs if spec.body is not None}
+    responses = {error_model} | {spec.response for _, _, spec in specs}
+    _, top = models_json_schema(
+        [(m, "validation") for m in sorted(bodies, key=str)]
+        + [(m, "serialization") for m in sorted(responses, key=str)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = top.get("$defs", {})
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, spec in specs:
+        operation: dict[str, Any] = {
+            "summary": spec.summary,
+            "tags": list(spec.tags),
+            "operationId": f"{method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_') or 'root'}",
+            "responses": {
+                str(spec.status): {
+                    "description": _STATUS_TEXT.get(spec.status, "OK"),
+                    "content": {"application/json": {"schema": ref(spec.response)}},
+                }
+            },
+        }
+        if spec.description:
+            operation["description"] = spec.description
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": text,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
+            }
+            for name, text in spec.path_params.items()
+        ]
+        if spec.query is not None:
+            query_schema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            required = set(query_schema.get("required", []))
+            for name, schema in query_schema.get("properties", {}).items():
+                schema = dict(schema)
+                description = schema.pop("description", "")
+                schema.pop("title", None)
+                parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
+                if description:
+                    parameter["description"] = description
+                parameters.append(parameter)
+        if parameters:
+            operation["parameters"] = parameters
+        if spec.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(spec.body)}}}
+        error_codes = set(spec.errors) | {503}
+        if spec.body is not None or spec.query is not None or spec.path_params:
+            error_codes.add(400)
+        if spec.body is not None:
+            error_codes.add(413)
+        if spec.auth:
+            error_codes.add(401)
+            operation["security"] = [{"bearerAuth": []}]
+        for code in sorted(error_codes):
+            operation["responses"][str(code)] = {
+                "description": _STATUS_TEXT.get(code, "Error"),
+                "content": {"application/json": {"schema": ref(error_model)}},
+            }
+        paths.setdefault(path, {})[method] = operation
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

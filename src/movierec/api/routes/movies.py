@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from flask import Blueprint
+
+from movierec.api.extension import container
+from movierec.api.openapi import endpoint
+from movierec.api.schemas import (
+    GenreOut,
+    GenresResponse,
+    LatestQuery,
+    MovieList,
+    MovieOut,
+    RecommendedMovie,
+    SearchQueryIn,
+    SearchResponse,
+    SimilarQuery,
+    SimilarResponse,
+)
+
+bp = Blueprint("movies", __name__)
+
+
+@bp.get("/movies/latest")
+@endpoint(summary="Recently added movies, newest first", tags=("movies",), query=LatestQuery, response=MovieList)
+def latest(query: LatestQuery) -> MovieList:
+    movies = container().catalogue.latest(query.limit, query.offset)
+    return MovieList(items=[MovieOut.of(m) for m in movies])
+
+
+@bp.get("/movies/<movie_id>")
+@endpoint(
+    summary="One movie",
+    tags=("movies",),
+    response=MovieOut,
+    errors=(404,),
+    path_params={"movie_id": "the movie's id"},
+)
+def get_movie(movie_id: int) -> MovieOut:
+    return MovieOut.of(container().catalogue.get(movie_id))
+
+
+@bp.get("/movies/<movie_id>/similar")
+@endpoint(
+    summary="Movies like this one",
+    tags=("movies", "recommendations"),
+    query=SimilarQuery,
+    response=SimilarResponse,
+    errors=(404,),
+    path_params={"movie_id": "the movie's id"},
+)
+def similar(movie_id: int, query: SimilarQuery) -> SimilarResponse:
+    movie, items = container().recommendations.similar(movie_id, query.limit)
+    return SimilarResponse(
+        movie=MovieOut.of(movie),
+        items=[RecommendedMovie(**MovieOut.of(i.movie).model_dump(), score=i.score, reason=i.reason) for i in items],
+    )
+
+
+@bp.get("/genres")
+@endpoint(summary="Genres with their number of movies", tags=("movies",), response=GenresResponse)
+def genres() -> GenresResponse:
+    return GenresResponse(items=[GenreOut(name=n, count=c) for n, c in container().catalogue.genres()])
+
+
+@bp.get("/search")
+@endpoint(
+    summary="Search movies by title and genre",
+    description="Typo tolerant (`matirx` finds The Matrix) and prefix friendly (`termin` finds The Terminator). "
+    "Give `q`, `genre`, or both.",
+    tags=("movies",),
+    query=SearchQueryIn,
+    response=SearchResponse,
+)
+def search(query: SearchQueryIn) -> SearchResponse:
+    page = container().search.search(query.q, query.genre, query.limit, query.offset)
+    return SearchResponse(
+        total=page.total, limit=query.limit, offset=query.offset, items=[MovieOut.of(m) for m in page.movies]
+    )

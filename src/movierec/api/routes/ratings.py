@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from movierec.api.auth import require_self
+from movierec.api.extension import container
+from movierec.api.openapi import endpoint
+from movierec.api.schemas import (
+    MovieOut,
+    MyRatingsResponse,
+    PageQuery,
+    RatedMovieOut,
+    RateRequest,
+    RateResponse,
+)
+
+bp = Blueprint("ratings", __name__)
+
+
+@bp.post("/rate")
+@endpoint(
+    summary="Rate a movie from 1 to 10 (rating again replaces your rating)",
+    tags=("ratings",),
+    body=RateRequest,
+    response=RateResponse,
+    auth=True,
+    errors=(404,),
+)
+def rate(body: RateRequest) -> RateResponse:
+    saved = container().ratings.rate(g.user_id, body.movie_id, body.rating)
+    return RateResponse(user_id=saved.user_id, movie_id=saved.movie_id, rating=saved.rating, rated_at=saved.rated_at)
+
+
+@bp.get("/my-ratings/<user_id>")
+@endpoint(
+    summary="Your ratings, newest first",
+    tags=("ratings",),
+    query=PageQuery,
+    response=MyRatingsResponse,
+    auth=True,
+    errors=(403,),
+    path_params={"user_id": "your user id (the token's)"},
+)
+def my_ratings(user_id: int, query: PageQuery) -> MyRatingsResponse:
+    require_self(user_id, g.user_id)
+    total, rated = container().ratings.history(user_id, query.limit, query.offset)
+    return MyRatingsResponse(
+        user_id=user_id,
+        total=total,
+        items=[RatedMovieOut(movie=MovieOut.of(r.movie), rating=r.rating, rated_at=r.rated_at) for r in rated],
+    )

@@ -1,0 +1,230 @@
+"""Request and response models: they validate input and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from movierec.domain.accounts import PASSWORD_MAX_LENGTH, USERNAME_PATTERN, password_problem, username_problem
+from movierec.domain.movies import Movie
+from movierec.search.port import MAX_QUERY_LENGTH
+
+Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
+Offset = Annotated[int, Field(ge=0, le=10_000, description="items to skip")]
+MAX_DB_INT = 2_147_483_647
+
+
+class Body(BaseModel):
+    """Request bodies: strict types (``"5"`` is not 5, ``true`` is not 1); unknown fields are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Query(BaseModel):
+    """Query strings: numbers arrive as text and are parsed; anything else is refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Credentials(Body):
+    # Constraints are documented in the schema and checked by the domain rules, whose messages say what to fix.
+    username: StrictStr = Field(
+        description="3-32 of letters, digits, _ . -",
+        json_schema_extra={"pattern": USERNAME_PATTERN, "minLength": 3, "maxLength": 32},
+    )
+    password: StrictStr = Field(
+        description="at least 8 characters",
+        json_schema_extra={"minLength": 8, "maxLength": PASSWORD_MAX_LENGTH},
+    )
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        problem = username_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        problem = password_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class LoginRequest(Body):
+    """Login takes any strings: a wrong or malformed username is simply a failed login (401)."""
+
+    username: StrictStr = Field(min_length=1, max_length=256)
+    password: StrictStr = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+
+class RegisterResponse(BaseModel):
+    user_id: int
+    username: str
+
+
+class LoginResponse(BaseModel):
+    user_id: int
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class RateRequest(Body):
+    movie_id: StrictInt = Field(ge=1, le=MAX_DB_INT)
+    rating: StrictInt = Field(ge=1, le=10, description="an integer from 1 to 10")
+
+
+class RateResponse(BaseModel):
+    user_id: int
+    movie_id: int
+    rating: int
+    rated_at: dt.datetime
+
+
+class MovieOut(BaseModel):
+    id: int
+    tmdb_id: int | None
+    title: str
+    year: int | None
+    release_date: dt.date | None
+    genres: list[str]
+    overview: str
+    vote_average: float
+    vote_count: int
+    popularity: float
+    poster_url: str | None
+
+    @classmethod
+    def of(cls, movie: Movie) -> MovieOut:
+        return cls(
+            id=movie.id,
+            tmdb_id=movie.tmdb_id,
+            title=movie.title,
+            year=movie.year,
+            release_date=movie.release_date,
+            genres=list(movie.genres),
+            overview=movie.overview,
+            vote_average=movie.vote_average,
+            vote_count=movie.vote_count,
+            popularity=movie.popularity,
+            poster_url=movie.poster_url(),
+        )
+
+
+class MovieList(BaseModel):
+    items: list[MovieOut]
+
+
+class RecommendedMovie(MovieOut):
+    score: float
+    reason: str = Field(description="why this movie, in words")
+
+
+class RecommendationsResponse(BaseModel):
+    user_id: int
+    strategy: str
+    cached: bool
+    items: list[RecommendedMovie]
+
+
+class SimilarResponse(BaseModel):
+    movie: MovieOut
+    items: list[RecommendedMovie]
+
+
+class SearchResponse(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[MovieOut]
+
+
+class RatedMovieOut(BaseModel):
+    movie: MovieOut
+    rating: int
+    rated_at: dt.datetime
+
+
+class MyRatingsResponse(BaseModel):
+    user_id: int
+    total: int
+    items: list[RatedMovieOut]
+
+
+class GenreOut(BaseModel):
+    name: str
+    count: int
+
+
+class GenresResponse(BaseModel):
+    items: list[GenreOut]
+
+
+class CheckOut(BaseModel):
+    status: Literal["ok", "down"]
+    adapter: str
+    detail: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    checks: dict[str, CheckOut]
+
+
+class LatestQuery(Query):
+    limit: Limit = 20
+    offset: Offset = 0
+
+
+class PageQuery(Query):
+    limit: Limit = 50
+    offset: Offset = 0
+
+
+class SearchQueryIn(Query):
+    q: str | None = Field(
+        default=None, max_length=MAX_QUERY_LENGTH, description="title or genre words (1-200 characters)"
+    )
+    genre: str | None = Field(default=None, max_length=64, description="only movies of this genre")
+    limit: Limit = 20
+    offset: Offset = 0
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("q must not be empty")
+        return value
+
+    @field_validator("genre")
+    @classmethod
+    def _genre_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("genre must not be empty")
+        return value
+
+
+class RecommendationsQuery(Query):
+    strategy: str | None = Field(default=None, max_length=32, description="seed, popular, or the default model")
+    genre: str | None = Field(default=None, max_length=64, description="only movies of this genre")
+    limit: Limit = 20
+
+
+class SimilarQuery(Query):
+    limit: Limit = 10
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,5 @@
+"""The Cache port and its adapters (in-process TTL cache, Redis)."""
+
+from movierec.cache.port import Cache, CacheUnavailable
+
+__all__ = ["Cache", "CacheUnavailable"]

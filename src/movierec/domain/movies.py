@@ -1,0 +1,104 @@
+"""Movie value objects and the rules that keep catalogue data clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.+?), (?P<article>The|A|An|Les|La|Le|L'|Il|Lo|Gli|I|Das|Der|Die|Den|Det|El|Los|Las|Una|Un)"
+    r"(?P<rest>(?: \(.*\))?)$"
+)
+
+
+def natural_title(title: str) -> str:
+    """Turn catalogue titles such as ``"Matrix, The"`` into ``"The Matrix"``.
+
+    A trailing parenthesised alternative title is kept after the moved article:
+    ``"Street Fighter, The (Gekitotsu! Satsujin ken)"`` becomes ``"The Street Fighter (Gekitotsu! Satsujin ken)"``.
+    """
+    title = " ".join(title.split())
+    match = _TRAILING_ARTICLE.match(title)
+    if not match:
+        return title
+    article = match["article"]
+    sep = "" if article.endswith("'") else " "
+    return f"{article}{sep}{match['body']}{match['rest']}"
+
+
+def parse_release_date(value: object) -> dt.date | None:
+    """Parse an ISO ``YYYY-MM-DD`` date; empty means unknown. Raises ``ValueError`` on a malformed date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"release date must be a string, not {type(value).__name__}")
+    return dt.date.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class MovieDraft:
+    """A movie as a source describes it, before it has an id in our catalogue.
+
+    ``external_key`` names the movie in its source (``tmdb:603``, ``movielens:2571``, ``imdb:32709``); upserts are
+    keyed on it, so loading the same source twice updates instead of duplicating.
+    """
+
+    external_key: str
+    title: str
+    year: int | None = None
+    release_date: dt.date | None = None
+    overview: str = ""
+    genres: tuple[str, ...] = ()
+    vote_average: float = 0.0
+    vote_count: int = 0
+    popularity: float = 0.0
+    poster_path: str | None = None
+    tmdb_id: int | None = None
+    original_language: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.external_key or ":" not in self.external_key:
+            raise ValueError("external_key must look like 'source:id'")
+        title = " ".join((self.title or "").split())
+        if not title:
+            raise ValueError("a movie needs a title")
+        object.__setattr__(self, "title", title[:300])
+        if self.release_date is not None and self.year is None:
+            object.__setattr__(self, "year", self.release_date.year)
+        if self.year is not None and not 1870 <= self.year <= 2100:
+            raise ValueError(f"implausible year {self.year}")
+        if not 0.0 <= self.vote_average <= 10.0:
+            raise ValueError("vote_average must be within 0-10")
+        if self.vote_count < 0 or self.popularity < 0:
+            raise ValueError("vote_count and popularity cannot be negative")
+        genres = tuple(dict.fromkeys(g.strip() for g in self.genres if g and g.strip()))
+        object.__setattr__(self, "genres", genres)
+
+
+@dataclass(frozen=True, slots=True)
+class Movie:
+    """A movie in our catalogue."""
+
+    id: int
+    title: str
+    year: int | None = None
+    release_date: dt.date | None = None
+    overview: str = ""
+    genres: tuple[str, ...] = ()
+    vote_average: float = 0.0
+    vote_count: int = 0
+    popularity: float = 0.0
+    poster_path: str | None = None
+    tmdb_id: int | None = None
+    added_at: dt.datetime | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def poster_url(self, base: str = "https://image.tmdb.org/t/p/w342") -> str | None:
+        if not self.poster_path:
+            return None
+        if self.poster_path.startswith(("http://", "https://")):
+            return self.poster_path
+        return f"{base}{self.poster_path}"

@@ -1,0 +1,128 @@
+"""The indexer: consumes movie events and bulk-writes them into search, committing only after the write.
+
+* batches by size and time (``poll(batch_size, batch_seconds)``);
+* a message that is not a valid movie event goes to the dead-letter topic with the reason, and the rest of the
+  batch carries on;
+* while search is down it retries with exponential backoff and commits nothing, so nothing is lost;
+* ``stop()`` (SIGTERM) lets the current batch finish and commit, then the consumer closes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+
+from movierec.domain.movies import Movie
+from movierec.events.port import (
+    EventMessage,
+    InvalidEvent,
+    MovieEventConsumer,
+    MovieEventPublisher,
+    MovieUpserted,
+)
+from movierec.log import get_logger
+from movierec.search.port import MovieIndex
+
+log = get_logger(__name__)
+
+
+@dataclass
+class IndexerStats:
+    batches: int = 0
+    indexed: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+
+
+class MovieIndexer:
+    def __init__(
+        self,
+        consumer: MovieEventConsumer,
+        publisher: MovieEventPublisher,
+        index: MovieIndex,
+        *,
+        batch_size: int = 500,
+        batch_seconds: float = 0.5,
+        max_backoff_seconds: float = 10.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.publisher = publisher
+        self.index = index
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.stats = IndexerStats()
+        self._stop = threading.Event()
+        self._on_batch = on_batch
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _retrying(self, what: str) -> Retrying:
+        def before_sleep(state: object) -> None:
+            self.stats.retries += 1
+            outcome = getattr(state, "outcome", None)
+            error = outcome.exception() if outcome is not None else None
+            log.warning("indexer.retry", step=what, attempt=getattr(state, "attempt_number", 0), error=repr(error))
+
+        return Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.2, max=self.max_backoff_seconds),
+            stop=stop_when_event_set(self._stop),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+    def process(self, messages: Sequence[EventMessage]) -> None:
+        """Index one batch, dead-letter its invalid messages, then commit it. Raises if stopped before done."""
+        latest: dict[int, Movie] = {}
+        for message in messages:
+            try:
+                event = MovieUpserted.from_bytes(message.value)
+            except InvalidEvent as exc:
+                reason = str(exc)
+                log.warning("indexer.dead_letter", position=message.position, reason=reason)
+                for attempt in self._retrying("dead_letter"):
+                    with attempt:
+                        self.publisher.publish_dead_letter(message, reason)
+                self.stats.dead_lettered += 1
+                continue
+            latest[event.movie.id] = event.movie  # the last event of a movie in the batch wins
+        if latest:
+            for attempt in self._retrying("index"):
+                with attempt:
+                    self.index.index_movies(list(latest.values()))
+        self.consumer.commit(messages)
+        self.stats.batches += 1
+        self.stats.indexed += len(latest)
+        if self._on_batch is not None:
+            self._on_batch(len(latest))
+
+    def run_once(self) -> int:
+        messages = self.consumer.poll(self.batch_size, self.batch_seconds)
+        if messages:
+            self.process(messages)
+        return len(messages)
+
+    def run(self) -> None:
+        """Consume until ``stop()``; the batch in hand is finished and committed before leaving."""
+        log.info("indexer.started", batch_size=self.batch_size)
+        try:
+            while not self._stop.is_set():
+                self.run_once()
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("indexer.crashed")
+                raise
+            log.warning("indexer.stopped_mid_batch", note="uncommitted messages will be delivered again")
+        finally:
+            self.consumer.close()
+            log.info("indexer.stopped", **vars(self.stats))

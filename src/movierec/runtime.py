@@ -1,0 +1,96 @@
+"""Long-running workers: the indexer (outbox relay + event consumer) and the periodic trainer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from movierec.log import get_logger
+from movierec.services import models as model_store
+from movierec.wiring import Container
+
+log = get_logger(__name__)
+
+
+class IndexerWorker:
+    """Relays the outbox to the bus and indexes bus events into search, until stopped."""
+
+    def __init__(self, container: Container, relay_every_seconds: float = 1.0, **indexer_options: object) -> None:
+        self.container = container
+        self.relay_every = relay_every_seconds
+        self.indexer = container.indexer(**indexer_options)  # type: ignore[arg-type]
+        self._thread: threading.Thread | None = None
+        self._relayed_at = 0.0
+
+    def step(self) -> int:
+        if time.monotonic() - self._relayed_at >= self.relay_every:
+            try:
+                self.container.relay.drain()
+            except Exception as exc:  # the database may be briefly away; the outbox keeps everything
+                log.warning("outbox.drain_failed", error=repr(exc))
+            self._relayed_at = time.monotonic()
+        return self.indexer.run_once()
+
+    def run(self) -> None:
+        log.info("indexer.started", search=self.container.index.name, events=self.container.events.name)
+        try:
+            while not self.indexer.stopping:
+                try:
+                    self.step()
+                except Exception:
+                    if self.indexer.stopping:
+                        break
+                    log.exception("indexer.step_failed")
+                    time.sleep(1.0)
+        finally:
+            self.indexer.consumer.close()
+            log.info("indexer.stopped", **vars(self.indexer.stats))
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name="movierec-indexer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.indexer.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class PeriodicTrainer:
+    """Retrains the models when enough new ratings arrived since the current generation was trained."""
+
+    def __init__(
+        self, container: Container, every_seconds: float = 600.0, min_new_ratings: int = 50, min_growth: float = 0.01
+    ) -> None:
+        self.container = container
+        self.every = every_seconds
+        self.min_new = min_new_ratings
+        self.min_growth = min_growth
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self) -> bool:
+        with self.container.store.uow() as uow:
+            ratings = uow.ratings.count()
+        manifest = model_store.read_manifest(self.container.settings.models_dir)
+        if manifest is None:
+            return ratings > 0
+        grown = ratings - int(manifest["ratings"])
+        return grown >= self.min_new and grown >= self.min_growth * max(int(manifest["ratings"]), 1)
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if self.due():
+                    model_store.train(self.container.store, self.container.settings.models_dir)
+            except Exception:
+                log.exception("trainer.failed")
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name="movierec-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,1 @@
+"""Use cases over the ports: accounts, catalogue, ratings, recommendations, search and publishing."""

@@ -1,0 +1,51 @@
+"""The outbox relay: publishes movies written to the database to the event bus, then forgets them.
+
+A movie and its outbox entry are written in one transaction, so a movie in the database is never left
+unpublished: if the bus is down, the entry stays and a later ``drain`` publishes it.
+"""
+
+from __future__ import annotations
+
+from movierec.events.port import MovieEventPublisher, MovieUpserted, PublishFailed
+from movierec.log import get_logger
+from movierec.store.uow import Store
+
+log = get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(self, store: Store, publisher: MovieEventPublisher, batch_size: int = 500) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.batch_size = batch_size
+
+    def drain(self, max_batches: int | None = None) -> int:
+        """Publish pending entries in order; returns how many were published. Stops at the first failure."""
+        published = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            with self.store.uow() as uow:
+                pending = uow.outbox.pending(self.batch_size)
+                if not pending:
+                    break
+                movies = uow.movies.get_many(movie_id for _, movie_id in pending)
+                # A movie rewritten twice before publishing is published once, as it is now.
+                events = [
+                    MovieUpserted(movies[movie_id])
+                    for movie_id in dict.fromkeys(m for _, m in pending)
+                    if movie_id in movies
+                ]
+                try:
+                    self.publisher.publish(events)
+                except PublishFailed as exc:
+                    log.warning("outbox.publish_failed", pending=len(pending), error=str(exc))
+                    break
+                uow.outbox.remove(outbox_id for outbox_id, _ in pending)
+                uow.commit()
+            published += len(events)
+            batches += 1
+        return published
+
+    def pending(self) -> int:
+        with self.store.uow() as uow:
+            return uow.outbox.count()

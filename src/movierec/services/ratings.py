@@ -1,0 +1,54 @@
+"""Ratings: save a user's rating (the database is the truth), then drop their cached recommendations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.exc import IntegrityError
+
+from movierec.cache.port import Cache
+from movierec.domain.ratings import RatedMovie, Rating, rating_problem
+from movierec.log import get_logger
+from movierec.services.errors import InvalidInput, NotFound
+from movierec.store.models import utcnow
+from movierec.store.uow import Store
+
+log = get_logger(__name__)
+
+
+def recommendations_key(user_id: int) -> str:
+    return f"recommendations:{user_id}"
+
+
+class RatingService:
+    def __init__(self, store: Store, cache: Cache) -> None:
+        self.store = store
+        self.cache = cache
+
+    def rate(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> Rating:
+        problem = rating_problem(rating)
+        if problem:
+            raise InvalidInput(problem)
+        rated_at = rated_at or utcnow()
+        with self.store.uow() as uow:
+            if not uow.movies.exists(movie_id):
+                raise NotFound(f"movie {movie_id} not found")
+            try:
+                uow.ratings.upsert(user_id, movie_id, rating, rated_at)
+                uow.commit()
+            except IntegrityError:  # the movie vanished between the check and the write
+                raise NotFound(f"movie {movie_id} not found") from None
+        self.forget_recommendations(user_id)
+        return Rating(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
+
+    def forget_recommendations(self, user_id: int) -> None:
+        try:
+            self.cache.delete(recommendations_key(user_id))
+        except Exception as exc:  # the rating is saved; a stale list expires within the cache TTL
+            log.warning("cache.delete_failed", user_id=user_id, error=repr(exc))
+
+    def history(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[RatedMovie]]:
+        with self.store.uow() as uow:
+            total, rows = uow.ratings.for_user(user_id, limit, offset)
+            movies = uow.movies.get_many(movie_id for movie_id, _, _ in rows)
+        return total, [RatedMovie(movies[m], r, at) for m, r, at in rows if m in movies]

@@ -1,0 +1,32 @@
+"""Search use case: validates the query and asks the Search port."""
+
+from __future__ import annotations
+
+from movierec.log import get_logger
+from movierec.search.port import MAX_QUERY_LENGTH, MAX_RESULT_WINDOW, MovieIndex, SearchPage, SearchQuery
+from movierec.services.errors import InvalidInput, Unavailable
+
+log = get_logger(__name__)
+
+
+class SearchService:
+    def __init__(self, index: MovieIndex) -> None:
+        self.index = index
+
+    def search(self, text: str | None, genre: str | None, limit: int, offset: int) -> SearchPage:
+        if text is not None:
+            if not text.strip():
+                raise InvalidInput("q must not be empty")
+            if len(text) > MAX_QUERY_LENGTH:
+                raise InvalidInput(f"q must be at most {MAX_QUERY_LENGTH} characters")
+        if genre is not None and (not genre.strip() or len(genre) > 64):
+            raise InvalidInput("genre must be 1-64 characters")
+        if text is None and genre is None:
+            raise InvalidInput("give q (title or genre words) or genre")
+        if offset + limit > MAX_RESULT_WINDOW:
+            raise InvalidInput(f"offset + limit must be at most {MAX_RESULT_WINDOW}")
+        try:
+            return self.index.search(SearchQuery(text=text, genre=genre, limit=limit, offset=offset))
+        except Exception as exc:
+            log.warning("search.failed", engine=self.index.name, error=repr(exc))
+            raise Unavailable("search is temporarily unavailable") from exc

@@ -1,0 +1,133 @@
+"""One Settings object read from the environment. Nothing else in the package reads ``os.environ``.
+
+Unset service URLs mean embedded: SQLite in the data dir, an in-process cache, the embedded search engine and the
+durable embedded event log. With any real service configured, ``SECRET_KEY`` is required and must not be a
+placeholder.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "dev", "secret", "changeme", "change-me", "changethis", "please-change-me", "secret_key", "your-secret-key"}
+)
+MIN_SECRET_LENGTH = 16
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to change."""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("movierec", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True, populate_by_name=True)
+
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    elasticsearch_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "elasticsearch_url")
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    tmdb_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TMDB_API_KEY", "tmdb_api_key"))
+    secret_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
+    data_dir: Path = Field(
+        default_factory=default_data_dir, validation_alias=AliasChoices("MOVIEREC_DATA_DIR", "data_dir")
+    )
+    demo_ratings: bool = Field(default=True, validation_alias=AliasChoices("MOVIEREC_DEMO_RATINGS", "demo_ratings"))
+    api_url: str = Field(default="http://127.0.0.1:8000", validation_alias=AliasChoices("MOVIEREC_API_URL", "api_url"))
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("MOVIEREC_LOG_LEVEL", "log_level"))
+    log_json: bool = Field(default=False, validation_alias=AliasChoices("MOVIEREC_LOG_JSON", "log_json"))
+
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    recommendation_cache_seconds: int = Field(default=300, ge=1, le=3600)
+    kafka_topic: str = "movies"
+    kafka_dlq_topic: str = "movies.dlq"
+    kafka_group: str = "movie-indexer"
+    search_index: str = "movies"
+    # Timeouts (seconds) for every external call.
+    db_timeout: float = 5.0
+    cache_timeout: float = 0.25
+    search_timeout: float = 5.0
+    kafka_timeout: float = 10.0
+    # Catalogue and history page caps.
+    max_page_size: int = 100
+
+    @field_validator("database_url", "redis_url", "elasticsearch_url", "kafka_bootstrap_servers", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _secret_required_outside_embedded(self) -> Settings:
+        if self.embedded:
+            return self
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                "SECRET_KEY must be set to a random value of at least 16 characters when real services are "
+                "configured (DATABASE_URL, REDIS_URL, ELASTICSEARCH_URL or KAFKA_BOOTSTRAP_SERVERS); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no real service is configured: everything runs in-process on files in the data dir."""
+        return not any((self.database_url, self.redis_url, self.elasticsearch_url, self.kafka_bootstrap_servers))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'movierec.sqlite3'}"
+
+    @property
+    def search_path(self) -> Path:
+        return self.data_dir / "search.sqlite3"
+
+    @property
+    def events_path(self) -> Path:
+        return self.data_dir / "events.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The key that signs access tokens; in embedded mode generated once and kept in the data dir."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                tmp.rename(path) if not path.exists() else tmp.unlink()
+            except FileExistsError:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by tests and the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,423 @@
+"""Repositories over one SQLAlchemy session. They never commit: the unit of work does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from movierec.domain.accounts import User
+from movierec.domain.movies import Movie, MovieDraft
+from movierec.store.models import GenreRow, MovieOutboxRow, MovieRow, RatingRow, UserRow, movie_genres, utcnow
+
+# Bound parameter lists stay below SQLite's and PostgreSQL's limits.
+_CHUNK = 500
+_MOVIE_FIELDS = (
+    "title",
+    "year",
+    "release_date",
+    "overview",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "poster_path",
+    "tmdb_id",
+    "original_language",
+)
+
+
+def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOutcome:
+    movie_id: int
+    status: str  # "new" | "updated" | "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueSnapshot:
+    """What recommenders need to know about every movie, as parallel arrays."""
+
+    item_ids: np.ndarray
+    genres: tuple[tuple[str, ...], ...]
+    vote_average: np.ndarray
+    vote_count: np.ndarray
+    year: np.ndarray
+
+
+class MovieRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._genre_ids: dict[str, int] | None = None
+
+    # -- reads ---------------------------------------------------------------------------------------------------
+    def get(self, movie_id: int) -> Movie | None:
+        found = self.get_many([movie_id])
+        return found.get(movie_id)
+
+    def exists(self, movie_id: int) -> bool:
+        return self.session.scalar(select(MovieRow.id).where(MovieRow.id == movie_id)) is not None
+
+    def get_many(self, movie_ids: Iterable[int]) -> dict[int, Movie]:
+        ids = list(dict.fromkeys(int(i) for i in movie_ids))
+        movies: dict[int, Movie] = {}
+        for chunk in _chunks(ids):
+            rows = self.session.execute(select(MovieRow.__table__).where(MovieRow.id.in_(chunk))).all()
+            genres = self._genres_for([row.id for row in rows])
+            for row in rows:
+                movies[row.id] = _to_movie(row, genres.get(row.id, ()))
+        return movies
+
+    def latest(self, limit: int, offset: int = 0) -> list[Movie]:
+        rows = self.session.execute(
+            select(MovieRow.__table__)
+            .order_by(MovieRow.added_at.desc(), MovieRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        genres = self._genres_for([row.id for row in rows])
+        return [_to_movie(row, genres.get(row.id, ())) for row in rows]
+
+    def page_after(self, after_id: int, limit: int) -> list[Movie]:
+        """Movies by ascending id after ``after_id``: for reindexing and reconciliation."""
+        rows = self.session.execute(
+            select(MovieRow.__table__).where(MovieRow.id > after_id).order_by(MovieRow.id).limit(limit)
+        ).all()
+        genres = self._genres_for([row.id for row in rows])
+        return [_to_movie(row, genres.get(row.id, ())) for row in rows]
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(MovieRow)) or 0)
+
+    def all_ids(self) -> list[int]:
+        return list(self.session.scalars(select(MovieRow.id).order_by(MovieRow.id)))
+
+    def ids_by_external_key(self, keys: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            rows = self.session.execute(
+                select(MovieRow.external_key, MovieRow.id).where(MovieRow.external_key.in_(chunk))
+            )
+            found.update(rows.tuples())
+        return found
+
+    def genre_counts(self) -> list[tuple[str, int]]:
+        rows = self.session.execute(
+            select(GenreRow.name, func.count(movie_genres.c.movie_id))
+            .join(movie_genres, movie_genres.c.genre_id == GenreRow.id)
+            .group_by(GenreRow.name)
+            .order_by(GenreRow.name)
+        )
+        return [(name, int(count)) for name, count in rows]
+
+    def ids_in_genre(self, genre: str) -> list[int]:
+        rows = self.session.scalars(
+            select(movie_genres.c.movie_id)
+            .join(GenreRow, GenreRow.id == movie_genres.c.genre_id)
+            .where(func.lower(GenreRow.name) == genre.lower())
+        )
+        return list(rows)
+
+    def snapshot(self) -> CatalogueSnapshot:
+        rows = self.session.execute(
+            select(MovieRow.id, MovieRow.vote_average, MovieRow.vote_count, MovieRow.year).order_by(MovieRow.id)
+        ).all()
+        genres = self._genres_for(None)
+        return CatalogueSnapshot(
+            item_ids=np.array([r.id for r in rows], dtype=np.int64),
+            genres=tuple(genres.get(r.id, ()) for r in rows),
+            vote_average=np.array([r.vote_average for r in rows], dtype=np.float64),
+            vote_count=np.array([r.vote_count for r in rows], dtype=np.int64),
+            year=np.array([np.nan if r.year is None else r.year for r in rows], dtype=np.float64),
+        )
+
+    def _genres_for(self, movie_ids: list[int] | None) -> dict[int, tuple[str, ...]]:
+        found: dict[int, list[str]] = defaultdict(list)
+        query = select(movie_genres.c.movie_id, GenreRow.name).join(GenreRow, GenreRow.id == movie_genres.c.genre_id)
+        if movie_ids is None:
+            batches: Iterable[object] = [query.order_by(GenreRow.name)]
+        else:
+            batches = (
+                query.where(movie_genres.c.movie_id.in_(chunk)).order_by(GenreRow.name) for chunk in _chunks(movie_ids)
+            )
+        for statement in batches:
+            for movie_id, name in self.session.execute(statement):  # type: ignore[call-overload]
+                found[movie_id].append(name)
+        return {movie_id: tuple(names) for movie_id, names in found.items()}
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def upsert_many(self, drafts: Sequence[MovieDraft]) -> list[UpsertOutcome]:
+        """Insert new movies and update changed ones, keyed on ``external_key``. Returns one outcome per draft."""
+        by_key = {draft.external_key: draft for draft in drafts}  # the last draft of a key wins
+        keys = list(by_key)
+        existing: dict[str, object] = {}
+        for chunk in _chunks(keys):
+            for row in self.session.execute(select(MovieRow.__table__).where(MovieRow.external_key.in_(chunk))):
+                existing[row.external_key] = row
+        genre_ids = self._ensure_genres({g for d in by_key.values() for g in d.genres})
+        current_genres = self._genres_for([row.id for row in existing.values()])  # type: ignore[attr-defined]
+
+        now = utcnow()
+        new_rows = [
+            {"external_key": key, **_draft_values(draft), "added_at": now, "updated_at": now}
+            for key, draft in by_key.items()
+            if key not in existing
+        ]
+        outcomes: dict[str, UpsertOutcome] = {}
+        if new_rows:
+            for chunk in _chunks(new_rows):
+                result = self.session.execute(
+                    insert(MovieRow.__table__).returning(
+                        MovieRow.id, MovieRow.external_key, sort_by_parameter_order=True
+                    ),
+                    list(chunk),
+                )
+                for movie_id, key in result:
+                    outcomes[key] = UpsertOutcome(movie_id, "new")
+
+        changed: list[dict[str, object]] = []
+        genre_changes: dict[int, tuple[str, ...]] = {}
+        for key, row in existing.items():
+            draft = by_key[key]
+            values = _draft_values(draft)
+            movie_id = row.id  # type: ignore[attr-defined]
+            differs = any(getattr(row, name) != value for name, value in values.items())
+            genres_differ = tuple(sorted(current_genres.get(movie_id, ()))) != tuple(sorted(draft.genres))
+            if differs:
+                changed.append({"_id": movie_id, **values, "updated_at": now})
+            if genres_differ:
+                genre_changes[movie_id] = draft.genres
+            outcomes[key] = UpsertOutcome(movie_id, "updated" if differs or genres_differ else "unchanged")
+        if changed:
+            table = MovieRow.__table__
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in (*_MOVIE_FIELDS, "updated_at")})
+            )
+            self.session.connection().execute(statement, changed)
+
+        links = [
+            {"movie_id": outcomes[key].movie_id, "genre_id": genre_ids[g]}
+            for key, draft in by_key.items()
+            if outcomes[key].status == "new"
+            for g in draft.genres
+        ]
+        if genre_changes:
+            for chunk in _chunks(list(genre_changes)):
+                self.session.execute(delete(movie_genres).where(movie_genres.c.movie_id.in_(chunk)))
+            links += [{"movie_id": mid, "genre_id": genre_ids[g]} for mid, gs in genre_changes.items() for g in gs]
+        for chunk in _chunks(links):
+            self.session.execute(insert(movie_genres), list(chunk))
+        return [outcomes[draft.external_key] for draft in drafts]
+
+    def _ensure_genres(self, names: set[str]) -> dict[str, int]:
+        if self._genre_ids is None:
+            self._genre_ids = {name: gid for gid, name in self.session.execute(select(GenreRow.id, GenreRow.name))}
+        missing = sorted(names - self._genre_ids.keys())
+        if missing:
+            self.session.execute(insert(GenreRow.__table__), [{"name": name} for name in missing])
+            self._genre_ids = {name: gid for gid, name in self.session.execute(select(GenreRow.id, GenreRow.name))}
+        return self._genre_ids
+
+
+def _draft_values(draft: MovieDraft) -> dict[str, object]:
+    return {name: getattr(draft, name) for name in _MOVIE_FIELDS}
+
+
+def _to_movie(row: object, genres: tuple[str, ...]) -> Movie:
+    return Movie(
+        id=row.id,  # type: ignore[attr-defined]
+        title=row.title,  # type: ignore[attr-defined]
+        year=row.year,  # type: ignore[attr-defined]
+        release_date=row.release_date,  # type: ignore[attr-defined]
+        overview=row.overview or "",  # type: ignore[attr-defined]
+        genres=genres,
+        vote_average=float(row.vote_average),  # type: ignore[attr-defined]
+        vote_count=int(row.vote_count),  # type: ignore[attr-defined]
+        popularity=float(row.popularity),  # type: ignore[attr-defined]
+        poster_path=row.poster_path,  # type: ignore[attr-defined]
+        tmdb_id=row.tmdb_id,  # type: ignore[attr-defined]
+        added_at=row.added_at,  # type: ignore[attr-defined]
+    )
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, username: str, password_hash: str | None, external_key: str | None = None) -> User:
+        row = UserRow(username=username, password_hash=password_hash, external_key=external_key)
+        self.session.add(row)
+        self.session.flush()
+        return User(row.id, row.username, can_log_in=row.password_hash is not None)
+
+    def get(self, user_id: int) -> User | None:
+        row = self.session.get(UserRow, user_id)
+        return None if row is None else User(row.id, row.username, can_log_in=row.password_hash is not None)
+
+    def credentials(self, username: str) -> tuple[User, str | None] | None:
+        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        if row is None:
+            return None
+        return User(row.id, row.username, can_log_in=row.password_hash is not None), row.password_hash
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+
+    def _ids_by_external_key(self, keys: Sequence[str]) -> dict[str, int]:
+        rows = self.session.execute(
+            select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys))
+        ).tuples()
+        return {key: user_id for key, user_id in rows if key is not None}
+
+    def ensure_external(self, external_keys: Sequence[str]) -> dict[str, int]:
+        """Create login-less users for ``external_keys`` (e.g. ``movielens:17``) where missing; return all ids."""
+        keys = list(dict.fromkeys(external_keys))
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            found.update(self._ids_by_external_key(chunk))  # type: ignore[arg-type]
+        now = utcnow()
+        for chunk in _chunks([key for key in keys if key not in found]):
+            self.session.execute(
+                insert(UserRow.__table__),
+                [
+                    {
+                        "username": key.replace(":", "-", 1),
+                        "password_hash": None,
+                        "external_key": key,
+                        "created_at": now,
+                    }
+                    for key in chunk
+                ],
+            )
+            found.update(self._ids_by_external_key(chunk))  # type: ignore[arg-type]
+        return found
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(UserRow)) or 0)
+
+
+class RatingRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> None:
+        rated_at = rated_at or utcnow()
+        updated = self.session.execute(
+            update(RatingRow)
+            .where(RatingRow.user_id == user_id, RatingRow.movie_id == movie_id)
+            .values(rating=rating, rated_at=rated_at)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            self.session.execute(
+                insert(RatingRow.__table__).values(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
+            )
+
+    def get(self, user_id: int, movie_id: int) -> int | None:
+        return self.session.scalar(
+            select(RatingRow.rating).where(RatingRow.user_id == user_id, RatingRow.movie_id == movie_id)
+        )
+
+    def bulk_insert(self, rows: Sequence[dict[str, object]]) -> int:
+        """Insert ratings that do not exist yet (demo import); existing (user, movie) pairs are left alone."""
+        inserted = 0
+        for chunk in _chunks(rows, 2000):
+            users = {r["user_id"] for r in chunk}
+            present = set(
+                self.session.execute(
+                    select(RatingRow.user_id, RatingRow.movie_id).where(RatingRow.user_id.in_(users))
+                ).tuples()
+            )
+            fresh = [r for r in chunk if (r["user_id"], r["movie_id"]) not in present]
+            if fresh:
+                self.session.execute(insert(RatingRow.__table__), fresh)
+                inserted += len(fresh)
+        return inserted
+
+    def for_user(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[tuple[int, int, dt.datetime]]]:
+        total = int(
+            self.session.scalar(select(func.count()).select_from(RatingRow).where(RatingRow.user_id == user_id)) or 0
+        )
+        rows = self.session.execute(
+            select(RatingRow.movie_id, RatingRow.rating, RatingRow.rated_at)
+            .where(RatingRow.user_id == user_id)
+            .order_by(RatingRow.rated_at.desc(), RatingRow.movie_id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).tuples()
+        return total, list(rows)
+
+    def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The user's ratings as arrays (movie ids, ratings, unix seconds), oldest first."""
+        rows = self.session.execute(
+            select(RatingRow.movie_id, RatingRow.rating, RatingRow.rated_at)
+            .where(RatingRow.user_id == user_id)
+            .order_by(RatingRow.rated_at, RatingRow.movie_id)
+        ).all()
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2].timestamp() for r in rows], dtype=np.float64),
+        )
+
+    def all_interactions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.session.execute(
+            select(RatingRow.user_id, RatingRow.movie_id, RatingRow.rating, RatingRow.rated_at)
+        ).all()
+        return (
+            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r[3].timestamp() for r in rows), dtype=np.float64, count=len(rows)),
+        )
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(RatingRow)) or 0)
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, movie_ids: Iterable[int]) -> None:
+        now = utcnow()
+        rows = [{"movie_id": movie_id, "created_at": now} for movie_id in movie_ids]
+        for chunk in _chunks(rows):
+            self.session.execute(insert(MovieOutboxRow.__table__), list(chunk))
+
+    def pending(self, limit: int) -> list[tuple[int, int]]:
+        """The oldest ``limit`` entries as (outbox id, movie id)."""
+        # SKIP LOCKED (PostgreSQL) lets several relays drain one outbox without publishing an entry twice.
+        rows = self.session.execute(
+            select(MovieOutboxRow.id, MovieOutboxRow.movie_id)
+            .order_by(MovieOutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).tuples()
+        return list(rows)
+
+    def remove(self, outbox_ids: Iterable[int]) -> None:
+        for chunk in _chunks(list(outbox_ids)):
+            self.session.execute(delete(MovieOutboxRow).where(MovieOutboxRow.id.in_(chunk)))
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(MovieOutboxRow)) or 0)
+
+
+__all__ = [
+    "CatalogueSnapshot",
+    "MovieRepository",
+    "OutboxRepository",
+    "RatingRepository",
+    "UpsertOutcome",
+    "UserRepository",
+]

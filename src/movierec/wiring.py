@@ -1,0 +1,145 @@
+"""The composition root: the one place that chooses adapters, from the URLs in Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from movierec.cache.memory import InProcessCache
+from movierec.cache.port import Cache
+from movierec.events.indexer import MovieIndexer
+from movierec.events.port import MovieEvents
+from movierec.log import get_logger
+from movierec.search.port import MovieIndex
+from movierec.services.accounts import AccountService
+from movierec.services.catalogue import CatalogueService
+from movierec.services.models import ModelRegistry
+from movierec.services.publishing import OutboxRelay
+from movierec.services.ratings import RatingService
+from movierec.services.recommendations import RecommendationService
+from movierec.services.search import SearchService
+from movierec.settings import Settings
+from movierec.store import migrate
+from movierec.store.database import create_db_engine
+from movierec.store.uow import Store
+
+log = get_logger(__name__)
+
+
+def build_store(settings: Settings) -> Store:
+    return Store(create_db_engine(settings.effective_database_url, timeout=settings.db_timeout))
+
+
+def build_cache(settings: Settings) -> Cache:
+    if settings.redis_url:
+        from movierec.cache.redis import RedisCache
+
+        return RedisCache(settings.redis_url, timeout=settings.cache_timeout)
+    return InProcessCache()
+
+
+def build_index(settings: Settings) -> MovieIndex:
+    if settings.elasticsearch_url:
+        from movierec.search.elastic import ElasticMovieIndex
+
+        return ElasticMovieIndex(
+            settings.elasticsearch_url, alias=settings.search_index, timeout=settings.search_timeout
+        )
+    from movierec.search.embedded import EmbeddedMovieIndex
+
+    return EmbeddedMovieIndex(settings.search_path, timeout=settings.search_timeout)
+
+
+def build_events(settings: Settings) -> MovieEvents:
+    if settings.kafka_bootstrap_servers:
+        from movierec.events.kafka import KafkaMovieEvents
+
+        return KafkaMovieEvents(
+            settings.kafka_bootstrap_servers,
+            topic=settings.kafka_topic,
+            dlq_topic=settings.kafka_dlq_topic,
+            timeout=settings.kafka_timeout,
+        )
+    from movierec.events.embedded import EmbeddedMovieEvents
+
+    return EmbeddedMovieEvents(
+        settings.events_path,
+        topic=settings.kafka_topic,
+        dlq_topic=settings.kafka_dlq_topic,
+        timeout=settings.db_timeout,
+    )
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: Store
+    cache: Cache
+    index: MovieIndex
+    events: MovieEvents
+    relay: OutboxRelay
+    accounts: AccountService
+    catalogue: CatalogueService
+    ratings: RatingService
+    recommendations: RecommendationService
+    search: SearchService
+    models: ModelRegistry
+    _closers: list[Any] = field(default_factory=list)
+
+    def indexer(self, **options: Any) -> MovieIndexer:
+        return MovieIndexer(
+            self.events.consumer(self.settings.kafka_group), self.events.publisher(), self.index, **options
+        )
+
+    def health(self) -> tuple[str, dict[str, dict[str, str]]]:
+        """Overall status (``ok``, ``degraded`` or ``down``) and one check per dependency."""
+        checks: dict[str, dict[str, str]] = {}
+        for name, adapter, ping in (
+            ("database", self.store.dialect, self.store.ping),
+            ("cache", self.cache.name, self.cache.ping),
+            ("search", self.index.name, self.index.ping),
+            ("events", self.events.name, self.events.ping),
+        ):
+            try:
+                ping()
+                checks[name] = {"status": "ok", "adapter": adapter}
+            except Exception as exc:
+                checks[name] = {"status": "down", "adapter": adapter, "detail": type(exc).__name__}
+        if checks["database"]["status"] != "ok":
+            return "down", checks
+        if any(check["status"] != "ok" for check in checks.values()):
+            return "degraded", checks
+        return "ok", checks
+
+    def close(self) -> None:
+        for closer in (self.relay.publisher.close, self.events.close, self.index.close, self.cache.close):
+            try:
+                closer()
+            except Exception as exc:  # closing is best effort; report and carry on closing the rest
+                log.warning("close.failed", what=getattr(closer, "__qualname__", "?"), error=repr(exc))
+        self.store.dispose()
+
+
+def build_container(settings: Settings, *, run_migrations: bool = False) -> Container:
+    store = build_store(settings)
+    if run_migrations:
+        migrate.upgrade(store.engine)
+    cache = build_cache(settings)
+    index = build_index(settings)
+    events = build_events(settings)
+    relay = OutboxRelay(store, events.publisher())
+    models = ModelRegistry(store, settings.models_dir)
+    return Container(
+        settings=settings,
+        store=store,
+        cache=cache,
+        index=index,
+        events=events,
+        relay=relay,
+        accounts=AccountService(store, settings.signing_key, settings.token_ttl_seconds),
+        catalogue=CatalogueService(store, relay),
+        ratings=RatingService(store, cache),
+        recommendations=RecommendationService(store, cache, models, settings.recommendation_cache_seconds),
+        search=SearchService(index),
+        models=models,
+    )
