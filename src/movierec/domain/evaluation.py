@@ -159,18 +159,26 @@ Ranker = Callable[[EvalUser], np.ndarray]
 
 
 def evaluate_ranker(rank: Ranker, split: Split, k: int = K, users: list[EvalUser] | None = None) -> Metrics:
-    """Average the metrics of ``rank`` (user -> its top-k item ids, best first) over the evaluation users.
-
-    ``rank`` must return only candidates: items seen in training that the user did not rate in training. This
-    is checked, so a model cannot score by recommending items outside the protocol's candidate set.
-    """
+    """Average the metrics of ``rank`` (user -> its top-k item ids, best first) over the evaluation users."""
     users = evaluation_users(split) if users is None else users
-    train_items = np.unique(split.train.item_ids)
-    lists: list[np.ndarray] = []
     start = time.perf_counter()
-    for user in users:
-        lists.append(np.asarray(rank(user))[:k])
-    seconds = time.perf_counter() - start
+    lists = [np.asarray(rank(user))[:k] for user in users]
+    return evaluate_lists(lists, split, users, k, score_seconds=time.perf_counter() - start)
+
+
+def evaluate_lists(
+    lists: list[np.ndarray], split: Split, users: list[EvalUser], k: int = K, *, score_seconds: float = 0.0
+) -> Metrics:
+    """Average the metrics of ready-made top-k lists (one per user of ``users``, same order).
+
+    Lists may hold only candidates: items seen in training that the user did not rate in training. This is
+    checked, so a model cannot score by recommending items outside the protocol's candidate set.
+    """
+    if len(lists) != len(users):
+        raise ValueError("one list per user is needed")
+    train_items = np.unique(split.train.item_ids)
+    lists = [np.asarray(lst)[:k] for lst in lists]
+    seconds = score_seconds
     ndcg = recall = hits = 0.0
     for user, ranked in zip(users, lists, strict=True):
         if len(ranked) and (

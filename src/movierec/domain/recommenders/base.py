@@ -127,6 +127,14 @@ class ItemCatalogue:
     def __len__(self) -> int:
         return len(self.item_ids)
 
+    def subset(self, item_ids: np.ndarray) -> ItemCatalogue:
+        """The entries whose id is in ``item_ids`` (in catalogue order)."""
+        keep = np.isin(self.item_ids, _as_ids(item_ids))
+        genres = tuple(g for g, k in zip(self.genres, keep.tolist(), strict=True) if k)
+        return ItemCatalogue(
+            self.item_ids[keep], genres, self.vote_average[keep], self.vote_count[keep], self.year[keep]
+        )
+
     @classmethod
     def empty(cls) -> ItemCatalogue:
         return cls(_EMPTY_IDS, (), _EMPTY_SCORES, _EMPTY_IDS, _EMPTY_SCORES)

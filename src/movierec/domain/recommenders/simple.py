@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -43,11 +43,8 @@ class _TableModel:
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         return genre_similar(self.table, item_id, n)
 
-    def config(self) -> dict[str, Any]:
-        return {}
-
     def save(self, path: str | os.PathLike[str]) -> None:
-        save_arrays(path, self.name, self.config(), self.table.to_arrays())
+        save_arrays(path, self.name, {}, self.table.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
