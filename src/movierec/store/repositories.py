@@ -106,7 +106,7 @@ class MovieRepository:
             rows = self.session.execute(
                 select(MovieRow.external_key, MovieRow.id).where(MovieRow.external_key.in_(chunk))
             )
-            found.update(rows.tuples())
+            found.update(rows)
         return found
 
     def genre_counts(self) -> list[tuple[str, int]]:
@@ -276,7 +276,7 @@ class UserRepository:
     def _ids_by_external_key(self, keys: Sequence[str]) -> dict[str, int]:
         rows = self.session.execute(
             select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys))
-        ).tuples()
+        )
         return {key: user_id for key, user_id in rows if key is not None}
 
     def ensure_external(self, external_keys: Sequence[str]) -> dict[str, int]:
@@ -332,11 +332,12 @@ class RatingRepository:
         inserted = 0
         for chunk in _chunks(rows, 2000):
             users = {r["user_id"] for r in chunk}
-            present = set(
-                self.session.execute(
+            present = {
+                tuple(row)
+                for row in self.session.execute(
                     select(RatingRow.user_id, RatingRow.movie_id).where(RatingRow.user_id.in_(users))
-                ).tuples()
-            )
+                )
+            }
             fresh = [r for r in chunk if (r["user_id"], r["movie_id"]) not in present]
             if fresh:
                 self.session.execute(insert(RatingRow.__table__), fresh)
@@ -353,8 +354,8 @@ class RatingRepository:
             .order_by(RatingRow.rated_at.desc(), RatingRow.movie_id.desc())
             .limit(limit)
             .offset(offset)
-        ).tuples()
-        return total, list(rows)
+        )
+        return total, [tuple(row) for row in rows]  # type: ignore[misc]
 
     def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's ratings as arrays (movie ids, ratings, unix seconds), oldest first."""
@@ -402,7 +403,7 @@ class OutboxRepository:
             .order_by(MovieOutboxRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        ).tuples()
+        )
         return list(rows)
 
     def remove(self, outbox_ids: Iterable[int]) -> None:

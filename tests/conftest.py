@@ -1,0 +1,166 @@
+"""Shared fixtures: settings on a temporary data dir, the composition root, the Flask app and an auth helper.
+
+Real services: ``service_url(name)`` returns the URL of a running PostgreSQL, Redis, Kafka or Elasticsearch
+(``TEST_*`` variables, else the ports ``scripts/services`` uses). When it is not reachable the test is skipped
+with the reason, except with ``CI=true``, where a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from movierec.domain.movies import MovieDraft
+from movierec.settings import Settings, load_settings
+from movierec.wiring import Container, build_container
+
+SERVICES = {
+    "postgres": ("TEST_DATABASE_URL", "postgresql+psycopg://movierec:movierec@127.0.0.1:55432/movierec"),
+    "redis": ("TEST_REDIS_URL", "redis://127.0.0.1:56379/0"),
+    "kafka": ("TEST_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
+    "elasticsearch": ("TEST_ELASTICSEARCH_URL", "http://127.0.0.1:59200"),
+}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url if "://" in url else f"tcp://{url}")
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def service_url(name: str) -> str:
+    variable, default = SERVICES[name]
+    url = os.environ.get(variable, default)
+    default_port = {"postgres": 5432, "redis": 6379, "kafka": 9092, "elasticsearch": 9200}[name]
+    if not _reachable(url, default_port):
+        message = f"{name} is not reachable at {url} (set {variable} or run `scripts/services start {name}`)"
+        if IN_CI:
+            pytest.fail(f"CI=true requires real services: {message}")
+        pytest.skip(message)
+    return url
+
+
+# A small catalogue with clear answers for search and recommendation tests.
+SAMPLE_MOVIES: list[MovieDraft] = [
+    MovieDraft("test:1", "The Matrix", 1999, genres=("Action", "Sci-Fi"), vote_average=8.7, vote_count=2_000_000),
+    MovieDraft(
+        "test:2", "The Matrix Reloaded", 2003, genres=("Action", "Sci-Fi"), vote_average=7.2, vote_count=600_000
+    ),
+    MovieDraft("test:3", "The Terminator", 1984, genres=("Action", "Sci-Fi"), vote_average=8.1, vote_count=900_000),
+    MovieDraft(
+        "test:4",
+        "Terminator 2: Judgment Day",
+        1991,
+        genres=("Action", "Sci-Fi"),
+        vote_average=8.6,
+        vote_count=1_100_000,
+    ),
+    MovieDraft("test:5", "Toy Story", 1995, genres=("Animation", "Comedy"), vote_average=8.3, vote_count=1_000_000),
+    MovieDraft("test:6", "Toy Story 2", 1999, genres=("Animation", "Comedy"), vote_average=7.9, vote_count=600_000),
+    MovieDraft("test:7", "Heat", 1995, genres=("Crime", "Drama"), vote_average=8.3, vote_count=700_000),
+    MovieDraft("test:8", "Amélie", 2001, genres=("Comedy", "Romance"), vote_average=8.3, vote_count=780_000),
+    MovieDraft("test:9", "Schindler's List", 1993, genres=("Drama", "History"), vote_average=9.0, vote_count=1_400_000),
+    MovieDraft("test:10", "Groundhog Day", 1993, genres=("Comedy", "Fantasy"), vote_average=8.0, vote_count=680_000),
+    MovieDraft("test:11", "Casino", 1995, genres=("Crime", "Drama"), vote_average=8.2, vote_count=550_000),
+    MovieDraft("test:12", "Obscure Comedy", 2010, genres=("Comedy",), vote_average=9.9, vote_count=3),
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = build_container(settings, run_migrations=True)
+    yield built
+    built.close()
+
+
+def index_everything(container: Container) -> None:
+    """Relay the outbox and run the indexer until search holds every movie of the database."""
+    from movierec.runtime import IndexerWorker
+
+    worker = IndexerWorker(container, relay_every_seconds=0.0, batch_seconds=0.01)
+    expected = container.catalogue.count()
+    for _ in range(200):
+        worker.step()
+        if container.index.count() >= expected and container.relay.pending() == 0:
+            break
+    worker.indexer.consumer.close()
+    assert container.index.count() == expected
+
+
+@pytest.fixture
+def sample_catalogue(container: Container) -> dict[str, int]:
+    """SAMPLE_MOVIES stored and indexed; maps title to movie id."""
+    summary = container.catalogue.upsert(SAMPLE_MOVIES)
+    index_everything(container)
+    return {draft.title: movie_id for draft, movie_id in zip(SAMPLE_MOVIES, summary.movie_ids, strict=True)}
+
+
+@pytest.fixture
+def app(container: Container) -> Flask:
+    flask_app = create_app_for(container)
+    flask_app.testing = True
+    return flask_app
+
+
+def create_app_for(container: Container) -> Flask:
+    from movierec.api import create_app
+
+    return create_app(container=container)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Auth:
+    """Registers and logs in users through the API."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, username: str = "alice", password: str = "correct horse") -> int:
+        response = self.client.post("/register", json={"username": username, "password": password})
+        assert response.status_code == 201, response.get_json()
+        return int(response.get_json()["user_id"])
+
+    def login(self, username: str = "alice", password: str = "correct horse") -> tuple[int, dict[str, str]]:
+        response = self.client.post("/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        return int(body["user_id"]), {"Authorization": f"Bearer {body['access_token']}"}
+
+    def user(self, username: str = "alice", password: str = "correct horse") -> tuple[int, dict[str, str]]:
+        self.register(username, password)
+        return self.login(username, password)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        overrides.setdefault("data_dir", tmp_path / "data")
+        return load_settings(**overrides)
+
+    return make

@@ -1,0 +1,156 @@
+"""The Search port contract: the embedded engine and Elasticsearch answer the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from movierec.domain.movies import Movie
+from movierec.search.embedded import EmbeddedMovieIndex
+from movierec.search.port import MovieIndex, SearchQuery
+from tests.conftest import SAMPLE_MOVIES
+
+
+def _embedded(tmp_path: Path) -> MovieIndex:
+    return EmbeddedMovieIndex(tmp_path / "search.sqlite3")
+
+
+ADAPTERS: dict[str, Callable[[Path], MovieIndex]] = {"embedded": _embedded}
+
+MOVIES = [
+    Movie(
+        id=n,
+        title=d.title,
+        year=d.year,
+        genres=d.genres,
+        vote_average=d.vote_average,
+        vote_count=d.vote_count,
+        popularity=float(d.vote_count),
+    )
+    for n, d in enumerate(SAMPLE_MOVIES, start=1)
+]
+BY_TITLE = {m.title: m.id for m in MOVIES}
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def empty_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MovieIndex]:
+    index = ADAPTERS[request.param](tmp_path)
+    index.ensure_index()
+    yield index
+    index.reset()
+    index.close()
+
+
+@pytest.fixture
+def index(empty_index: MovieIndex) -> MovieIndex:
+    empty_index.index_movies(MOVIES)
+    return empty_index
+
+
+def titles(index: MovieIndex, text: str | None = None, genre: str | None = None, limit: int = 20) -> list[str]:
+    return [m.title for m in index.search(SearchQuery(text=text, genre=genre, limit=limit)).movies]
+
+
+def test_exact_title_comes_first(index: MovieIndex) -> None:
+    assert titles(index, "toy story")[:2] == ["Toy Story", "Toy Story 2"]
+    assert titles(index, "the matrix")[0] == "The Matrix"
+    assert titles(index, "Heat")[0] == "Heat"
+
+
+def test_typos_are_tolerated(index: MovieIndex) -> None:
+    assert titles(index, "matirx")[0] == "The Matrix"
+    assert "The Terminator" in titles(index, "termnator")
+    assert titles(index, "groundhgo day")[0] == "Groundhog Day"
+
+
+def test_prefixes_match(index: MovieIndex) -> None:
+    found = titles(index, "termin")
+    assert set(found[:2]) == {"The Terminator", "Terminator 2: Judgment Day"}
+    assert titles(index, "groundh")[0] == "Groundhog Day"
+
+
+def test_accents_case_and_apostrophes(index: MovieIndex) -> None:
+    assert titles(index, "amelie")[0] == "Amélie"
+    assert titles(index, "AMÉLIE")[0] == "Amélie"
+    assert titles(index, "schindlers list")[0] == "Schindler's List"
+    assert titles(index, "schindler's")[0] == "Schindler's List"
+
+
+def test_every_word_must_match(index: MovieIndex) -> None:
+    assert titles(index, "toy matrix") == []
+    page = index.search(SearchQuery(text="zzzxqj"))
+    assert page.total == 0 and page.movies == []
+
+
+def test_genre_words_match_too(index: MovieIndex) -> None:
+    found = titles(index, "crime")
+    assert set(found) == {"Heat", "Casino"}
+    assert titles(index, "comedy toy")[:2] == ["Toy Story", "Toy Story 2"]
+
+
+def test_genre_filter(index: MovieIndex) -> None:
+    comedies = titles(index, genre="Comedy")
+    assert set(comedies) == {"Toy Story", "Toy Story 2", "Amélie", "Groundhog Day", "Obscure Comedy"}
+    # Without text, a genre lists its movies most popular first.
+    assert comedies[0] == "Toy Story" and comedies[-1] == "Obscure Comedy"
+    assert titles(index, "toy", genre="comedy")[:2] == ["Toy Story", "Toy Story 2"]
+    assert titles(index, "matrix", genre="Comedy") == []
+    assert titles(index, genre="No Such Genre") == []
+
+
+def test_popularity_breaks_equal_text_matches(index: MovieIndex) -> None:
+    assert titles(index, "matrix")[:2] == ["The Matrix", "The Matrix Reloaded"]
+
+
+def test_pagination_is_stable_and_complete(index: MovieIndex) -> None:
+    everything = index.search(SearchQuery(genre="Action", limit=100))
+    assert everything.total == 4
+    pages = [index.search(SearchQuery(genre="Action", limit=3, offset=o)) for o in (0, 3)]
+    assert [p.total for p in pages] == [4, 4]
+    assert [m.id for p in pages for m in p.movies] == [m.id for m in everything.movies]
+    assert index.search(SearchQuery(genre="Action", limit=3, offset=10)).movies == []
+
+
+def test_query_syntax_is_data(index: MovieIndex) -> None:
+    for text in ('title:(matrix OR "toy")', "*", "matrix~2", "AND OR NOT", "/.*/", "\\", "{!}", "toy\u0000story"):
+        index.search(SearchQuery(text=text))  # answers, never raises
+    assert titles(index, 'title:"matrix"')[:0] == []
+
+
+def test_upsert_is_idempotent_and_replaces(empty_index: MovieIndex) -> None:
+    empty_index.index_movies(MOVIES)
+    empty_index.index_movies(MOVIES)
+    assert empty_index.count() == len(MOVIES)
+    assert empty_index.ids() == set(BY_TITLE.values())
+    renamed = dataclasses.replace(MOVIES[6], title="Heat (Director's Cut)")
+    empty_index.index_movies([renamed])
+    assert empty_index.count() == len(MOVIES)
+    assert titles(empty_index, "directors cut") == ["Heat (Director's Cut)"]
+    stored = empty_index.get(renamed.id)
+    assert stored is not None and stored.title == "Heat (Director's Cut)"
+    assert empty_index.get(999_999) is None
+
+
+def test_results_carry_the_whole_movie(index: MovieIndex) -> None:
+    movie = index.search(SearchQuery(text="heat")).movies[0]
+    original = MOVIES[BY_TITLE["Heat"] - 1]
+    assert (movie.id, movie.title, movie.year, movie.genres, movie.vote_count) == (
+        original.id,
+        original.title,
+        original.year,
+        original.genres,
+        original.vote_count,
+    )
+
+
+def test_delete(index: MovieIndex) -> None:
+    index.delete_movies([BY_TITLE["Heat"], 999_999])
+    assert index.count() == len(MOVIES) - 1
+    assert titles(index, "heat") == []
+
+
+def test_ping(index: MovieIndex) -> None:
+    index.ping()

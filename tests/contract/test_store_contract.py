@@ -1,0 +1,209 @@
+"""The store contract: repositories and migrations behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from movierec.domain.movies import MovieDraft
+from movierec.store import migrate
+from movierec.store.database import create_db_engine, normalise_url
+from movierec.store.models import RatingRow
+from movierec.store.uow import Store
+
+
+def _sqlite(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(DATABASES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    urls = DATABASES[request.param](tmp_path)
+    url = next(urls)
+    built = Store(create_db_engine(url))
+    migrate.upgrade(built.engine)
+    yield built
+    built.dispose()
+    next(urls, None)  # let the database factory clean up
+
+
+def drafts(*specs: tuple[str, str, tuple[str, ...]]) -> list[MovieDraft]:
+    return [
+        MovieDraft(key, title, 2000, genres=genres, vote_average=7.0, vote_count=10) for key, title, genres in specs
+    ]
+
+
+def test_migrations_reach_head_and_go_back(store: Store) -> None:
+    assert migrate.current_revision(store.engine) == migrate.head_revision()
+    migrate.downgrade(store.engine, "base")
+    assert migrate.current_revision(store.engine) is None
+    migrate.upgrade(store.engine)
+    assert migrate.current_revision(store.engine) == migrate.head_revision()
+
+
+def test_upsert_new_updated_unchanged(store: Store) -> None:
+    with store.uow() as uow:
+        first = uow.movies.upsert_many(drafts(("t:1", "Heat", ("Crime",)), ("t:2", "Up", ("Animation",))))
+        uow.commit()
+    assert [o.status for o in first] == ["new", "new"]
+    with store.uow() as uow:
+        second = uow.movies.upsert_many(drafts(("t:1", "Heat", ("Crime", "Drama")), ("t:2", "Up", ("Animation",))))
+        uow.commit()
+    assert [o.status for o in second] == ["updated", "unchanged"]
+    assert [o.movie_id for o in second] == [o.movie_id for o in first]
+    with store.uow() as uow:
+        heat = uow.movies.get(first[0].movie_id)
+        assert heat is not None and heat.genres == ("Crime", "Drama")
+        assert uow.movies.count() == 2
+        assert uow.movies.genre_counts() == [("Animation", 1), ("Crime", 1), ("Drama", 1)]
+        assert sorted(uow.movies.ids_in_genre("crime")) == [first[0].movie_id]
+
+
+def test_uncommitted_work_is_rolled_back(store: Store) -> None:
+    with store.uow() as uow:
+        uow.movies.upsert_many(drafts(("t:1", "Heat", ())))
+    with store.uow() as uow:
+        assert uow.movies.count() == 0
+
+
+def test_latest_newest_first(store: Store) -> None:
+    for n in range(3):
+        with store.uow() as uow:
+            uow.movies.upsert_many(drafts((f"t:{n}", f"Movie {n}", ())))
+            uow.commit()
+    with store.uow() as uow:
+        assert [m.title for m in uow.movies.latest(2)] == ["Movie 2", "Movie 1"]
+        assert [m.title for m in uow.movies.latest(2, offset=2)] == ["Movie 0"]
+
+
+def _user_and_movie(store: Store) -> tuple[int, int]:
+    with store.uow() as uow:
+        user = uow.users.add("alice", "hash")
+        (outcome,) = uow.movies.upsert_many(drafts(("t:1", "Heat", ("Crime",))))
+        uow.commit()
+    return user.id, outcome.movie_id
+
+
+def test_rating_again_replaces(store: Store) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    early = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.uow() as uow:
+        uow.ratings.upsert(user_id, movie_id, 4, early)
+        uow.commit()
+    with store.uow() as uow:
+        uow.ratings.upsert(user_id, movie_id, 9, early + dt.timedelta(days=1))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.ratings.count() == 1
+        assert uow.ratings.get(user_id, movie_id) == 9
+        total, rows = uow.ratings.for_user(user_id, 10)
+        assert total == 1 and rows[0][2] == early + dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize("bad", [0, 11, -3])
+def test_database_enforces_rating_range(store: Store, bad: int) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    with store.uow() as uow, pytest.raises(IntegrityError):
+        uow.session.execute(
+            insert(RatingRow.__table__).values(
+                user_id=user_id, movie_id=movie_id, rating=bad, rated_at=dt.datetime.now(dt.UTC)
+            )
+        )
+        uow.session.flush()
+
+
+def test_database_enforces_one_rating_per_user_and_movie(store: Store) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    now = dt.datetime.now(dt.UTC)
+    with store.uow() as uow:
+        uow.ratings.upsert(user_id, movie_id, 5, now)
+        uow.commit()
+    with store.uow() as uow, pytest.raises(IntegrityError):
+        uow.session.execute(
+            insert(RatingRow.__table__).values(user_id=user_id, movie_id=movie_id, rating=6, rated_at=now)
+        )
+        uow.session.flush()
+
+
+def test_history_and_interactions(store: Store) -> None:
+    with store.uow() as uow:
+        user = uow.users.add("alice", "hash")
+        outcomes = uow.movies.upsert_many(drafts(("t:1", "A", ()), ("t:2", "B", ()), ("t:3", "C", ())))
+        uow.commit()
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.uow() as uow:
+        for n, outcome in enumerate(outcomes):
+            uow.ratings.upsert(user.id, outcome.movie_id, n + 5, base + dt.timedelta(hours=n))
+        uow.commit()
+    with store.uow() as uow:
+        items, ratings, times = uow.ratings.history(user.id)
+        assert items.tolist() == [o.movie_id for o in outcomes]
+        assert ratings.tolist() == [5, 6, 7]
+        assert times[0] == base.timestamp()
+        total, newest = uow.ratings.for_user(user.id, 2)
+        assert total == 3 and [r[0] for r in newest] == [outcomes[2].movie_id, outcomes[1].movie_id]
+        users, movies, values, _ = uow.ratings.all_interactions()
+        assert sorted(values.tolist()) == [5, 6, 7] and set(users.tolist()) == {user.id}
+
+
+def test_usernames_are_unique(store: Store) -> None:
+    with store.uow() as uow:
+        uow.users.add("alice", "hash")
+        uow.commit()
+    with store.uow() as uow, pytest.raises(IntegrityError):
+        uow.users.add("alice", "other")
+
+
+def test_external_users_are_created_once(store: Store) -> None:
+    with store.uow() as uow:
+        first = uow.users.ensure_external(["movielens:1", "movielens:2", "movielens:1"])
+        uow.commit()
+    with store.uow() as uow:
+        second = uow.users.ensure_external(["movielens:2", "movielens:3"])
+        uow.commit()
+        assert second["movielens:2"] == first["movielens:2"]
+        assert uow.users.count() == 3
+        user, password_hash = uow.users.credentials("movielens-1")  # type: ignore[misc]
+        assert password_hash is None and not user.can_log_in
+
+
+def test_outbox_in_order_and_removed(store: Store) -> None:
+    with store.uow() as uow:
+        outcomes = uow.movies.upsert_many(drafts(("t:1", "A", ()), ("t:2", "B", ())))
+        uow.outbox.add([o.movie_id for o in outcomes])
+        uow.commit()
+    with store.uow() as uow:
+        pending = uow.outbox.pending(10)
+        assert [movie_id for _, movie_id in pending] == [o.movie_id for o in outcomes]
+        uow.outbox.remove([pending[0][0]])
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.count() == 1
+
+
+def test_timestamps_are_utc(store: Store) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    with store.uow() as uow:
+        uow.ratings.upsert(user_id, movie_id, 7)
+        uow.commit()
+    with store.uow() as uow:
+        _, rows = uow.ratings.for_user(user_id, 1)
+        assert rows[0][2].tzinfo is not None and rows[0][2].utcoffset() == dt.timedelta(0)
+        movie = uow.movies.get(movie_id)
+        assert movie is not None and movie.added_at is not None and movie.added_at.tzinfo is not None
+
+
+def test_url_normalisation() -> None:
+    assert normalise_url("postgres://u:p@h/db").startswith("postgresql+psycopg://")
+    assert normalise_url("postgresql://u:p@h/db").startswith("postgresql+psycopg://")
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+    with pytest.raises(ValueError):
+        create_db_engine("mysql://u:p@h/db")
