@@ -1,0 +1,345 @@
+"""The recommender contract, run against every registered strategy, plus strategy-specific behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from movierec.domain.recommenders import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    EaseSeqRecommender,
+    Interactions,
+    ItemCatalogue,
+    PopularRecommender,
+    Recommender,
+    SeedRecommender,
+    UserHistory,
+    build_default,
+    create,
+)
+from movierec.domain.recommenders.base import top_n
+
+ACTION = [101, 102, 103, 104, 105, 106]  # cluster A: "Action" films liked by users 1-10
+ROMANCE = [201, 202, 203, 204, 205, 206]  # cluster B: "Romance" films liked by users 11-20
+NEVER_RATED = 999  # in the catalogue (Action), rated by nobody
+UNKNOWN = 5555  # in neither the catalogue nor the ratings
+PERSONALISED = sorted(set(STRATEGIES) - {PopularRecommender.name})
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240601)
+
+
+def cluster_data(rng: np.random.Generator) -> tuple[Interactions, ItemCatalogue]:
+    """Two taste clusters: each user rates 4-6 films of their cluster 8-10 and one of the other 2-4."""
+    users, items, ratings, times = [], [], [], []
+    clock = 1_000_000_000.0
+    for user in range(1, 21):
+        own, other = (ACTION, ROMANCE) if user <= 10 else (ROMANCE, ACTION)
+        liked = rng.choice(own, size=int(rng.integers(4, 7)), replace=False)
+        disliked = rng.choice(other, size=1)
+        for item, rating in [(int(i), int(rng.integers(8, 11))) for i in liked] + [
+            (int(disliked[0]), int(rng.integers(2, 5)))
+        ]:
+            clock += float(rng.integers(60, 3600))
+            users.append(user)
+            items.append(item)
+            ratings.append(rating)
+            times.append(clock)
+    interactions = Interactions(np.array(users), np.array(items), np.array(ratings), np.array(times))
+    ids = np.array(ACTION + ROMANCE + [NEVER_RATED])
+    genres = tuple([("Action",)] * 6 + [("Romance",)] * 6 + [("Action",)])
+    vote_average = np.linspace(6.0, 8.0, len(ids))
+    vote_count = np.arange(len(ids)) * 10 + 5
+    year = np.array([1990.0 + i for i in range(len(ids) - 1)] + [np.nan])
+    return interactions, ItemCatalogue(ids, genres, vote_average, vote_count, year)
+
+
+def history(*entries: tuple[int, int], start: float = 2_000_000_000.0) -> UserHistory:
+    """A history from ``(item, rating)`` pairs, oldest first, one minute apart."""
+    items = np.array([e[0] for e in entries], dtype=np.int64)
+    ratings = np.array([e[1] for e in entries], dtype=np.int64)
+    return UserHistory(items, ratings, start + 60.0 * np.arange(len(entries)))
+
+
+@pytest.fixture
+def data(rng: np.random.Generator) -> tuple[Interactions, ItemCatalogue]:
+    return cluster_data(rng)
+
+
+@pytest.fixture(params=sorted(STRATEGIES))
+def fitted(request: pytest.FixtureRequest, data: tuple[Interactions, ItemCatalogue]) -> Recommender:
+    model = STRATEGIES[request.param]()
+    returned = model.fit(*data)
+    assert returned is model
+    return model
+
+
+ACTION_FAN = history((101, 9), (102, 10), (103, 8))
+ROMANCE_FAN = history((201, 10), (202, 9), (203, 9))
+
+
+class TestContract:
+    """What every strategy promises the service layer."""
+
+    def test_satisfies_protocol_and_registry(self, fitted: Recommender) -> None:
+        assert isinstance(fitted, Recommender)
+        assert STRATEGIES[fitted.name] is type(fitted)
+
+    @pytest.mark.parametrize("n", [1, 3, 5, 50])
+    def test_at_most_n_unique_items_best_first(self, fitted: Recommender, n: int) -> None:
+        ids, scores = fitted.recommend(ACTION_FAN, n)
+        assert ids.dtype == np.int64 and scores.dtype == np.float64
+        assert len(ids) == len(scores) <= n
+        assert len(ids) > 0
+        assert len(set(ids.tolist())) == len(ids)
+        assert np.all(np.diff(scores) <= 0)
+        assert np.all(np.isfinite(scores))
+
+    def test_zero_n_returns_nothing(self, fitted: Recommender) -> None:
+        ids, scores = fitted.recommend(ACTION_FAN, 0)
+        assert len(ids) == len(scores) == 0
+
+    def test_never_recommends_rated_items_when_excluding(self, fitted: Recommender) -> None:
+        rated = history((101, 9), (102, 10), (103, 8), (201, 3), (NEVER_RATED, 7))
+        ids, _ = fitted.recommend(rated, 50)
+        assert not set(ids.tolist()) & set(rated.item_ids.tolist())
+        if fitted.name == SeedRecommender.name:  # the seed formula only ever lists the favourite genre
+            assert sorted(ids.tolist()) == [104, 105, 106]
+        else:  # everything else in the universe is still rankable
+            assert len(ids) == 13 - len(rated)
+
+    def test_candidates_restrict_the_result(self, fitted: Recommender) -> None:
+        candidates = np.array([104, 203, 205])
+        ids, _ = fitted.recommend(ACTION_FAN, 10, candidates=candidates)
+        assert sorted(ids.tolist()) == [104, 203, 205]
+
+    def test_candidates_that_are_all_rated_give_nothing(self, fitted: Recommender) -> None:
+        ids, _ = fitted.recommend(ACTION_FAN, 10, candidates=np.array([101, 102]))
+        assert len(ids) == 0
+
+    def test_unrated_and_unknown_candidates_are_still_ranked(self, fitted: Recommender) -> None:
+        ids, scores = fitted.recommend(ACTION_FAN, 10, candidates=np.array([UNKNOWN, NEVER_RATED]))
+        assert set(ids.tolist()) == {UNKNOWN, NEVER_RATED}
+        assert ids[-1] == UNKNOWN  # what the model knows nothing about comes last
+        assert np.all(np.diff(scores) <= 0)
+
+    def test_empty_history_gets_a_full_list(self, fitted: Recommender) -> None:
+        ids, _ = fitted.recommend(UserHistory.empty(), 5)
+        assert len(ids) == 5
+
+    def test_history_with_unknown_items_is_fine(self, fitted: Recommender) -> None:
+        ids, _ = fitted.recommend(history((UNKNOWN, 10), (101, 9)), 5)
+        assert len(ids) == 5 and 101 not in ids
+
+    def test_explain_names_a_rated_item_or_none(self, fitted: Recommender) -> None:
+        ids, _ = fitted.recommend(ACTION_FAN, 5)
+        because = fitted.explain(ACTION_FAN, ids)
+        assert len(because) == len(ids)
+        assert all(b is None or b in ACTION_FAN.item_ids for b in because)
+        assert fitted.explain(ACTION_FAN, np.array([UNKNOWN])) == [None]
+
+    def test_similar_items_of_unknown_item_is_empty(self, fitted: Recommender) -> None:
+        ids, scores = fitted.similar_items(UNKNOWN, 5)
+        assert len(ids) == 0 and len(scores) == 0
+
+    def test_similar_items_stay_in_the_cluster(self, fitted: Recommender) -> None:
+        ids, scores = fitted.similar_items(101, 3)
+        assert 0 < len(ids) <= 3
+        assert 101 not in ids
+        assert set(ids.tolist()) <= set(ACTION + [NEVER_RATED])
+        assert np.all(np.diff(scores) <= 0)
+
+    def test_save_load_round_trip(self, fitted: Recommender, tmp_path: Path) -> None:
+        path = tmp_path / "model.npz"
+        fitted.save(path)
+        with np.load(path, allow_pickle=False) as data:
+            assert all(data[key].dtype.kind != "O" for key in data.files)
+        loaded = type(fitted).load(path)
+        assert loaded.name == fitted.name
+        for user in (ACTION_FAN, ROMANCE_FAN, UserHistory.empty(), history((UNKNOWN, 9))):
+            for kwargs in ({}, {"candidates": np.array([104, 205, NEVER_RATED, UNKNOWN])}, {"exclude_seen": False}):
+                want_ids, want_scores = fitted.recommend(user, 7, **kwargs)  # type: ignore[arg-type]
+                got_ids, got_scores = loaded.recommend(user, 7, **kwargs)  # type: ignore[arg-type]
+                np.testing.assert_array_equal(got_ids, want_ids)
+                np.testing.assert_allclose(got_scores, want_scores, rtol=1e-6)
+            assert loaded.explain(user, want_ids) == fitted.explain(user, want_ids)
+        np.testing.assert_array_equal(loaded.similar_items(102, 4)[0], fitted.similar_items(102, 4)[0])
+
+    def test_load_refuses_another_strategys_file(self, fitted: Recommender, tmp_path: Path) -> None:
+        path = tmp_path / "model.npz"
+        fitted.save(path)
+        other = next(cls for name, cls in STRATEGIES.items() if name != fitted.name)
+        with pytest.raises(ValueError, match="holds a"):
+            other.load(path)
+
+    def test_unfitted_model_says_so(self) -> None:
+        for cls in STRATEGIES.values():
+            with pytest.raises(RuntimeError, match="not fitted"):
+                cls().recommend(ACTION_FAN, 3)
+
+
+@pytest.mark.parametrize("name", PERSONALISED)
+class TestPersonalised:
+    def test_recommends_the_users_cluster(self, name: str, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = STRATEGIES[name]().fit(*data)
+        for user, cluster in ((ACTION_FAN, ACTION), (ROMANCE_FAN, ROMANCE)):
+            ids, _ = model.recommend(user, 3)
+            assert set(ids.tolist()) <= set(cluster + [NEVER_RATED]), (name, ids)
+
+    def test_a_new_rating_counts_without_refit(self, name: str, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = STRATEGIES[name]().fit(*data)
+        before = history((101, 9))
+        ids_before, _ = model.recommend(before, 3)
+        assert ids_before[0] in ACTION
+        after = history((101, 9), (201, 10), (202, 10), (203, 9))
+        ids_after, _ = model.recommend(after, 3)
+        assert ids_after[0] in ROMANCE
+
+
+class TestPopular:
+    def test_most_rated_first_ties_by_vote_count(self) -> None:
+        interactions = Interactions(
+            np.array([1, 2, 3, 1, 2, 1, 3]),
+            np.array([30, 30, 30, 10, 10, 20, 20]),
+            np.array([5, 5, 5, 5, 5, 5, 5]),
+            np.arange(7.0),
+        )
+        catalogue = ItemCatalogue(
+            np.array([10, 20, 30, 40]),
+            (("A",), ("A",), ("B",), ("B",)),
+            np.zeros(4),
+            np.array([1, 9, 0, 0]),
+            np.full(4, np.nan),
+        )
+        model = PopularRecommender().fit(interactions, catalogue)
+        ids, scores = model.recommend(UserHistory.empty(), 4)
+        # 30 has 3 ratings; 10 and 20 have 2 each and 20 has more catalogue votes; 40 has none.
+        assert ids.tolist() == [30, 20, 10, 40]
+        assert scores.tolist() == [3.0, 2.0, 2.0, 0.0]
+
+
+class TestSeed:
+    """The original formula on a case computed by hand."""
+
+    @pytest.fixture
+    def model(self) -> SeedRecommender:
+        # Ratings (1-10): film 1 by users 1,2 = 8, 6 (avg 7); film 2 = 10; film 4 = 4; film 5 = 6, 8 (avg 7).
+        interactions = Interactions(
+            np.array([1, 2, 1, 1, 1, 2]),
+            np.array([1, 1, 2, 4, 5, 5]),
+            np.array([8, 6, 10, 4, 6, 8]),
+            np.arange(6.0),
+        )
+        catalogue = ItemCatalogue(
+            np.array([1, 2, 3, 4, 5, 6, 7]),
+            (("Drama",), ("Comedy",), ("Comedy",), ("Drama", "Comedy"), ("Comedy",), ("Horror",), ("Comedy",)),
+            np.array([6.0, 5.0, 9.0, 8.0, 8.0, 9.9, 5.0]),
+            np.array([10, 20, 30, 40, 50, 60, 70]),
+            np.full(7, np.nan),
+        )
+        return SeedRecommender().fit(interactions, catalogue)
+
+    def test_favourite_genre_ties_break_alphabetically(self, model: SeedRecommender) -> None:
+        # Rated film 1 (Drama) and film 6 (Horror): one each, "Drama" < "Horror".
+        assert model.favourite_genre(history((1, 2), (6, 2))) == "Drama"
+        # Film 4 is Drama and Comedy, film 2 Comedy: Comedy 2, Drama 1.
+        assert model.favourite_genre(history((4, 9), (2, 9))) == "Comedy"
+
+    def test_formula_and_ties(self, model: SeedRecommender) -> None:
+        user = history((4, 9), (2, 9))  # favourite genre Comedy; films 2 and 4 are excluded
+        ids, scores = model.recommend(user, 10)
+        # Comedy films left: 3 = 0.7*0 + 0.3*9 = 2.7; 5 = 0.7*7 + 0.3*8 = 7.3; 7 = 0.7*0 + 0.3*5 = 1.5.
+        assert ids.tolist() == [5, 3, 7]
+        np.testing.assert_allclose(scores, [7.3, 2.7, 1.5])
+
+    def test_equal_scores_go_to_more_votes_then_lower_id(self) -> None:
+        interactions = Interactions(np.array([9]), np.array([1]), np.array([5]), np.array([0.0]))
+        catalogue = ItemCatalogue(
+            np.array([1, 2, 3, 4]),
+            (("Drama",),) * 4,
+            np.array([5.0, 6.0, 6.0, 6.0]),
+            np.array([0, 10, 99, 10]),
+            np.full(4, np.nan),
+        )
+        ids, _ = SeedRecommender().fit(interactions, catalogue).recommend(history((1, 5)), 3)
+        assert ids.tolist() == [3, 2, 4]
+
+    def test_no_ratings_gets_the_popular_list(self, model: SeedRecommender) -> None:
+        ids, _ = model.recommend(UserHistory.empty(), 3)
+        # films 1 and 5 have 2 ratings (5 has more votes), then films 2 and 4 have 1 (4 has more votes)
+        assert ids.tolist() == [5, 1, 4]
+
+    def test_genre_filter_never_empties_the_list(self, model: SeedRecommender) -> None:
+        ids, _ = model.recommend(history((4, 9), (2, 9)), 5, candidates=np.array([6, 1, 3]))
+        # the Comedy candidate first, then the others by the formula: 1 = 0.7*7 + 0.3*6 = 6.7; 6 = 0.3*9.9 = 2.97
+        assert ids.tolist() == [3, 1, 6]
+
+
+class TestDefault:
+    def test_default_is_registered_and_collaborative(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        assert DEFAULT_STRATEGY in STRATEGIES
+        model = build_default(*data)
+        assert model.name == DEFAULT_STRATEGY
+        assert isinstance(create(), STRATEGIES[DEFAULT_STRATEGY])
+        with pytest.raises(ValueError, match="unknown strategy"):
+            create("nope")
+
+    def test_explain_points_at_the_rated_film_behind_it(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender().fit(*data)
+        user = history((101, 10), (201, 2))
+        ids, _ = model.recommend(user, 3)
+        because = model.explain(user, ids)
+        assert because[0] == 101
+
+    def test_disliked_rating_pushes_its_cluster_down(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender().fit(*data)
+        scores_liked = model.score_all(history((201, 10), (101, 10)))
+        scores_disliked = model.score_all(history((201, 1), (101, 10)))
+        romance = np.isin(model.item_ids, ROMANCE[1:])
+        assert scores_disliked[romance].mean() < scores_liked[romance].mean()
+
+    def test_recent_ratings_weigh_more(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender().fit(*data)
+        old_action = history(*[(i, 10) for i in ACTION[:3]] + [(i, 10) for i in ROMANCE[:3]])
+        assert model.recommend(old_action, 1)[0][0] in ROMANCE
+        old_romance = history(*[(i, 10) for i in ROMANCE[:3]] + [(i, 10) for i in ACTION[:3]])
+        assert model.recommend(old_romance, 1)[0][0] in ACTION
+
+    def test_popularity_prior_fades_with_ratings(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender(pop_weight=1.0, pop_shrink=1.0).fit(*data)
+        empty = model.score_all(UserHistory.empty())
+        np.testing.assert_allclose(empty, model.table.rating_count / model.table.rating_count.max())
+        one = model.reconfigured(ease_weight=0.0, seq_weight=0.0).score_all(history((101, 9)))
+        np.testing.assert_allclose(one, empty / 2)
+
+    def test_reconfigured_refuses_fit_time_settings(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender().fit(*data)
+        with pytest.raises(ValueError, match="refit"):
+            model.reconfigured(l2=10.0)
+
+    def test_model_is_small(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = EaseSeqRecommender(neighbours=2).fit(*data)
+        assert np.diff(model._ease.indptr).max() <= 2  # type: ignore[union-attr]
+        assert np.diff(model._seq.indptr).max() <= 2  # type: ignore[union-attr]
+
+
+class TestTopN:
+    def test_duplicate_rated_items_and_ties(self, data: tuple[Interactions, ItemCatalogue]) -> None:
+        model = PopularRecommender().fit(*data)
+        scores = np.zeros(len(model.table))
+        ids, _ = top_n(model.table, scores, 3)
+        # all scores tie, so the fallback order (most rated, votes, ...) decides
+        order = model.table.ids[np.argsort(model.table.fallback_rank)]
+        assert ids.tolist() == order[:3].tolist()
+
+    def test_history_keeps_latest_rating_per_item(self) -> None:
+        h = UserHistory(np.array([5, 6, 5]), np.array([2, 7, 9]), np.array([1.0, 2.0, 3.0])).latest_per_item()
+        assert h.item_ids.tolist() == [6, 5]
+        assert h.ratings.tolist() == [7, 9]
+        positions = UserHistory(np.array([8, 3, 4]), np.array([1, 1, 1]), np.array([5.0, 5.0, 1.0]))
+        assert positions.recency_positions().tolist() == [0.0, 1.0, 2.0]  # same time: higher id is later
