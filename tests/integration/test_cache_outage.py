@@ -1,0 +1,89 @@
+"""With Redis configured but unreachable, ratings and recommendations keep working, uncached and without waiting."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from movierec.cache.redis import RedisCache
+from movierec.settings import Settings
+from movierec.wiring import Container, build_container
+from tests.conftest import SAMPLE_MOVIES, service_url
+
+CACHE_TIMEOUT = 0.2
+
+
+@pytest.fixture
+def silent_redis_port() -> Iterator[int]:
+    """A port that accepts connections but never answers: the worst kind of outage (no quick refusal)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield int(server.getsockname()[1])
+
+
+@pytest.fixture
+def outage_container(make_settings: Callable[..., Settings], silent_redis_port: int) -> Iterator[Container]:
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{silent_redis_port}/0",
+        secret_key="a-test-secret-that-is-long-enough",
+        cache_timeout=CACHE_TIMEOUT,
+    )
+    built = build_container(settings, run_migrations=True)
+    yield built
+    built.close()
+
+
+def test_ratings_and_recommendations_work_without_the_cache(outage_container: Container) -> None:
+    container = outage_container
+    assert isinstance(container.cache, RedisCache)
+    ids = container.catalogue.upsert(SAMPLE_MOVIES).movie_ids
+    user = container.accounts.register("alice", "correct horse battery")
+
+    started = time.monotonic()
+    container.ratings.rate(user.id, ids[0], 9)  # the rating is saved; dropping the cached list fails quietly
+    assert time.monotonic() - started < 1.0
+    assert container.ratings.history(user.id, 10)[0] == 1
+
+    for _ in range(2):
+        started = time.monotonic()
+        result = container.recommendations.recommend(user.id, limit=5)
+        elapsed = time.monotonic() - started
+        assert not result.cached  # nothing could be cached, so the second call computes again
+        assert result.items and ids[0] not in {item.movie.id for item in result.items}
+        # one HGET and one HSET, each bounded by the cache timeout, plus the computation itself
+        assert elapsed < 2 * CACHE_TIMEOUT + 1.5
+
+    status, checks = container.health()
+    assert status == "degraded" and checks["cache"] == {
+        "status": "down",
+        "adapter": "redis",
+        "detail": "CacheUnavailable",
+    }
+
+
+def test_with_redis_up_recommendations_are_cached_and_dropped_on_rating(
+    make_settings: Callable[..., Settings],
+) -> None:
+
+    settings = make_settings(redis_url=service_url("redis"), secret_key="a-test-secret-that-is-long-enough")
+    container = build_container(settings, run_migrations=True)
+    try:
+        ids = container.catalogue.upsert(SAMPLE_MOVIES).movie_ids
+        user = container.accounts.register(f"bob{time.monotonic_ns()}", "correct horse battery")
+        container.cache.delete(f"recommendations:{user.id}")  # a shared server may hold an old user's entry
+        container.ratings.rate(user.id, ids[0], 9)
+        first = container.recommendations.recommend(user.id, limit=5)
+        second = container.recommendations.recommend(user.id, limit=5)
+        assert (first.cached, second.cached) == (False, True)
+        assert [i.movie.id for i in second.items] == [i.movie.id for i in first.items]
+        ttl = container.cache.ttl(f"recommendations:{user.id}")
+        assert ttl is not None and 0 < ttl <= settings.recommendation_cache_seconds
+        container.ratings.rate(user.id, ids[1], 8)
+        assert container.cache.ttl(f"recommendations:{user.id}") is None
+        assert not container.recommendations.recommend(user.id, limit=5).cached
+    finally:
+        container.close()
