@@ -3,25 +3,52 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from movierec.domain.movies import MovieDraft
 from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.models import RatingRow
 from movierec.store.uow import Store
+from tests.conftest import service_url
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
 
 
-DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite}
+def _postgres(tmp_path: Path) -> Iterator[str]:
+    """A fresh, uniquely named database on the test server, dropped afterwards."""
+    server = make_url(normalise_url(service_url("postgres")))
+    name = f"movierec_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(DATABASES))
@@ -207,3 +234,67 @@ def test_url_normalisation() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
     with pytest.raises(ValueError):
         create_db_engine("mysql://u:p@h/db")
+
+
+def test_concurrent_migrations_on_postgres(tmp_path: Path) -> None:
+    """Two `movierec migrate` processes on one fresh database: both wait for the lock, one migrates, both succeed."""
+    urls = _postgres(tmp_path)
+    url = next(urls)
+    engine = create_db_engine(url)
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "a-test-secret-that-is-long-enough",
+            "MOVIEREC_DATA_DIR": str(tmp_path / "data"),
+            # a lock timeout shorter than the time the lock is held below: waiting for a migration in progress
+            # must not count against it
+            "DB_TIMEOUT": "1",
+        }
+        with engine.connect() as holder:
+            # Hold the migrators' lock, start both, and let them go only once both are waiting for it.
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": migrate._PG_LOCK_KEY})
+            holder.commit()
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "movierec", "migrate"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(2)
+            ]
+            try:
+                waiting = text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                    "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+                )
+
+                def waiting_processes() -> int:
+                    count = holder.execute(waiting).scalar_one()
+                    holder.commit()
+                    return int(count)
+
+                wait_for_both = Retrying(
+                    stop=stop_after_delay(30), wait=wait_fixed(0.1), retry=retry_if_result(lambda n: n < 2)
+                )
+                assert wait_for_both(waiting_processes) == 2
+                time.sleep(1.5)  # longer than the lock timeout the processes run with
+            finally:
+                holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": migrate._PG_LOCK_KEY})
+                holder.commit()
+            results = [process.communicate(timeout=60) for process in processes]
+        codes = [process.returncode for process in processes]
+        assert codes == [0, 0], results
+        head = migrate.head_revision()
+        assert all(f"database at revision {head}" in out for out, _ in results)
+        assert migrate.current_revision(engine) == head
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+        store = Store(engine)
+        with store.uow() as uow:
+            assert uow.movies.count() == 0
+    finally:
+        engine.dispose()
+        next(urls, None)

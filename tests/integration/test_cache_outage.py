@@ -68,7 +68,6 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
 def test_with_redis_up_recommendations_are_cached_and_dropped_on_rating(
     make_settings: Callable[..., Settings],
 ) -> None:
-
     settings = make_settings(redis_url=service_url("redis"), secret_key="a-test-secret-that-is-long-enough")
     container = build_container(settings, run_migrations=True)
     try:

@@ -13,6 +13,9 @@ from sqlalchemy import Engine, text
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every process that migrates this database.
 _PG_LOCK_KEY = 7_351_902_113
+# A migrator waits this long for another one to finish, and a migration statement may run this long, instead of the
+# engine's short request timeouts (which would fail the second of two processes started together).
+_PG_MIGRATION_TIMEOUT = "10min"
 
 
 def alembic_config() -> Config:
@@ -35,6 +38,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SET LOCAL lock_timeout = '{_PG_MIGRATION_TIMEOUT}'"))
+            connection.execute(text(f"SET LOCAL statement_timeout = '{_PG_MIGRATION_TIMEOUT}'"))
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
