@@ -78,9 +78,13 @@ SAMPLE_MOVIES: list[MovieDraft] = [
 ]
 
 
+# Tests hash many passwords: a cheaper argon2id cost keeps them fast (production uses the RFC 9106 defaults).
+FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(data_dir=tmp_path / "data")
+    return load_settings(data_dir=tmp_path / "data", **FAST_HASHING)
 
 
 @pytest.fixture
@@ -161,6 +165,6 @@ def auth(client: FlaskClient) -> Auth:
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
         overrides.setdefault("data_dir", tmp_path / "data")
-        return load_settings(**overrides)
+        return load_settings(**{**FAST_HASHING, **overrides})
 
     return make

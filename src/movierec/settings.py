@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, validation_alias=AliasChoices("MOVIEREC_LOG_JSON", "log_json"))
 
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # argon2id cost (RFC 9106 low-memory profile by default); lower only for tests
+    argon2_time_cost: int = Field(default=3, ge=1, le=10)
+    argon2_memory_kib: int = Field(default=65536, ge=1024, le=1 << 20)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
     recommendation_cache_seconds: int = Field(default=300, ge=1, le=3600)
     kafka_topic: str = "movies"
     kafka_dlq_topic: str = "movies.dlq"

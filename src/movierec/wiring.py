@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from movierec.cache.memory import InProcessCache
 from movierec.cache.port import Cache
 from movierec.events.indexer import MovieIndexer
@@ -136,7 +138,16 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         index=index,
         events=events,
         relay=relay,
-        accounts=AccountService(store, settings.signing_key, settings.token_ttl_seconds),
+        accounts=AccountService(
+            store,
+            settings.signing_key,
+            settings.token_ttl_seconds,
+            PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+        ),
         catalogue=CatalogueService(store, relay),
         ratings=RatingService(store, cache),
         recommendations=RecommendationService(store, cache, models, settings.recommendation_cache_seconds),

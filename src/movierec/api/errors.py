@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -58,7 +58,14 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        response = error_response(status, _HTTP_CODES.get(status, "http_error"), error.description or error.name)
+        message = error.description or error.name
+        if status == 404 and request.url_rule is None:
+            message = f"no such endpoint: {request.method} {request.path} (see /openapi.json)"
+        elif status == 405:
+            message = f"{request.method} is not allowed on {request.path}"
+        elif status == 413:
+            message = "the request body is too large"
+        response = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
         for name in ("Allow", "Retry-After"):
             if error.get_response().headers.get(name):
                 response.headers[name] = error.get_response().headers[name]

@@ -38,7 +38,10 @@ class EndpointSpec:
 
 def _details(error: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+        {
+            "field": ".".join(str(part) for part in item["loc"]) or "(body)",
+            "message": item["msg"].removeprefix("Value error, "),
+        }
         for item in error.errors(include_url=False, include_context=False, include_input=False)
     ]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
 from movierec.domain.accounts import PASSWORD_MAX_LENGTH, USERNAME_PATTERN, password_problem, username_problem
 from movierec.domain.movies import Movie
+from movierec.domain.ratings import rating_problem
 from movierec.search.port import MAX_QUERY_LENGTH
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
@@ -75,9 +76,26 @@ class LoginResponse(BaseModel):
     expires_in: int = Field(description="seconds until the token expires")
 
 
+def _rating(value: object) -> int:
+    problem = rating_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value  # type: ignore[return-value]
+
+
+def _movie_id(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DB_INT:
+        raise ValueError("movie_id must be a positive integer")
+    return value
+
+
 class RateRequest(Body):
-    movie_id: StrictInt = Field(ge=1, le=MAX_DB_INT)
-    rating: StrictInt = Field(ge=1, le=10, description="an integer from 1 to 10")
+    movie_id: Annotated[int, BeforeValidator(_movie_id)] = Field(
+        description="the movie's id", json_schema_extra={"minimum": 1, "maximum": MAX_DB_INT}
+    )
+    rating: Annotated[int, BeforeValidator(_rating)] = Field(
+        description="an integer from 1 to 10", json_schema_extra={"minimum": 1, "maximum": 10}
+    )
 
 
 class RateResponse(BaseModel):
