@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,14 +12,20 @@ import pytest
 from movierec.domain.movies import Movie
 from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.search.port import MovieIndex, SearchQuery
-from tests.conftest import SAMPLE_MOVIES
+from tests.conftest import SAMPLE_MOVIES, service_url
 
 
 def _embedded(tmp_path: Path) -> MovieIndex:
     return EmbeddedMovieIndex(tmp_path / "search.sqlite3")
 
 
-ADAPTERS: dict[str, Callable[[Path], MovieIndex]] = {"embedded": _embedded}
+def _elastic(tmp_path: Path) -> MovieIndex:
+    from movierec.search.elastic import ElasticMovieIndex
+
+    return ElasticMovieIndex(service_url("elasticsearch"), alias=f"movies-contract-{uuid.uuid4().hex[:12]}")
+
+
+ADAPTERS: dict[str, Callable[[Path], MovieIndex]] = {"embedded": _embedded, "elasticsearch": _elastic}
 
 MOVIES = [
     Movie(
@@ -40,7 +47,8 @@ def empty_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Movi
     index = ADAPTERS[request.param](tmp_path)
     index.ensure_index()
     yield index
-    index.reset()
+    # Adapters on a shared server remove what the test created; the others just empty themselves.
+    getattr(index, "drop", index.reset)()
     index.close()
 
 
