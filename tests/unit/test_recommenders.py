@@ -304,14 +304,14 @@ class TestDefault:
         assert scores_disliked[romance].mean() < scores_liked[romance].mean()
 
     def test_recent_ratings_weigh_more(self, data: tuple[Interactions, ItemCatalogue]) -> None:
-        model = EaseSeqRecommender().fit(*data)
+        model = EaseSeqRecommender(ease_user_half_life=1.0, seq_user_half_life=1.0).fit(*data)
         old_action = history(*[(i, 10) for i in ACTION[:3]] + [(i, 10) for i in ROMANCE[:3]])
         assert model.recommend(old_action, 1)[0][0] in ROMANCE
         old_romance = history(*[(i, 10) for i in ROMANCE[:3]] + [(i, 10) for i in ACTION[:3]])
         assert model.recommend(old_romance, 1)[0][0] in ACTION
 
     def test_popularity_prior_fades_with_ratings(self, data: tuple[Interactions, ItemCatalogue]) -> None:
-        model = EaseSeqRecommender(pop_weight=1.0, pop_shrink=1.0).fit(*data)
+        model = EaseSeqRecommender(pop_weight=1.0, pop_half_life=1.0).fit(*data)
         empty = model.score_all(UserHistory.empty())
         np.testing.assert_allclose(empty, model.table.rating_count / model.table.rating_count.max())
         one = model.reconfigured(ease_weight=0.0, seq_weight=0.0).score_all(history((101, 9)))

@@ -51,9 +51,7 @@ class Interactions:
         return len(self.user_ids)
 
     def subset(self, mask: np.ndarray) -> Interactions:
-        return Interactions(
-            self.user_ids[mask], self.item_ids[mask], self.ratings[mask], self.timestamps[mask]
-        )
+        return Interactions(self.user_ids[mask], self.item_ids[mask], self.ratings[mask], self.timestamps[mask])
 
     def history_of(self, user_id: int) -> UserHistory:
         mask = self.user_ids == user_id
@@ -325,9 +323,7 @@ def decode_json(array: np.ndarray) -> Any:
     return json.loads(array.astype(np.uint8).tobytes().decode())
 
 
-def save_arrays(
-    path: str | os.PathLike[str], name: str, config: dict[str, Any], arrays: dict[str, np.ndarray]
-) -> None:
+def save_arrays(path: str | os.PathLike[str], name: str, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Write a model as a plain ``.npz`` (no pickles): a JSON header plus numeric and unicode arrays."""
     header = {"strategy": name, "format": FORMAT_VERSION, "config": config}
     buffer = io.BytesIO()

@@ -15,7 +15,7 @@ now); nothing about users is stored and a new rating counts without retraining.
 * **User weights**: rating ``r`` at recency position ``p`` (0 = latest) weighs ``(r - rating_centre) *
   0.5 ** (p / half_life)`` (disliked movies push their neighbours down), with separate half-lives per part.
 * **Blend**: each part's score vector is divided by its largest magnitude, then ``ease_weight * ease +
-  seq_weight * seq + pop_weight / (1 + n_ratings / pop_shrink) * popularity`` (popularity = training rating
+  seq_weight * seq + pop_weight * 0.5 ** (n_ratings / pop_half_life) * popularity`` (popularity = training rating
   count / its maximum), so a user with no ratings gets the popular list and the prior fades as ratings
   accumulate.
 """
@@ -49,7 +49,7 @@ class EaseSeqConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    l2: float = Field(500.0, gt=0)
+    l2: float = Field(250.0, gt=0)
     ease_min_count: int = Field(3, ge=1)
     ease_max_items: int = Field(8000, ge=1)
     neighbours: int = Field(200, ge=1)
@@ -59,12 +59,12 @@ class EaseSeqConfig(BaseModel):
     seq_pop_exponent: float = Field(0.25, ge=0)
     seq_row_exponent: float = Field(0.5, ge=0)
     ease_weight: float = Field(1.0, ge=0)
-    seq_weight: float = Field(1.0, ge=0)
+    seq_weight: float = Field(1.4, ge=0)
     ease_user_half_life: float | None = Field(10.0, gt=0)  # None: every rating weighs the same
     seq_user_half_life: float | None = Field(5.0, gt=0)
     rating_centre: float | None = 5.5  # None: binary (every rating counts +1)
-    pop_weight: float = Field(0.0, ge=0)
-    pop_shrink: float = Field(5.0, gt=0)
+    pop_weight: float = Field(1.0, ge=0)
+    pop_half_life: float = Field(3.0, gt=0)  # in ratings: the prior halves with every this many
 
 
 SCORING_FIELDS = frozenset(
@@ -75,7 +75,7 @@ SCORING_FIELDS = frozenset(
         "seq_user_half_life",
         "rating_centre",
         "pop_weight",
-        "pop_shrink",
+        "pop_half_life",
     }
 )
 
@@ -243,15 +243,11 @@ class EaseSeqRecommender:
 
         self._seq = sp.csr_matrix((n, n), dtype=np.float32)
         if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(latest):
-            counts_seq = _sequential_counts(
-                users, rows, latest.ratings, latest.timestamps, latest.item_ids, n, cfg
-            )
+            counts_seq = _sequential_counts(users, rows, latest.ratings, latest.timestamps, latest.item_ids, n, cfg)
             row_sum = np.asarray(counts_seq.sum(axis=1)).ravel() + 1.0
             col_sum = np.asarray(counts_seq.sum(axis=0)).ravel() + 1.0
             normalised = (
-                sp.diags(row_sum**-cfg.seq_row_exponent)
-                @ counts_seq
-                @ sp.diags(col_sum**-cfg.seq_pop_exponent)
+                sp.diags(row_sum**-cfg.seq_row_exponent) @ counts_seq @ sp.diags(col_sum**-cfg.seq_pop_exponent)
             )
             self._seq = _sparse_top_k(sp.csr_matrix(normalised), cfg.neighbours)
         self._table = table
@@ -321,7 +317,7 @@ class EaseSeqRecommender:
         if cfg.pop_weight > 0:
             top = table.rating_count.max() if n else 0
             if top > 0:
-                prior = cfg.pop_weight / (1.0 + len(rows) / cfg.pop_shrink)
+                prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
                 total += prior * table.rating_count / top
         return total, parts
 
@@ -429,12 +425,13 @@ class EaseRecommender(EaseSeqRecommender):
     @classmethod
     def default_config(cls) -> EaseSeqConfig:
         return EaseSeqConfig(
-            l2=250.0,
+            l2=500.0,
             seq_window=0,
             seq_weight=0.0,
             ease_user_half_life=None,
             seq_user_half_life=None,
             rating_centre=None,
+            pop_weight=0.0,
         )
 
 

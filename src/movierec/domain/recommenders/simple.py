@@ -74,9 +74,7 @@ class PopularRecommender(_TableModel):
     ) -> tuple[np.ndarray, np.ndarray]:
         table = self.table
         scores = table.rating_count.astype(np.float64)
-        return top_n(
-            table, scores, n, exclude_rows=self._seen_rows(history, exclude_seen), candidates=candidates
-        )
+        return top_n(table, scores, n, exclude_rows=self._seen_rows(history, exclude_seen), candidates=candidates)
 
 
 class SeedRecommender(_TableModel):
@@ -143,15 +141,11 @@ class SeedRecommender(_TableModel):
             return ids, out
         candidates = np.asarray(candidates, dtype=np.int64).reshape(-1)
         known = candidates[table.rows_of(candidates)[1]]
-        ids, out = top_n(
-            table, scores, n, exclude_rows=seen, candidates=known, allowed=in_genre, tiebreak=tiebreak
-        )
+        ids, out = top_n(table, scores, n, exclude_rows=seen, candidates=known, allowed=in_genre, tiebreak=tiebreak)
         if len(ids) >= n:
             return ids, out
         rest = candidates[~np.isin(candidates, ids)]
-        more_ids, more = top_n(
-            table, scores, n - len(ids), exclude_rows=seen, candidates=rest, tiebreak=tiebreak
-        )
+        more_ids, more = top_n(table, scores, n - len(ids), exclude_rows=seen, candidates=rest, tiebreak=tiebreak)
         if len(out) and len(more):
             more = more - (more.max() - out.min()) - 1.0  # keep the favourite genre's candidates on top
         return np.concatenate([ids, more_ids]), np.concatenate([out, more])
