@@ -81,19 +81,29 @@ SCORING_FIELDS = frozenset(
 
 
 def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
-    """Closed-form EASE on a dense Gram matrix (Cholesky inverse: the matrix is positive definite)."""
-    gram = gram.astype(np.float64, copy=True)
-    gram[np.diag_indices_from(gram)] += l2
-    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=False, overwrite_a=True)
+    """Closed-form EASE on a dense Gram matrix (Cholesky inverse: the matrix is positive definite).
+
+    Works in float32 and in place where it can, so the peak memory is about two n x n float32 matrices.
+    """
+    gram = np.asarray(gram, dtype=np.float32)
+    gram[np.diag_indices_from(gram)] += np.float32(l2)
+    factor, info = scipy.linalg.lapack.spotrf(gram, lower=False, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
-    inverse, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+    inverse, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed ({info})")
-    inverse = np.triu(inverse) + np.triu(inverse, 1).T
-    weights = -inverse / np.diag(inverse)
-    np.fill_diagonal(weights, 0.0)
-    return weights
+    n = inverse.shape[0]
+    for start in range(0, n, 1024):  # mirror the upper triangle into the lower one, a block of rows at a time
+        stop = min(start + 1024, n)
+        block = inverse[start:stop, :stop]
+        rows, cols = np.tril_indices(stop - start, -1, stop - start)
+        block[:, :start] = inverse[:start, start:stop].T
+        block[rows, cols + start] = block[cols, rows + start]
+    diagonal = np.diag(inverse).copy()
+    inverse /= -diagonal  # B[i, j] = -P[i, j] / P[j, j]
+    np.fill_diagonal(inverse, 0.0)
+    return inverse
 
 
 def _dense_top_k(dense: np.ndarray, k: int, chunk: int = 1024) -> sp.csr_matrix:
