@@ -106,7 +106,7 @@ class MovieRepository:
             rows = self.session.execute(
                 select(MovieRow.external_key, MovieRow.id).where(MovieRow.external_key.in_(chunk))
             )
-            found.update(rows)
+            found.update((key, movie_id) for key, movie_id in rows)  # a Result has .keys(): not a mapping
         return found
 
     def genre_counts(self) -> list[tuple[str, int]]:
