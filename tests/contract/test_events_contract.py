@@ -8,17 +8,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from movierec.domain.movies import Movie
 from movierec.events.embedded import EmbeddedMovieEvents
+from movierec.events.kafka import KafkaMovieEvents
 from movierec.events.port import EventMessage, MovieEvents, MovieUpserted
+from tests.conftest import service_url
 
 
 def _embedded(tmp_path: Path, topic: str) -> MovieEvents:
     return EmbeddedMovieEvents(tmp_path / "events.sqlite3", topic=topic, dlq_topic=f"{topic}.dlq")
 
 
-ADAPTERS: dict[str, Callable[[Path, str], MovieEvents]] = {"embedded": _embedded}
+def _kafka(tmp_path: Path, topic: str) -> MovieEvents:
+    # Each test has its own topics (``topic`` is unique), so committed offsets never leak between tests.
+    return KafkaMovieEvents(service_url("kafka"), topic=topic, dlq_topic=f"{topic}.dlq", timeout=10.0)
+
+
+ADAPTERS: dict[str, Callable[[Path, str], MovieEvents]] = {"embedded": _embedded, "kafka": _kafka}
 POLL_SECONDS = 10.0
 
 
@@ -40,6 +48,18 @@ def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
     yield Bus(make(), make)
     for events in made:
         events.close()
+    if isinstance(bus_events := made[0], KafkaMovieEvents):
+        delete_topics(bus_events.client_config["bootstrap.servers"], [topic, f"{topic}.dlq"])
+
+
+def delete_topics(bootstrap: str, topics: list[str]) -> None:
+    """Best-effort cleanup, so test runs do not pile up topics on a long-lived broker."""
+    futures = AdminClient({"bootstrap.servers": bootstrap}).delete_topics(topics, operation_timeout=5)
+    for future in futures.values():
+        try:
+            future.result(timeout=5)
+        except Exception:  # a topic that was never created is fine
+            pass
 
 
 def movie_events(*ids: int) -> list[MovieUpserted]:

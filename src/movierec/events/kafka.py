@@ -1,0 +1,402 @@
+"""Kafka adapter of the movie event bus (confluent-kafka / librdkafka).
+
+* Publisher: an idempotent producer (``acks=all``); key = movie id, value = the event JSON. ``publish`` produces
+  every event, flushes with a deadline and checks every delivery report: any error or anything left undelivered at
+  the deadline raises ``PublishFailed`` (the outbox keeps the rows and publishes them again later). Message and
+  socket timeouts are bounded by ``timeout``, so a dead broker fails a publish instead of hanging it.
+* Consumer: a member of a consumer group with auto-commit and auto offset store off; ``commit`` stores, per
+  partition, the offset after the last message handed in, synchronously. The indexer commits only after writing
+  to search, so delivery is at least once.
+* Topics are created on first use (AdminClient) with ``partitions`` partitions, one by default: movie events are a
+  low-volume stream read by one indexer, and one partition gives a total order. With more partitions the order per
+  movie still holds, because the key (the movie id) picks the partition, with the same murmur2 partitioner as the
+  Java clients. The replication factor is the broker's default.
+* Dead letters go to ``dlq_topic`` with the original key and value and the headers ``reason``, ``original_topic``,
+  ``original_partition`` and ``original_offset``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from movierec.events.port import EventMessage, MovieUpserted, PublishFailed
+from movierec.log import get_logger
+
+log = get_logger(__name__)
+# librdkafka's own log lines, routed through the standard library (and from there through structlog's renderer).
+_client_log = logging.getLogger("movierec.events.kafka.client")
+
+# Errors that mean "the broker could not be reached in time" rather than "the broker said no".
+_UNREACHABLE = frozenset(
+    {KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+)
+# A commit refused because the group rebalanced: the partitions moved and their messages will be delivered again.
+_REBALANCED = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError._STATE,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+
+
+def _as_bytes(value: str | bytes | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _log_client_error(client: str, error: KafkaError, **fields: Any) -> None:
+    # Failed connection attempts repeat at every reconnect and librdkafka logs each one already: keep them quiet.
+    level = logging.DEBUG if error.code() == KafkaError._TRANSPORT else logging.WARNING
+    log.log(level, "kafka.client_error", client=client, error=error.str(), code=error.name(), **fields)
+
+
+def _kafka_error(exc: BaseException) -> KafkaError | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
+_Headers = list[tuple[str, str | bytes | None]]
+_Record = tuple[str, bytes | None, bytes | None, _Headers | None]  # topic, key, value, headers
+
+
+class KafkaEventPublisher:
+    def __init__(self, events: KafkaMovieEvents) -> None:
+        self._events = events
+        self._lock = threading.Lock()
+        self._producer: Producer | None = None
+        self._fatal: KafkaError | None = None
+        self._closed = False
+
+    # -- the producer ---------------------------------------------------------------------------------------------
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+            log.error("kafka.producer_fatal", error=error.str(), code=error.name())
+        else:
+            _log_client_error("producer", error)
+
+    def _client(self) -> Producer:
+        if self._closed:
+            raise PublishFailed("publisher is closed")
+        if self._producer is not None and self._fatal is not None:
+            # An idempotent producer that hit a fatal error cannot produce any more: replace it.
+            self._discard()
+        if self._producer is None:
+            self._fatal = None
+            timeout_ms = self._events.timeout_ms
+            self._producer = Producer(
+                {
+                    **self._events.client_config,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "partitioner": "murmur2_random",
+                    "linger.ms": 5,
+                    "message.timeout.ms": timeout_ms,
+                    "request.timeout.ms": min(timeout_ms, 30_000),
+                    "error_cb": self._on_error,
+                }
+            )
+        return self._producer
+
+    def _discard(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.purge()  # drop what is still queued, so closing does not wait for it
+            producer.flush(0)
+            producer.close()
+
+    # -- producing --------------------------------------------------------------------------------------------------
+    def _send(self, records: Sequence[_Record]) -> None:
+        """Produce ``records`` (topic, key, value, headers) and wait for every delivery report, or raise."""
+        if not records:
+            return
+        with self._lock:
+            started = time.monotonic()
+            try:
+                self._events.ensure_topics({topic for topic, _, _, _ in records})
+            except _Unreachable as exc:
+                raise PublishFailed(str(exc)) from exc
+            producer = self._client()
+            failures: list[str] = []
+            delivered = 0
+
+            def on_delivery(error: KafkaError | None, _message: Message) -> None:
+                nonlocal delivered
+                if error is None:
+                    delivered += 1
+                else:
+                    failures.append(f"{error.name()}: {error.str()}")
+
+            try:
+                for topic, key, value, headers in records:
+                    producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                    producer.poll(0)
+            except BufferError as exc:
+                self._discard()
+                raise PublishFailed(f"producer queue is full: {exc}") from exc
+            except KafkaException as exc:
+                self._discard()
+                raise PublishFailed(f"produce failed: {exc}") from exc
+            # The producer gives up on each message after message.timeout.ms; leave a margin for its report.
+            remaining = self._events.timeout + 1.0 - (time.monotonic() - started)
+            left = producer.flush(max(remaining, 0.1))
+            if left or failures or delivered != len(records):
+                if left:
+                    # Undelivered at the deadline: drop them, so they cannot arrive later behind newer events.
+                    self._discard()
+                reason = failures[0] if failures else f"{left} of {len(records)} messages not acknowledged in time"
+                raise PublishFailed(f"kafka did not acknowledge every message ({len(failures)} failed): {reason}")
+
+    def publish(self, events: Sequence[MovieUpserted]) -> None:
+        topic = self._events.topic
+        self._send([(topic, event.key, event.to_bytes(), None) for event in events])
+
+    def publish_dead_letter(self, message: EventMessage, reason: str) -> None:
+        headers: _Headers = [
+            ("reason", reason.encode("utf-8", errors="replace")),
+            ("original_topic", message.topic.encode()),
+            ("original_partition", str(message.position[0]).encode()),
+            ("original_offset", str(message.position[1]).encode()),
+        ]
+        self._send([(self._events.dlq_topic, message.key, message.value, headers)])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            left = producer.flush(self._events.timeout)
+            if left:
+                log.warning("kafka.producer_close_undelivered", messages=left)
+                producer.purge()
+                producer.flush(0)
+            producer.close()
+
+
+class KafkaEventConsumer:
+    def __init__(self, events: KafkaMovieEvents, group: str, topic: str) -> None:
+        self._events = events
+        self._topic = topic
+        self._group = group
+        self._closed = False
+        timeout_ms = events.timeout_ms
+        self._consumer = Consumer(
+            {
+                **events.client_config,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+                "partition.assignment.strategy": "cooperative-sticky",
+                # The broker's minimum: a consumer that died is noticed, and its partitions reassigned, in seconds.
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 1000,
+                # Most of a slow search write fits in here before the group considers the indexer stuck.
+                "max.poll.interval.ms": max(300_000, timeout_ms * 3),
+                "topic.metadata.refresh.interval.ms": 10_000,
+                "error_cb": self._on_error,
+            }
+        )
+        self._consumer.subscribe([topic])
+
+    def _on_error(self, error: KafkaError) -> None:
+        _log_client_error("consumer", error, group=self._group)
+
+    def _open(self) -> Consumer:
+        if self._closed:
+            raise RuntimeError("consumer is closed")
+        return self._consumer
+
+    def poll(self, max_messages: int, timeout: float) -> list[EventMessage]:
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        consumer = self._open()
+        received = consumer.consume(num_messages=min(max_messages, 1_000_000), timeout=max(timeout, 0.0))
+        messages: list[EventMessage] = []
+        for message in received:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.fatal():
+                    raise KafkaException(error)
+                log.warning("kafka.consume_error", topic=message.topic(), error=error.str(), code=error.name())
+                continue
+            headers = dict(message.headers() or [])
+            reason = _as_bytes(headers.get("reason"))
+            messages.append(
+                EventMessage(
+                    key=_as_bytes(message.key()),
+                    value=_as_bytes(message.value()),
+                    position=(int(message.partition() or 0), int(message.offset() or 0)),
+                    topic=message.topic() or self._topic,
+                    reason=None if reason is None else reason.decode("utf-8", errors="replace"),
+                )
+            )
+        return messages
+
+    def commit(self, messages: Sequence[EventMessage]) -> None:
+        if not messages:
+            return
+        consumer = self._open()
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            where = (message.topic or self._topic, message.position[0])
+            next_offsets[where] = max(next_offsets.get(where, 0), message.position[1] + 1)
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+        try:
+            committed = consumer.commit(offsets=offsets, asynchronous=False) or []
+        except KafkaException as exc:
+            error = _kafka_error(exc)
+            if error is not None and error.code() in _REBALANCED:
+                log.warning("kafka.commit_after_rebalance", group=self._group, error=error.str(), redelivered=True)
+                return
+            raise
+        for partition in committed:
+            if partition.error is not None:
+                raise KafkaException(partition.error)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._consumer.close()  # leaves the group, so its partitions move to the other members at once
+
+
+class _Unreachable(RuntimeError):
+    """The broker did not answer in time."""
+
+
+class KafkaMovieEvents:
+    """Factory of Kafka publishers and consumers for one topic (and its dead-letter topic)."""
+
+    name = "kafka"
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic: str = "movies",
+        dlq_topic: str = "movies.dlq",
+        timeout: float = 10.0,
+        partitions: int = 1,
+        create_topics: bool = True,
+        client_id: str = "movierec",
+    ) -> None:
+        if not bootstrap_servers.strip():
+            raise ValueError("bootstrap_servers must name at least one broker (host:port)")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if partitions < 1:
+            raise ValueError("partitions must be at least 1")
+        if not topic or not dlq_topic or topic == dlq_topic:
+            raise ValueError("topic and dlq_topic must be two different names")
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self.timeout = timeout
+        self.partitions = partitions
+        self._create_topics = create_topics
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+        self._admin: AdminClient | None = None
+        self._publishers: list[KafkaEventPublisher] = []
+        self._consumers: list[KafkaEventConsumer] = []
+        self.client_config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "client.id": client_id,
+            "socket.timeout.ms": self.timeout_ms,
+            "socket.connection.setup.timeout.ms": self.timeout_ms,
+            "reconnect.backoff.max.ms": 2000,
+            "logger": _client_log,
+        }
+
+    @property
+    def timeout_ms(self) -> int:
+        return max(int(self.timeout * 1000), 100)
+
+    def _admin_client(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(self.client_config)
+        return self._admin
+
+    def ensure_topics(self, topics: set[str]) -> None:
+        """Create ``topics`` once (with the DLQ) if missing. Raises ``_Unreachable`` when the broker does not answer.
+
+        Any other refusal (e.g. no permission to create topics) is logged, and producing goes on: the topics may
+        exist already or be created by the broker on first use.
+        """
+        if not self._create_topics:
+            return
+        with self._lock:
+            wanted = sorted(({self.topic, self.dlq_topic} | topics) - self._ready)
+            if not wanted:
+                return
+            new = [NewTopic(name, num_partitions=self.partitions, replication_factor=-1) for name in wanted]
+            futures = self._admin_client().create_topics(
+                new, operation_timeout=self.timeout, request_timeout=self.timeout
+            )
+            for name, future in futures.items():
+                try:
+                    future.result(timeout=self.timeout + 1.0)
+                except concurrent.futures.TimeoutError:
+                    raise _Unreachable(f"kafka did not answer within {self.timeout}s creating topic {name}") from None
+                except KafkaException as exc:
+                    error = _kafka_error(exc)
+                    if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                        pass
+                    elif error is not None and error.code() in _UNREACHABLE:
+                        raise _Unreachable(f"kafka unreachable creating topic {name}: {error.str()}") from exc
+                    else:
+                        log.warning("kafka.create_topic_failed", topic=name, error=str(exc))
+                        continue
+                self._ready.add(name)
+
+    def publisher(self) -> KafkaEventPublisher:
+        publisher = KafkaEventPublisher(self)
+        self._publishers.append(publisher)
+        return publisher
+
+    def consumer(self, group: str, topic: str | None = None) -> KafkaEventConsumer:
+        if not group:
+            raise ValueError("a consumer needs a group id")
+        topic = topic or self.topic
+        try:
+            self.ensure_topics({topic})
+        except _Unreachable as exc:
+            # The consumer subscribes anyway and starts receiving once the broker is back.
+            log.warning("kafka.topics_not_ensured", topic=topic, error=str(exc))
+        consumer = KafkaEventConsumer(self, group, topic)
+        self._consumers.append(consumer)
+        return consumer
+
+    def ping(self) -> None:
+        """Raises when no broker answers a metadata request within the timeout."""
+        metadata = self._admin_client().list_topics(timeout=min(self.timeout, 5.0))
+        if not metadata.brokers:
+            raise KafkaException(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+
+    def close(self) -> None:
+        for consumer in self._consumers:
+            try:
+                consumer.close()
+            except Exception as exc:  # closing is best effort; carry on closing the rest
+                log.warning("kafka.consumer_close_failed", error=repr(exc))
+        for publisher in self._publishers:
+            publisher.close()
+        self._consumers.clear()
+        self._publishers.clear()
+        self._admin = None
