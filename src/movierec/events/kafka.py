@@ -208,6 +208,8 @@ class KafkaEventConsumer:
                 # Most of a slow search write fits in here before the group considers the indexer stuck.
                 "max.poll.interval.ms": max(300_000, timeout_ms * 3),
                 "topic.metadata.refresh.interval.ms": 10_000,
+                # librdkafka wants fetch.wait.max.ms (500 ms) at least a second below the socket timeout
+                "socket.timeout.ms": max(timeout_ms, 1500),
                 "error_cb": self._on_error,
             }
         )
