@@ -162,3 +162,24 @@ def test_delete(index: MovieIndex) -> None:
 
 def test_ping(index: MovieIndex) -> None:
     index.ping()
+
+
+def test_empty_index_answers_empty(empty_index: MovieIndex) -> None:
+    assert empty_index.search(SearchQuery(text="matrix")).total == 0
+    assert empty_index.search(SearchQuery(genre="Action")).movies == []
+    assert (empty_index.count(), empty_index.ids(), empty_index.get(1)) == (0, set(), None)
+
+
+def test_reset_removes_everything(index: MovieIndex) -> None:
+    index.reset()
+    assert index.count() == 0
+    assert titles(index, "matrix") == [] and titles(index, genre="Action") == []
+    index.index_movies(MOVIES[:1])
+    assert titles(index, "matrix") == ["The Matrix"]
+
+
+def test_long_queries_answer(index: MovieIndex) -> None:
+    many_words = " ".join(f"w{n}rd" for n in range(40))[:200]
+    assert index.search(SearchQuery(text=many_words)).total == 0
+    repeated = ("the matrix " * 30)[:200]
+    assert titles(index, repeated)[0] == "The Matrix"

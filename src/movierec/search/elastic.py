@@ -245,10 +245,13 @@ class ElasticMovieIndex:
 
     @_surface_errors
     def drop(self) -> None:
-        """Delete the alias and every index behind it (tests and teardown)."""
-        names = set(self._aliased_indices())
-        if self._client.indices.exists(index=self.index_name):
-            names.add(self.index_name)
+        """Delete the alias, every index behind it and any concrete index named like the alias (tests, teardown)."""
+        # The alias name resolves to the indices behind it, or to a concrete index of that name.
+        names = sorted(
+            self._client.indices.get(
+                index=f"{self.alias},{self.index_name}", ignore_unavailable=True, allow_no_indices=True
+            )
+        )
         if names:
             self._client.options(ignore_status=404).indices.delete(index=",".join(sorted(names)))
         self._ensured = False
@@ -308,17 +311,21 @@ class ElasticMovieIndex:
         self, actions: Iterable[dict[str, Any]], *, require_alias: bool, ignore_status: tuple[int, ...] = ()
     ) -> int:
         done = 0
-        for _ok, _item in streaming_bulk(
-            self._client,
-            actions,
-            chunk_size=BULK_CHUNK,
-            raise_on_error=True,
-            raise_on_exception=True,
-            max_retries=0,
-            ignore_status=ignore_status,
-            require_alias=require_alias,
-        ):
-            done += 1
+        try:
+            for _ok, _item in streaming_bulk(
+                self._client,
+                actions,
+                chunk_size=BULK_CHUNK,
+                raise_on_error=True,
+                raise_on_exception=True,
+                max_retries=0,
+                ignore_status=ignore_status,
+                require_alias=require_alias,
+            ):
+                done += 1
+        except BulkIndexError:
+            self._ensured = False  # the index may have been deleted behind our back: look again on the retry
+            raise
         return done
 
     @_surface_errors
@@ -330,6 +337,8 @@ class ElasticMovieIndex:
         self.ensure_index()
         started = time.perf_counter()
         self._bulk(self._index_actions(latest.values(), self.alias), require_alias=True)
+        # An explicit refresh makes the batch searchable in ~tens of ms; refresh=wait_for waits for the next
+        # scheduled refresh (~1 s) instead (bench/search_engines.py measures both).
         self._client.indices.refresh(index=self.alias)
         log.debug("search.indexed", documents=len(latest), ms=round((time.perf_counter() - started) * 1000, 1))
 
@@ -363,13 +372,14 @@ class ElasticMovieIndex:
             size=query.limit,
             track_total_hits=True,
             source_includes=["movie"],
+            filter_path=["hits.total.value", "hits.hits._source"],
             ignore_unavailable=True,
             allow_no_indices=True,
         )
         hits = response["hits"]
         return SearchPage(
             total=int(hits["total"]["value"]),
-            movies=[movie_from_document(hit["_source"]["movie"]) for hit in hits["hits"]],
+            movies=[movie_from_document(hit["_source"]["movie"]) for hit in hits.get("hits", ())],
         )
 
     @_surface_errors
