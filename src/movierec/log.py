@@ -8,12 +8,9 @@ from typing import Any
 
 import structlog
 
-_configured = False
-
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Route structlog and the standard library through one renderer (key=value, or JSON lines)."""
-    global _configured
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -27,13 +24,17 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[*shared, renderer], foreign_pre_chain=shared))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("elastic_transport", "urllib3", "httpx", "httpcore", "waitress.queue"):
+    for noisy in ("alembic", "elastic_transport", "urllib3", "httpx", "httpcore", "waitress.queue"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    _configured = True
 
 
 def get_logger(name: str | None = None, **fields: Any) -> structlog.stdlib.BoundLogger:
