@@ -17,6 +17,8 @@ from movierec.domain.movies import Movie, MovieDraft, natural_title, parse_relea
         ("Affair to Remember, An", "An Affair to Remember"),
         ("Femme Nikita, La", "La Femme Nikita"),
         ("Toy Story", "Toy Story"),
+        ("6th Man, The (Sixth Man, The)", "The 6th Man (The Sixth Man)"),
+        ("Shall We Dance? (Shall We Dansu?)", "Shall We Dance? (Shall We Dansu?)"),
         ("Crouching Tiger, Hidden Dragon", "Crouching Tiger, Hidden Dragon"),
         ("  Heat  ", "Heat"),
     ],

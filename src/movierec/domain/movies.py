@@ -10,6 +10,7 @@ _TRAILING_ARTICLE = re.compile(
     r"^(?P<body>.+?), (?P<article>The|A|An|Les|La|Le|L'|Il|Lo|Gli|I|Das|Der|Die|Den|Det|El|Los|Las|Una|Un)"
     r"(?P<rest>(?: \(.*\))?)$"
 )
+_PARENTHESISED = re.compile(r"\(([^()]+, (?:The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las))\)")
 
 
 def natural_title(title: str) -> str:
@@ -19,6 +20,12 @@ def natural_title(title: str) -> str:
     ``"Street Fighter, The (Gekitotsu! Satsujin ken)"`` becomes ``"The Street Fighter (Gekitotsu! Satsujin ken)"``.
     """
     title = " ".join(title.split())
+    # Alternative titles in parentheses follow the same convention: "(Sixth Man, The)" -> "(The Sixth Man)".
+    title = _PARENTHESISED.sub(lambda m: f"({_move_article(m[1])})", title)
+    return _move_article(title)
+
+
+def _move_article(title: str) -> str:
     match = _TRAILING_ARTICLE.match(title)
     if not match:
         return title
