@@ -7,8 +7,10 @@ with the reason, except with ``CI=true``, where a missing service fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -168,3 +170,66 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(**{**FAST_HASHING, **overrides})
 
     return make
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, uniquely named database on the test PostgreSQL server (URL yielded), dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from movierec.store.database import normalise_url
+
+    server = make_url(normalise_url(service_url("postgres")))
+    name = f"movierec_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+TEST_SECRET = "a-test-secret-that-is-long-enough-for-real-services"
+
+
+@pytest.fixture
+def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
+    """Settings on the real PostgreSQL (fresh database), Redis (its own DB, flushed), Kafka (unique topics and
+    group) and Elasticsearch (unique alias, dropped afterwards)."""
+    import redis
+
+    unique = uuid.uuid4().hex[:12]
+    redis_url = service_url("redis").rsplit("/", 1)[0] + "/14"
+    kafka = service_url("kafka")
+    elasticsearch = service_url("elasticsearch")
+    with fresh_postgres_database() as database_url:
+        client = redis.Redis.from_url(redis_url, socket_timeout=5)
+        client.flushdb()
+        client.close()
+        settings = make_settings(
+            database_url=database_url,
+            redis_url=redis_url,
+            kafka_bootstrap_servers=kafka,
+            elasticsearch_url=elasticsearch,
+            secret_key=TEST_SECRET,
+            kafka_topic=f"movies-{unique}",
+            kafka_dlq_topic=f"movies-{unique}.dlq",
+            kafka_group=f"movie-indexer-{unique}",
+            search_index=f"movies-test-{unique}",
+        )
+        try:
+            yield settings
+        finally:
+            from movierec.search.elastic import ElasticMovieIndex
+
+            index = ElasticMovieIndex(elasticsearch, alias=settings.search_index)
+            index.drop()
+            index.close()

@@ -50,23 +50,48 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("MOVIEREC_LOG_LEVEL", "log_level"))
     log_json: bool = Field(default=False, validation_alias=AliasChoices("MOVIEREC_LOG_JSON", "log_json"))
 
-    token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    token_ttl_seconds: int = Field(
+        validation_alias=AliasChoices("MOVIEREC_TOKEN_TTL_SECONDS", "token_ttl_seconds"),
+        default=3600,
+        ge=60,
+        le=7 * 24 * 3600,
+    )
     # argon2id cost (RFC 9106 low-memory profile by default); lower only for tests
-    argon2_time_cost: int = Field(default=3, ge=1, le=10)
-    argon2_memory_kib: int = Field(default=65536, ge=1024, le=1 << 20)
-    argon2_parallelism: int = Field(default=4, ge=1, le=16)
-    recommendation_cache_seconds: int = Field(default=300, ge=1, le=3600)
-    kafka_topic: str = "movies"
-    kafka_dlq_topic: str = "movies.dlq"
-    kafka_group: str = "movie-indexer"
-    search_index: str = "movies"
+    argon2_time_cost: int = Field(
+        validation_alias=AliasChoices("MOVIEREC_ARGON2_TIME_COST", "argon2_time_cost"), default=3, ge=1, le=10
+    )
+    argon2_memory_kib: int = Field(
+        validation_alias=AliasChoices("MOVIEREC_ARGON2_MEMORY_KIB", "argon2_memory_kib"),
+        default=65536,
+        ge=1024,
+        le=1 << 20,
+    )
+    argon2_parallelism: int = Field(
+        validation_alias=AliasChoices("MOVIEREC_ARGON2_PARALLELISM", "argon2_parallelism"), default=4, ge=1, le=16
+    )
+    recommendation_cache_seconds: int = Field(
+        validation_alias=AliasChoices("MOVIEREC_RECOMMENDATION_CACHE_SECONDS", "recommendation_cache_seconds"),
+        default=300,
+        ge=1,
+        le=3600,
+    )
+    kafka_topic: str = Field(default="movies", validation_alias=AliasChoices("MOVIEREC_KAFKA_TOPIC", "kafka_topic"))
+    kafka_dlq_topic: str = Field(
+        default="movies.dlq", validation_alias=AliasChoices("MOVIEREC_KAFKA_DLQ_TOPIC", "kafka_dlq_topic")
+    )
+    kafka_group: str = Field(
+        default="movie-indexer", validation_alias=AliasChoices("MOVIEREC_KAFKA_GROUP", "kafka_group")
+    )
+    search_index: str = Field(default="movies", validation_alias=AliasChoices("MOVIEREC_SEARCH_INDEX", "search_index"))
     # Timeouts (seconds) for every external call.
-    db_timeout: float = 5.0
-    cache_timeout: float = 0.25
-    search_timeout: float = 5.0
-    kafka_timeout: float = 10.0
+    db_timeout: float = Field(default=5.0, validation_alias=AliasChoices("MOVIEREC_DB_TIMEOUT", "db_timeout"))
+    cache_timeout: float = Field(default=0.25, validation_alias=AliasChoices("MOVIEREC_CACHE_TIMEOUT", "cache_timeout"))
+    search_timeout: float = Field(
+        default=5.0, validation_alias=AliasChoices("MOVIEREC_SEARCH_TIMEOUT", "search_timeout")
+    )
+    kafka_timeout: float = Field(default=10.0, validation_alias=AliasChoices("MOVIEREC_KAFKA_TIMEOUT", "kafka_timeout"))
     # Catalogue and history page caps.
-    max_page_size: int = 100
+    max_page_size: int = Field(default=100, validation_alias=AliasChoices("MOVIEREC_MAX_PAGE_SIZE", "max_page_size"))
 
     @field_validator("database_url", "redis_url", "elasticsearch_url", "kafka_bootstrap_servers", mode="before")
     @classmethod
