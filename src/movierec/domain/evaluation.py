@@ -131,9 +131,9 @@ class EvalUser:
 def _groups(user_ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     order = np.argsort(user_ids, kind="stable")
     users = user_ids[order]
-    starts = (
-        np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, dtype=np.int64)
-    )
+    if len(users) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     ends = np.r_[starts[1:], len(users)]
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         yield int(users[start]), order[start:end]
@@ -181,9 +181,8 @@ def evaluate_lists(
     seconds = score_seconds
     ndcg = recall = hits = 0.0
     for user, ranked in zip(users, lists, strict=True):
-        if len(ranked) and (
-            not np.isin(ranked, train_items).all() or np.isin(ranked, user.history.item_ids).any()
-        ):
+        outside = not np.isin(ranked, train_items).all() or np.isin(ranked, user.history.item_ids).any()
+        if len(ranked) and outside:
             raise ValueError(f"ranking for user {user.user_id} contains items outside the candidate set")
         ndcg += ndcg_at_k(ranked, user.relevant, k)
         recall += recall_at_k(ranked, user.relevant, k)

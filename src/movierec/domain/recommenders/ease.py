@@ -51,7 +51,7 @@ class EaseSeqConfig(BaseModel):
 
     l2: float = Field(250.0, gt=0)
     ease_min_count: int = Field(3, ge=1)
-    ease_max_items: int = Field(8000, ge=1)
+    ease_max_items: int = Field(5000, ge=1)  # bounds the fit: O(n^3) time, 2 n^2 float32 memory
     neighbours: int = Field(200, ge=1)
     seq_window: int = Field(100, ge=0)  # 0 disables the sequential part
     seq_half_life: float = Field(30.0, gt=0)
