@@ -177,6 +177,24 @@ class TestContract:
         with pytest.raises(ValueError, match="holds a"):
             other.load(path)
 
+    @pytest.mark.parametrize("name", sorted(STRATEGIES))
+    def test_no_ratings_at_all_still_ranks_the_catalogue(self, name: str, tmp_path: Path) -> None:
+        nothing = Interactions(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        catalogue = ItemCatalogue(
+            np.array([5, 9, 2]),
+            (("Drama",), ("Drama",), ()),
+            np.array([7.0, 8.0, 6.0]),
+            np.array([10, 20, 30]),
+            np.array([2000.0, np.nan, 1999.0]),
+        )
+        model = STRATEGIES[name]().fit(nothing, catalogue)
+        assert model.recommend(UserHistory.empty(), 5)[0].tolist() == [2, 9, 5]  # most votes first
+        ids, _ = model.recommend(history((5, 9)), 5, candidates=np.array([9, UNKNOWN]))
+        assert ids.tolist() == [9, UNKNOWN]
+        model.save(tmp_path / "empty.npz")
+        loaded = type(model).load(tmp_path / "empty.npz")
+        assert loaded.recommend(UserHistory.empty(), 5)[0].tolist() == [2, 9, 5]
+
     def test_unfitted_model_says_so(self) -> None:
         for cls in STRATEGIES.values():
             with pytest.raises(RuntimeError, match="not fitted"):
