@@ -6,13 +6,14 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, delete, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
@@ -135,6 +136,35 @@ def test_rating_again_replaces(store: Store) -> None:
         assert total == 1 and rows[0][2] == early + dt.timedelta(days=1)
 
 
+def test_concurrent_first_ratings_of_one_movie_do_not_conflict(store: Store) -> None:
+    """Two requests rating the same movie for the same user at once (a double click): one wins, neither fails."""
+    user_id, movie_id = _user_and_movie(store)
+    for attempt in range(5):
+        with store.uow() as uow:
+            uow.session.execute(delete(RatingRow))
+            uow.commit()
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def rate(value: int, barrier: threading.Barrier = barrier, errors: list[BaseException] = errors) -> None:
+            try:
+                with store.uow() as uow:
+                    barrier.wait(timeout=10)
+                    uow.ratings.upsert(user_id, movie_id, value)
+                    uow.commit()
+            except BaseException as exc:  # reported below, with the attempt
+                errors.append(exc)
+
+        threads = [threading.Thread(target=rate, args=(value,)) for value in (3, 8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert errors == [], f"attempt {attempt}: {errors!r}"
+        with store.uow() as uow:
+            assert uow.ratings.count() == 1 and uow.ratings.get(user_id, movie_id) in (3, 8)
+
+
 @pytest.mark.parametrize("bad", [0, 11, -3])
 def test_database_enforces_rating_range(store: Store, bad: int) -> None:
     user_id, movie_id = _user_and_movie(store)
@@ -236,6 +266,7 @@ def test_url_normalisation() -> None:
         create_db_engine("mysql://u:p@h/db")
 
 
+@pytest.mark.slow  # two Python processes: 3-4 s, more on a busy machine
 def test_concurrent_migrations_on_postgres(tmp_path: Path) -> None:
     """Two `movierec migrate` processes on one fresh database: both wait for the lock, one migrates, both succeed."""
     urls = _postgres(tmp_path)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from movierec.domain.accounts import User
@@ -274,9 +276,7 @@ class UserRepository:
         self.session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
 
     def _ids_by_external_key(self, keys: Sequence[str]) -> dict[str, int]:
-        rows = self.session.execute(
-            select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys))
-        )
+        rows = self.session.execute(select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys)))
         return {key: user_id for key, user_id in rows if key is not None}
 
     def ensure_external(self, external_keys: Sequence[str]) -> dict[str, int]:
@@ -311,16 +311,20 @@ class RatingRepository:
         self.session = session
 
     def upsert(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> None:
+        # One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite): two first ratings of the same movie at once
+        # cannot both insert, as an UPDATE-then-INSERT could under PostgreSQL's read committed.
         rated_at = rated_at or utcnow()
-        updated = self.session.execute(
-            update(RatingRow)
-            .where(RatingRow.user_id == user_id, RatingRow.movie_id == movie_id)
-            .values(rating=rating, rated_at=rated_at)
+        dialect = self.session.get_bind().dialect.name
+        table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = table_insert(RatingRow.__table__).values(
+            user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at
         )
-        if updated.rowcount == 0:  # type: ignore[attr-defined]
-            self.session.execute(
-                insert(RatingRow.__table__).values(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RatingRow.user_id, RatingRow.movie_id],
+                set_={"rating": statement.excluded.rating, "rated_at": statement.excluded.rated_at},
             )
+        )
 
     def get(self, user_id: int, movie_id: int) -> int | None:
         return self.session.scalar(
