@@ -90,6 +90,36 @@ def test_concurrent_ensure_index_is_safe(url: str, alias: str, raw: Elasticsearc
             racer.close()
 
 
+def test_readers_never_meet_a_half_created_index(url: str, alias: str) -> None:
+    """Another process reading while the index is created sees no index (empty), then an index that answers."""
+    reader = ElasticMovieIndex(url, alias=alias, timeout=10)
+    writer = ElasticMovieIndex(url, alias=alias, timeout=10)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                reader.count()
+                reader.search(SearchQuery(text="matrix"))
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        time.sleep(0.1)
+        writer.ensure_index()
+        time.sleep(0.3)
+    finally:
+        done.set()
+        thread.join(timeout=30)
+        writer.drop()
+        reader.close()
+        writer.close()
+    assert errors == []
+
+
 def test_mapping_is_strict(index: ElasticMovieIndex, raw: Elasticsearch) -> None:
     mapping = raw.indices.get_mapping(index=index.alias)[index.index_name]["mappings"]
     assert mapping["dynamic"] == "strict"

@@ -220,16 +220,25 @@ class ElasticMovieIndex:
         self._ensured = True
 
     def _create(self, index: str, *, with_alias: bool) -> None:
-        aliases: dict[str, Any] | None = {self.alias: {}} if with_alias else None
         try:
-            self._client.indices.create(index=index, settings=SETTINGS, mappings=MAPPINGS, aliases=aliases)
-            log.info("search.index_created", index=index, alias=self.alias if with_alias else None)
+            self._client.indices.create(index=index, settings=SETTINGS, mappings=MAPPINGS)
+            log.info("search.index_created", index=index)
         except BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-            # Another process created it first (with the alias, atomically); make sure the alias is there.
-            if with_alias:
-                self._client.indices.put_alias(index=index, name=self.alias)
+            # Another process created it first (or stopped before adding the alias): carry on from there.
+        if with_alias:
+            # The alias goes on only once the shard can answer, so readers in other processes never meet an
+            # index whose shard is still starting (their searches would fail with "all shards failed").
+            self._wait_ready(index)
+            self._client.indices.put_alias(index=index, name=self.alias)
+
+    def _wait_ready(self, index: str) -> None:
+        health = self._client.cluster.health(
+            index=index, wait_for_status="yellow", timeout=f"{max(int(self.timeout * 1000) - 500, 100)}ms"
+        )
+        if health.get("timed_out"):
+            raise SearchUnavailable(f"index {index} did not become ready within {self.timeout} s")
 
     def _aliased_indices(self) -> list[str]:
         try:
