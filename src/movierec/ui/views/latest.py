@@ -1,0 +1,33 @@
+"""The movies added to the catalogue most recently."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from movierec.ui import components, session
+from movierec.ui.client import MAX_PAGE
+
+STEP = 12
+MOST = 96
+
+
+def render() -> None:
+    st.title("Recently added")
+    st.caption("The newest movies in the catalogue, newest first.")
+    shown = int(st.session_state.get("latest_shown", STEP))
+    with st.spinner("Loading the newest movies…"):
+        movies = session.api().latest(min(shown, MAX_PAGE), 0)
+    if not movies:
+        st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
+        return
+    components.movie_grid(movies, context="latest", show_similar=True)
+    if (
+        len(movies) >= shown
+        and shown < MOST
+        and st.button("Show more", key="latest_more", icon=":material/expand_more:")
+    ):
+        st.session_state["latest_shown"] = shown + STEP
+        st.rerun()
+
+
+render()

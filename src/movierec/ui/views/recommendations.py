@@ -1,0 +1,90 @@
+"""Personal recommendations, each with the reason it was picked; a strategy choice and a genre filter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from movierec.ui import components, session
+from movierec.ui.client import ApiError
+
+STEP = 12
+MOST = 96
+ALL_GENRES = "All genres"
+DEFAULT = "(default)"
+# Friendly names for the strategies the API declares; a strategy not named here is shown by its own name.
+STRATEGY_LABELS = {
+    "ease_seq": "Tailored to you, recent taste first",
+    "ease": "Tailored to you",
+    "seed": "Best of your favourite genre",
+    "popular": "Popular with everyone",
+}
+
+
+def strategy_label(name: str) -> str:
+    if name == DEFAULT:
+        return "Best for you (the service's choice)"
+    return STRATEGY_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def render() -> None:
+    st.title("Recommended for you")
+    current = session.user()
+    if current is None:
+        components.login_prompt("to get recommendations picked for you")
+        return
+    declared = session.strategies()
+    options = list(declared.names) if declared.default else [DEFAULT, *declared.names]
+    index = options.index(declared.default) if declared.default in options else 0
+    strategy_column, genre_column = st.columns([2, 1])
+    with strategy_column:
+        strategy = st.selectbox(
+            "How to pick",
+            options,
+            index=index,
+            format_func=strategy_label,
+            key="recs_strategy",
+            help="Tailored: movies liked by people who rated like you. Favourite genre: the best-rated movies "
+            "of the genre you rate most. Popular: what most people rate highly.",
+        )
+    with genre_column:
+        genre = st.selectbox("Genre", [ALL_GENRES, *session.genre_names()], key="recs_genre")
+
+    rated = session.ratings()
+    if not rated:
+        st.info(
+            "You have not rated anything yet, so these are popular picks. Rate a few movies you know and they "
+            "will become yours.",
+            icon=":material/tips_and_updates:",
+        )
+        st.page_link(components.SEARCH_PAGE, label="Find movies to rate", icon=":material/search:")
+
+    shown = int(st.session_state.get("recs_shown", STEP))
+    try:
+        with st.spinner("Picking movies for you…"):
+            result = session.api().recommendations(
+                current.access_token,
+                current.user_id,
+                strategy=None if strategy == DEFAULT else strategy,
+                genre=None if genre == ALL_GENRES else genre,
+                limit=min(shown, 100),
+            )
+    except ApiError as exc:
+        if exc.status == 401:
+            raise  # the frame logs the user out and says so
+        st.error(exc.message, icon=":material/error:")
+        return
+    if not result.items:
+        st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
+        return
+    st.caption(f"{len(result.items)} picks · {strategy_label(result.strategy)} · based on {len(rated)} of your ratings")
+    components.movie_grid(result.items, context="recs", show_reason=True, show_similar=True)
+    if (
+        len(result.items) >= shown
+        and shown < MOST
+        and st.button("Show more", key="recs_more", icon=":material/expand_more:")
+    ):
+        st.session_state["recs_shown"] = shown + STEP
+        st.rerun()
+
+
+render()

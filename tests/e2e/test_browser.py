@@ -1,0 +1,197 @@
+"""End to end in a real browser: the API (MovieLens catalogue) and the Streamlit UI as real servers, Chromium driving.
+
+Needs Debian's Chromium at /usr/bin/chromium (``scripts/services install chromium``); skipped with the reason when it
+is missing, except with CI=true, where that fails the run. Playwright drives it; no browser is ever downloaded.
+Screenshots of every page land in ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from movierec.services.seeding import load_catalogue
+from movierec.ui.client import ApiClient
+from movierec.wiring import Container
+from tests.conftest import IN_CI, create_app_for, index_everything
+from tests.live_api import serve_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "src" / "movierec" / "ui" / "app.py"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 30_000
+USERNAME, PASSWORD = "e2e_viewer", "popcorn and pixels"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"Chromium is not installed at {CHROMIUM} (run `scripts/services install chromium`)"
+        if IN_CI:
+            pytest.fail(f"CI=true requires the browser: {message}")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+def movielens_api(container: Container) -> Iterator[str]:
+    """The API over HTTP with the MovieLens catalogue loaded and indexed (no demo ratings)."""
+    load_catalogue(container.catalogue, "movielens")
+    index_everything(container)
+    with serve_app(create_app_for(container), threads=8) as url:
+        yield url
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def ui_url(movielens_api: str, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run`` of the UI as a subprocess pointed at the API; stopped after the test."""
+    port = _free_port()
+    log_path = tmp_path / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+    ]  # fmt: skip
+    env = {**os.environ, "MOVIEREC_API_URL": movielens_api, "MOVIEREC_LOG_LEVEL": "WARNING"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for attempt in Retrying(
+            stop=stop_after_delay(60),
+            wait=wait_fixed(0.25),
+            retry=retry_if_exception_type(httpx.HTTPError),
+            reraise=True,
+        ):
+            with attempt:
+                if process.poll() is not None:
+                    pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
+                httpx.get(f"{url}/_stcore/health", timeout=2).raise_for_status()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _shot(page: Page, name: str) -> None:
+    page.wait_for_timeout(600)  # let images and charts finish drawing
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _go(page: Page, link: str, heading: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=WAIT_MS)
+
+
+def test_register_login_search_rate_recommend_history(chromium: Path, movielens_api: str, ui_url: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with ApiClient(movielens_api) as api:
+        toy_story = next(m for m in api.search("toy story", limit=5).items if m.title == "Toy Story")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page: Page | None = None
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1500})
+            page.set_default_timeout(WAIT_MS)
+            page.goto(ui_url)
+            expect(page.get_by_role("heading", name="Search movies")).to_be_visible(timeout=WAIT_MS)
+
+            # Register (which logs in), log out, and log in again.
+            _go(page, "Log in / Register", "Welcome to movierec")
+            page.get_by_role("tab", name="Create an account").click()
+            page.locator(".st-key-register_username input").fill(USERNAME)
+            page.locator(".st-key-register_password input").fill(PASSWORD)
+            page.locator(".st-key-register_repeat input").fill(PASSWORD)
+            _shot(page, "01-register")
+            page.locator(".st-key-register_submit button").click()
+            expect(page.get_by_text(f"Signed in as {USERNAME}")).to_be_visible(timeout=WAIT_MS)
+            _go(page, "Log out", "Search movies")
+            expect(page.get_by_text("Browsing as a guest")).to_be_visible()
+            _go(page, "Log in / Register", "Welcome to movierec")
+            page.locator(".st-key-login_username input").fill(USERNAME)
+            page.locator(".st-key-login_password input").fill(PASSWORD)
+            _shot(page, "02-login")
+            page.locator(".st-key-login_submit button").click()
+            expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text(f"Signed in as {USERNAME}")).to_be_visible()
+
+            # Search "toy story" and rate it 9.
+            _go(page, "Search", "Search movies")
+            search = page.locator(".st-key-search_q input")
+            search.fill("toy story")
+            search.press("Enter")
+            card = page.locator(f".st-key-card-search-{toy_story.id}")
+            expect(card).to_contain_text("Toy Story", timeout=WAIT_MS)
+            nine = card.locator(f".st-key-rate-search-{toy_story.id}").get_by_role("radio", name="9", exact=True)
+            nine.click()
+            expect(page.get_by_text("Saved: Toy Story — 9/10")).to_be_visible(timeout=WAIT_MS)
+            expect(nine).to_be_checked()
+            _shot(page, "03-search-rated")
+
+            # Recommendations, each with its reason.
+            _go(page, "Recommendations", "Recommended for you")
+            with ApiClient(movielens_api) as api:
+                session = api.login(USERNAME, PASSWORD)
+                expected = api.recommendations(session.access_token, session.user_id, limit=12).items
+            assert expected, "the API recommends nothing"
+            for movie in expected[:4]:
+                card = page.locator(f".st-key-card-recs-{movie.id}")
+                expect(card).to_contain_text(movie.title, timeout=WAIT_MS)
+                expect(card.locator(f".st-key-reason-recs-{movie.id}")).to_contain_text(str(movie.reason))
+            assert toy_story.id not in {m.id for m in expected}  # never recommends what the user rated
+            _shot(page, "04-recommendations")
+
+            # My ratings shows the rating.
+            _go(page, "My ratings", "My ratings")
+            expect(page.get_by_test_id("stMetric").filter(has_text="Movies rated")).to_contain_text("1")
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+            _shot(page, "05-my-ratings")
+
+            _go(page, "Recently added", "Recently added")
+            expect(page.locator("[class*='st-key-card-latest-']").first).to_be_visible()
+            _shot(page, "06-recently-added")
+        except BaseException:
+            if page is not None:
+                page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    with ApiClient(movielens_api) as api:
+        session = api.login(USERNAME, PASSWORD)
+        total, history = api.my_ratings(session.access_token, session.user_id)
+    assert total == 1
+    assert (history[0].movie.id, history[0].rating) == (toy_story.id, 9)

@@ -1,0 +1,67 @@
+"""Fixtures for the UI tests: a real API over HTTP (the app built in-process, served by waitress) and AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from movierec.ui.client import ApiClient, Session
+from movierec.wiring import Container
+from tests.conftest import create_app_for
+from tests.live_api import serve_app
+
+APP = Path(__file__).resolve().parents[2] / "src" / "movierec" / "ui" / "app.py"
+PASSWORD = "correct horse battery"
+
+
+def _clear_streamlit_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()  # closes the cached API clients
+
+
+@pytest.fixture
+def live_api(container: Container, sample_catalogue: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The API with the 12-movie sample catalogue on a free loopback port; the UI is pointed at it."""
+    with serve_app(create_app_for(container)) as url:
+        monkeypatch.setenv("MOVIEREC_API_URL", url)
+        try:
+            yield url
+        finally:
+            _clear_streamlit_caches()
+
+
+@pytest.fixture
+def api(live_api: str) -> Iterator[ApiClient]:
+    """A client of the same API for the test's own set-up and checks."""
+    client = ApiClient(live_api)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_user(api: ApiClient) -> Callable[[str], Session]:
+    def make(username: str = "alice") -> Session:
+        api.register(username, PASSWORD)
+        return api.login(username, PASSWORD)
+
+    return make
+
+
+@pytest.fixture
+def ui() -> Callable[..., AppTest]:
+    """A fresh UI session on the given page, optionally logged in as ``session``."""
+
+    def open_page(page: str = "views/search.py", session: Session | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=30)
+        if session is not None:
+            at.session_state["auth"] = session
+        at.run()
+        if page != "views/search.py":
+            at.switch_page(page).run()
+        return at
+
+    return open_page

@@ -1,0 +1,234 @@
+"""Every page of the Streamlit UI, run with Streamlit's AppTest against a real API served over HTTP."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+from movierec.ui.client import ApiClient, ApiError, Session
+from tests.ui.conftest import PASSWORD
+
+OpenPage = Callable[..., AppTest]
+MakeUser = Callable[[str], Session]
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page says in markdown, captions, titles and alerts, as one string."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [a.value for kind in (at.info, at.success, at.warning, at.error) for a in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def cards(at: AppTest, context: str) -> dict[int, Block]:
+    """The movie cards of one grid (``card-<context>-<movie id>`` containers), in order."""
+    prefix = f"card-{context}-"
+    return {int(b.key[len(prefix) :]): b for b in at.container if b.key and b.key.startswith(prefix)}
+
+
+def card_titles(at: AppTest, context: str) -> list[str]:
+    """The bold title of each card, in order."""
+    return [unescape(card.markdown[0].value).split("**")[1] for card in cards(at, context).values()]
+
+
+def test_logged_out_search_shows_results_without_rating(ui: OpenPage, live_api: str, api: ApiClient) -> None:
+    at = ui()
+    assert not at.exception
+    assert "Type a title or pick a genre" in texts(at)
+    at.text_input(key="search_q").input("matrix").run()
+    expected = api.search("matrix", limit=12).items
+    assert expected
+    assert card_titles(at, "search") == [m.title for m in expected]
+    assert not at.pills  # no rating control for guests...
+    assert "Log in to rate" in texts(at)  # ...but an invitation
+
+
+def test_register_then_login_flow(ui: OpenPage, live_api: str, api: ApiClient) -> None:
+    at = ui("views/login.py")
+    at.text_input(key="register_username").input("carol")
+    at.text_input(key="register_password").input(PASSWORD)
+    at.text_input(key="register_repeat").input(PASSWORD)
+    at.button(key="register_submit").click().run()
+    assert not at.exception
+    session = at.session_state["auth"]
+    assert isinstance(session, Session) and session.username == "carol"
+    assert any("Signed in as **carol**" in c.value for c in at.sidebar.caption)
+    assert any("Welcome, carol" in t.value for t in at.toast)
+    assert at.title[0].value == "Search movies"  # new users go and find movies to rate
+    assert api.login("carol", PASSWORD).user_id == session.user_id  # the account exists in the API
+
+    at.switch_page("views/logout.py").run()
+    assert "auth" not in at.session_state
+    at.switch_page("views/login.py").run()
+    at.text_input(key="login_username").input("carol")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    assert at.session_state["auth"].user_id == session.user_id
+    assert at.title[0].value == "Recommended for you"
+
+
+def test_wrong_password_shows_the_api_message(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+    make_user("dave")
+    with pytest.raises(ApiError) as refused:
+        api.login("dave", "not the password")
+    at = ui("views/login.py")
+    at.text_input(key="login_username").input("dave")
+    at.text_input(key="login_password").input("not the password")
+    at.button(key="login_submit").click().run()
+    assert [e.value for e in at.error] == [refused.value.message]
+    assert "auth" not in at.session_state
+
+
+def test_registering_a_taken_name_shows_the_api_message(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+    make_user("erin")
+    with pytest.raises(ApiError) as refused:
+        api.register("erin", PASSWORD)
+    at = ui("views/login.py")
+    at.text_input(key="register_username").input("erin")
+    at.text_input(key="register_password").input(PASSWORD)
+    at.text_input(key="register_repeat").input(PASSWORD)
+    at.button(key="register_submit").click().run()
+    assert [e.value for e in at.error] == [refused.value.message]
+    assert "auth" not in at.session_state
+
+
+def test_search_rate_then_my_ratings(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("alice")
+    toy_story = sample_catalogue["Toy Story"]
+    at = ui(session=session)
+    at.text_input(key="search_q").input("toy story").run()
+    control = at.pills(key=f"rate-search-{toy_story}")
+    assert control.value is None  # not rated yet
+    control.set_value(9).run()
+    assert not at.exception
+    assert any("Saved: Toy Story — 9/10" in t.value for t in at.toast)
+    total, history = api.my_ratings(session.access_token, session.user_id)
+    assert (total, history[0].movie.id, history[0].rating) == (1, toy_story, 9)
+
+    fresh = ui(session=session)  # a new browser session reads the rating back from /my-ratings
+    fresh.text_input(key="search_q").input("toy story").run()
+    assert fresh.pills(key=f"rate-search-{toy_story}").value == 9
+
+    fresh.switch_page("views/my_ratings.py").run()
+    assert not fresh.exception
+    table = fresh.dataframe[0].value
+    assert list(table["Title"]) == ["Toy Story"]
+    assert list(table["Your rating"]) == [9]
+    assert [m.value for m in fresh.metric][:2] == ["1", "9.0 / 10"]
+
+
+def test_my_ratings_newest_first_with_charts(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("frank")
+    for title, rating in [("Heat", 6), ("Casino", 8), ("Amélie", 10)]:
+        api.rate(session.access_token, sample_catalogue[title], rating)
+    _, history = api.my_ratings(session.access_token, session.user_id)
+    at = ui("views/my_ratings.py", session)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Title"]) == [r.movie.title for r in history]  # the API's order: newest first
+    assert list(table["Your rating"]) == [r.rating for r in history]
+    assert len(at.get("vega_lite_chart")) == 2  # ratings over time, genres rated highest
+    # Comedy+Romance (Amélie, 10) is the genre rated highest; Crime+Drama average 7.
+    assert at.metric[2].value in {"Comedy", "Romance"}
+
+
+def test_recommendations_show_reasons(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("grace")
+    api.rate(session.access_token, sample_catalogue["The Matrix"], 10)
+    api.rate(session.access_token, sample_catalogue["The Terminator"], 9)
+    expected = api.recommendations(session.access_token, session.user_id, limit=12).items
+    assert expected and all(m.reason for m in expected)
+    at = ui("views/recommendations.py", session)
+    assert not at.exception
+    shown = cards(at, "recs")
+    assert list(shown) == [m.id for m in expected]
+    for movie in expected:
+        reason = shown[movie.id].get_by_key(f"reason-recs-{movie.id}")
+        assert str(movie.reason) in unescape(reason.caption[0].value)
+    assert {sample_catalogue["The Matrix"], sample_catalogue["The Terminator"]}.isdisjoint(shown)
+
+
+def test_recommendation_strategies_come_from_the_api(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+    declared = api.strategies()
+    at = ui("views/recommendations.py", make_user("heidi"))
+    options = at.selectbox(key="recs_strategy").options
+    if declared.names:
+        assert len(options) == len(declared.names) + (0 if declared.default else 1)
+    else:  # the API declares no list: the UI offers only the API's own choice
+        assert len(options) == 1
+
+
+def test_recommendations_genre_filter(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+    session = make_user("ivan")
+    at = ui("views/recommendations.py", session)
+    at.selectbox(key="recs_genre").select("Comedy").run()
+    assert not at.exception
+    expected = api.recommendations(session.access_token, session.user_id, genre="Comedy", limit=12).items
+    assert expected and all("Comedy" in m.genres for m in expected)
+    assert card_titles(at, "recs") == [m.title for m in expected]
+
+
+def test_similar_movies_dialog(ui: OpenPage, make_user: MakeUser, sample_catalogue: dict[str, int]) -> None:
+    at = ui(session=make_user("judy"))
+    at.text_input(key="search_q").input("matrix").run()
+    at.button(key=f"similar-search-{sample_catalogue['The Matrix']}").click().run()
+    assert not at.exception
+    assert "People who liked **The Matrix \\(1999\\)** also liked:" in texts(at)
+
+
+def test_logged_out_pages_ask_to_log_in(ui: OpenPage, live_api: str) -> None:
+    for page, words in [("views/recommendations.py", "to get recommendations"), ("views/my_ratings.py", "to see")]:
+        at = ui(page)
+        assert not at.exception
+        assert words in at.info[0].value
+        assert at.page_link[0].proto.page.endswith("login")  # a link to the login page
+
+
+def test_recently_added_lists_movies(ui: OpenPage, api: ApiClient) -> None:
+    at = ui("views/latest.py")
+    assert not at.exception
+    expected = api.latest(12)
+    assert expected
+    assert card_titles(at, "latest") == [m.title for m in expected]
+
+
+def test_expired_token_logs_out_with_a_notice(ui: OpenPage, make_user: MakeUser) -> None:
+    session = make_user("kim")
+    forged = Session(session.user_id, session.username, session.access_token[:-4] + "AAAA", session.expires_in)
+    at = ui("views/recommendations.py", forged)
+    assert not at.exception
+    assert "Your session has expired" in at.warning[0].value
+    assert "auth" not in at.session_state
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("page", ["views/search.py", "views/latest.py", "views/recommendations.py"])
+def test_api_down_shows_one_notice(ui: OpenPage, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MOVIEREC_API_URL", url)
+    session = Session(1, "someone", "token", 3600) if page == "views/recommendations.py" else None
+    at = ui(page, session)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "not reachable" in at.error[0].value and url in at.error[0].value
+    assert at.button(key="retry_api")
