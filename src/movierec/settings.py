@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(
         validation_alias=AliasChoices("MOVIEREC_ARGON2_PARALLELISM", "argon2_parallelism"), default=4, ge=1, le=16
     )
+    login_attempts_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("MOVIEREC_LOGIN_ATTEMPTS_PER_MINUTE", "login_attempts_per_minute"),
+    )
+    # Reverse proxies in front of the API whose X-Forwarded-For is trusted (1 behind Nginx, 0 when exposed directly)
+    trusted_proxies: int = Field(
+        default=0, ge=0, le=5, validation_alias=AliasChoices("MOVIEREC_TRUSTED_PROXIES", "trusted_proxies")
+    )
     recommendation_cache_seconds: int = Field(
         validation_alias=AliasChoices("MOVIEREC_RECOMMENDATION_CACHE_SECONDS", "recommendation_cache_seconds"),
         default=300,

@@ -20,6 +20,7 @@ from movierec.services.publishing import OutboxRelay
 from movierec.services.ratings import RatingService
 from movierec.services.recommendations import RecommendationService
 from movierec.services.search import SearchService
+from movierec.services.throttle import LoginThrottle
 from movierec.settings import Settings
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
@@ -147,6 +148,7 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
                 memory_cost=settings.argon2_memory_kib,
                 parallelism=settings.argon2_parallelism,
             ),
+            LoginThrottle(settings.redis_url, settings.login_attempts_per_minute, settings.cache_timeout),
         ),
         catalogue=CatalogueService(store, relay),
         ratings=RatingService(store, cache),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
@@ -20,6 +21,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = container
+    if container.settings.trusted_proxies:
+        # Behind Nginx: take the client address from X-Forwarded-For, trusting only our own proxies.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=container.settings.trusted_proxies, x_proto=container.settings.trusted_proxies
+        )
     register_blueprints(app)
     register_errorhandlers(app)
     register_headers(app)

@@ -53,6 +53,9 @@ def register_errorhandlers(app: Flask) -> None:
         response = error_response(error.status, error.code, error.message, error.details)
         if error.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="movierec"'
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.errorhandler(HTTPException)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from movierec.domain.accounts import User, password_problem, username_problem
 from movierec.services.errors import Conflict, InvalidInput, Unauthorized
+from movierec.services.throttle import LoginThrottle
 from movierec.store.uow import Store
 
 TOKEN_ISSUER = "movierec"
@@ -28,8 +29,16 @@ class AccessToken:
 
 
 class AccountService:
-    def __init__(self, store: Store, signing_key: str, token_ttl_seconds: int, hasher: PasswordHasher | None = None):
+    def __init__(
+        self,
+        store: Store,
+        signing_key: str,
+        token_ttl_seconds: int,
+        hasher: PasswordHasher | None = None,
+        throttle: LoginThrottle | None = None,
+    ):
         self.store = store
+        self.throttle = throttle
         self._key = signing_key
         self._ttl = token_ttl_seconds
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
@@ -51,15 +60,19 @@ class AccountService:
                 raise Conflict(f"username {username!r} is taken") from None
         return user
 
-    def login(self, username: str, password: str) -> AccessToken:
+    def login(self, username: str, password: str, address: str | None = None) -> AccessToken:
+        if self.throttle is not None:
+            self.throttle.check(username, address)
         with self.store.uow() as uow:
             found = uow.users.credentials(username)
         stored_hash = found[1] if found else None
         try:
-            self._hasher.verify(stored_hash or self._decoy_hash, password)
+            verified = self._hasher.verify(stored_hash or self._decoy_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            raise Unauthorized(BAD_CREDENTIALS) from None
-        if found is None or stored_hash is None:
+            verified = False
+        if not verified or found is None or stored_hash is None:
+            if self.throttle is not None:
+                self.throttle.failed(username, address)
             raise Unauthorized(BAD_CREDENTIALS)
         user = found[0]
         if self._hasher.check_needs_rehash(stored_hash):

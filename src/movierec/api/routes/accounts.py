@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from movierec.api.extension import container
 from movierec.api.openapi import endpoint
@@ -32,5 +32,5 @@ def register(body: Credentials) -> RegisterResponse:
     errors=(401, 429),
 )
 def login(body: LoginRequest) -> LoginResponse:
-    token = container().accounts.login(body.username, body.password)
+    token = container().accounts.login(body.username, body.password, request.remote_addr)
     return LoginResponse(user_id=token.user_id, access_token=token.access_token, expires_in=token.expires_in)
