@@ -163,6 +163,25 @@ def train() -> None:
     )
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="only report the difference")
+def reconcile(dry_run: bool) -> None:
+    """Compare the database with the search index and repair the difference (missing or extra movies)."""
+    from movierec.services.reconcile import reconcile as run_reconcile
+
+    container = _container(_settings(), migrate=False)
+    try:
+        report = run_reconcile(container.store, container.index, repair=not dry_run)
+    finally:
+        container.close()
+    click.echo(
+        f"database {report.in_database}, search {report.in_index}: {len(report.missing)} missing, "
+        f"{len(report.extra)} extra" + (" (repaired)" if report.repaired else "")
+    )
+    if dry_run and not report.consistent:
+        sys.exit(1)
+
+
 @main.command("eval")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--quick", is_flag=True, help="smaller hyper-parameter grids (same protocol and data)")
