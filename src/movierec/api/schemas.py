@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, f
 from movierec.domain.accounts import PASSWORD_MAX_LENGTH, USERNAME_PATTERN, password_problem, username_problem
 from movierec.domain.movies import Movie
 from movierec.domain.ratings import rating_problem
+from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.search.port import MAX_QUERY_LENGTH
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
@@ -228,8 +229,15 @@ class SearchQueryIn(Query):
         return value
 
 
+StrategyName = Annotated[str, Field(max_length=32, json_schema_extra={"enum": list(STRATEGIES)})]
+
+
 class RecommendationsQuery(Query):
-    strategy: str | None = Field(default=None, max_length=32, description="seed, popular, or the default model")
+    strategy: StrategyName | None = Field(
+        default=None,
+        description=f"how to pick: one of {', '.join(STRATEGIES)}; {DEFAULT_STRATEGY} when not given",
+        json_schema_extra={"default": DEFAULT_STRATEGY},  # what the API uses when the parameter is absent
+    )
     genre: str | None = Field(default=None, max_length=64, description="only movies of this genre")
     limit: Limit = 20
 
