@@ -163,14 +163,22 @@ def test_recommendations_show_reasons(
     assert {sample_catalogue["The Matrix"], sample_catalogue["The Terminator"]}.isdisjoint(shown)
 
 
-def test_recommendation_strategies_come_from_the_api(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+def test_recommendation_strategies_come_from_the_api(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
     declared = api.strategies()
-    at = ui("views/recommendations.py", make_user("heidi"))
-    options = at.selectbox(key="recs_strategy").options
-    if declared.names:
-        assert len(options) == len(declared.names) + (0 if declared.default else 1)
-    else:  # the API declares no list: the UI offers only the API's own choice
-        assert len(options) == 1
+    assert declared.names and declared.default in declared.names  # read from /openapi.json
+    session = make_user("heidi")
+    api.rate(session.access_token, sample_catalogue["Heat"], 9)
+    at = ui("views/recommendations.py", session)
+    box = at.selectbox(key="recs_strategy")
+    assert len(box.options) == len(declared.names)
+    assert box.value == declared.default
+    for name in declared.names:
+        at.selectbox(key="recs_strategy").set_value(name).run()
+        assert not at.exception
+        expected = api.recommendations(session.access_token, session.user_id, strategy=name, limit=12).items
+        assert card_titles(at, "recs") == [m.title for m in expected], name
 
 
 def test_recommendations_genre_filter(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
