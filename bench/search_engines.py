@@ -24,6 +24,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from movierec.domain.movies import Movie
 from movierec.ingest.offline import imdb_movies
+from movierec.log import configure_logging
 from movierec.search.elastic import ElasticMovieIndex, movie_fields
 from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.search.port import MovieIndex, SearchQuery, words
@@ -153,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
     parser.add_argument("--refresh-batches", type=int, default=20, help="batches per refresh strategy")
     args = parser.parse_args(argv)
+    configure_logging("WARNING")
 
     t0 = time.perf_counter()
     movies = catalogue()
