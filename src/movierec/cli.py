@@ -329,3 +329,64 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
             except subprocess.TimeoutExpired:
                 ui.kill()
         container.close()
+
+
+def _ports(value: str) -> tuple[int, int]:
+    try:
+        first, second = (int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("two ports separated by a comma, e.g. 8001,8002") from None
+    return first, second
+
+
+@main.command()
+@click.option("--nginx-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--backend-ports", default="8001,8002", show_default=True, help="the two gunicorn backends' ports")
+@click.option("--ui-port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-ui", is_flag=True, help="do not start the Streamlit UI")
+@click.option(
+    "--seed",
+    type=click.Choice(["auto", "movielens", "imdb", "tmdb", "none"]),
+    default="auto",
+    show_default=True,
+    help="catalogue to load before serving; auto = movielens when the database has no movies",
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers each")
+@click.option(
+    "--run-dir", type=click.Path(path_type=Path), help="logs, pids, Nginx config  [default: <data dir>/stack]"
+)
+@click.option("--no-start-services", is_flag=True, help="never run scripts/services start; require running services")
+def stack(
+    nginx_port: int,
+    backend_ports: str,
+    ui_port: int,
+    no_ui: bool,
+    seed: str,
+    workers: int,
+    run_dir: Path | None,
+    no_start_services: bool,
+) -> None:
+    """The full stack without Docker: real services, migrate, two gunicorn backends behind Nginx, indexer, UI."""
+    from movierec.stack import Stack, StackError, StackOptions, stack_settings
+
+    try:
+        settings, generated = stack_settings()
+        options = StackOptions(
+            nginx_port=nginx_port,
+            backend_ports=_ports(backend_ports),
+            ui_port=ui_port,
+            ui=not no_ui,
+            seed=seed,
+            run_dir=run_dir,
+            workers=workers,
+            start_services=not no_start_services,
+        )
+    except (ConfigurationError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_json)
+    if generated:
+        click.echo("SECRET_KEY is not set: using one generated for this run (tokens end with it)")
+    try:
+        Stack(settings, options, report=click.echo).run()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
