@@ -109,6 +109,12 @@ def test_genre_filter(index: MovieIndex) -> None:
     assert titles(index, genre="No Such Genre") == []
 
 
+def test_no_text_and_no_genre_lists_everything_by_popularity(index: MovieIndex) -> None:
+    page = index.search(SearchQuery(limit=3))
+    assert page.total == len(MOVIES)
+    assert [m.title for m in page.movies] == ["The Matrix", "Schindler's List", "Terminator 2: Judgment Day"]
+
+
 def test_popularity_breaks_equal_text_matches(index: MovieIndex) -> None:
     assert titles(index, "matrix")[:2] == ["The Matrix", "The Matrix Reloaded"]
 

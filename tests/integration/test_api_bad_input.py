@@ -85,7 +85,6 @@ def test_login_validation(client: FlaskClient, body: dict[str, object]) -> None:
     [
         ({"movie_id": 1, "rating": "5"}, 400, "rating must be an integer from 1 to 10"),
         ({"movie_id": 1, "rating": 5.5}, 400, "rating must be an integer from 1 to 10"),
-        ({"movie_id": 1, "rating": 5.0}, 400, "rating must be an integer from 1 to 10"),
         ({"movie_id": 1, "rating": True}, 400, "rating must be an integer from 1 to 10"),
         ({"movie_id": 1, "rating": 0}, 400, "rating must be an integer from 1 to 10"),
         ({"movie_id": 1, "rating": 11}, 400, "rating must be an integer from 1 to 10"),
@@ -137,7 +136,6 @@ def test_non_numeric_ids(client: FlaskClient, path: str) -> None:
 @pytest.mark.parametrize(
     ("query", "says"),
     [
-        ("", "give q"),
         ("q=", "q"),
         ("q=%20%20", "q"),
         ("q=" + "a" * 201, "q"),
@@ -148,13 +146,14 @@ def test_non_numeric_ids(client: FlaskClient, path: str) -> None:
         ("q=matrix&offset=-1", "offset"),
         ("q=matrix&limit=10&limit=20", "limit"),
         ("genre=", "genre"),
+        ("q=matrix&limt=5", "unknown query parameter 'limt'"),
     ],
 )
 def test_search_validation(client: FlaskClient, sample_catalogue: dict[str, int], query: str, says: str) -> None:
     assert_error(client.get(f"/search?{query}"), 400, says=says)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "strategy=nope", "genre=Nope", "genre="])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "strategy=nope", "genre=", "genre=%20"])
 def test_recommendation_parameters(client: FlaskClient, sample_catalogue: dict[str, int], query: str) -> None:
     user_id, headers = Auth(client).user()
     assert_error(client.get(f"/recommendations/{user_id}?{query}", headers=headers), 400)

@@ -41,6 +41,10 @@ def test_rate_stores_and_rating_again_replaces(
     assert client.post("/rate", json={"movie_id": heat, "rating": 4}, headers=headers).status_code == 200
     with container.store.uow() as uow:
         assert uow.ratings.get(user_id, heat) == 4 and uow.ratings.count() == 1
+    # JSON Schema integers include numbers with a zero fraction.
+    assert (
+        client.post("/rate", json={"movie_id": float(heat), "rating": 6.0}, headers=headers).get_json()["rating"] == 6
+    )
 
 
 def test_my_ratings_newest_first(client: FlaskClient, sample_catalogue: dict[str, int]) -> None:
@@ -158,6 +162,8 @@ def test_genre_filter_on_recommendations(client: FlaskClient, sample_catalogue: 
     user_id, headers = Auth(client).user()
     body = client.get(f"/recommendations/{user_id}?genre=comedy", headers=headers).get_json()
     assert body["items"] and all("Comedy" in m["genres"] for m in body["items"])
+    unknown = client.get(f"/recommendations/{user_id}?genre=No%20Such%20Genre", headers=headers)
+    assert unknown.status_code == 200 and unknown.get_json()["items"] == []
 
 
 def test_similar_movies(client: FlaskClient, sample_catalogue: dict[str, int]) -> None:

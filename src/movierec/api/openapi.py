@@ -69,12 +69,13 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
     values: dict[str, Any] = {}
-    for name in model.model_fields:
+    for name in request.args:
         given = request.args.getlist(name)
+        if name not in model.model_fields:
+            raise ApiError(400, "validation_error", f"unknown query parameter {name!r}")
         if len(given) > 1:
             raise ApiError(400, "validation_error", f"{name}: give it once")
-        if given:
-            values[name] = given[0]
+        values[name] = given[0]
     try:
         return model.model_validate(values)
     except ValidationError as exc:
@@ -141,6 +142,17 @@ _STATUS_TEXT = {
 }
 
 
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a value, never null: drop the null branch of ``X | None`` fields."""
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        values = [b for b in branches if b != {"type": "null"}]
+        if len(values) == 1:
+            rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+            return {**values[0], **rest}
+    return schema
+
+
 def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseModel]) -> dict[str, Any]:
     """An OpenAPI 3.1 document of every endpoint registered with ``@endpoint``."""
     specs: list[tuple[str, str, EndpointSpec]] = []
@@ -194,7 +206,7 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
             query_schema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
             required = set(query_schema.get("required", []))
             for name, schema in query_schema.get("properties", {}).items():
-                schema = dict(schema)
+                schema = _without_null(dict(schema))
                 description = schema.pop("description", "")
                 schema.pop("title", None)
                 parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
@@ -14,8 +15,10 @@ from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.search.port import MAX_QUERY_LENGTH
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
-Offset = Annotated[int, Field(ge=0, le=10_000, description="items to skip")]
+Offset = Annotated[int, Field(ge=0, le=9_900, description="items to skip (offset + limit stays within 10,000)")]
 MAX_DB_INT = 2_147_483_647
+# Not empty and not only ASCII spaces; the same regex in the OpenAPI document and in validation.
+NOT_BLANK = r"[^ \t\n\r\f\v]"
 
 
 class Body(BaseModel):
@@ -77,7 +80,15 @@ class LoginResponse(BaseModel):
     expires_in: int = Field(description="seconds until the token expires")
 
 
+def _json_integer(value: object) -> object:
+    """JSON Schema's ``integer`` includes numbers with a zero fraction (``9.0``); booleans and strings stay out."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _rating(value: object) -> int:
+    value = _json_integer(value)
     problem = rating_problem(value)
     if problem:
         raise ValueError(problem)
@@ -85,6 +96,7 @@ def _rating(value: object) -> int:
 
 
 def _movie_id(value: object) -> int:
+    value = _json_integer(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DB_INT:
         raise ValueError("movie_id must be a positive integer")
     return value
@@ -208,24 +220,22 @@ class PageQuery(Query):
 
 class SearchQueryIn(Query):
     q: str | None = Field(
-        default=None, max_length=MAX_QUERY_LENGTH, description="title or genre words (1-200 characters)"
+        default=None,
+        max_length=MAX_QUERY_LENGTH,
+        description="title or genre words (1-200 characters, not only spaces)",
+        json_schema_extra={"pattern": NOT_BLANK},
     )
-    genre: str | None = Field(default=None, max_length=64, description="only movies of this genre")
+    genre: str | None = Field(
+        default=None, max_length=64, description="only movies of this genre", json_schema_extra={"pattern": NOT_BLANK}
+    )
     limit: Limit = 20
     offset: Offset = 0
 
-    @field_validator("q")
+    @field_validator("q", "genre")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("q must not be empty")
-        return value
-
-    @field_validator("genre")
-    @classmethod
-    def _genre_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("genre must not be empty")
+        if value is not None and not re.search(NOT_BLANK, value):
+            raise ValueError("must not be empty")
         return value
 
 
@@ -238,8 +248,17 @@ class RecommendationsQuery(Query):
         description=f"how to pick: one of {', '.join(STRATEGIES)}; {DEFAULT_STRATEGY} when not given",
         json_schema_extra={"default": DEFAULT_STRATEGY},  # what the API uses when the parameter is absent
     )
-    genre: str | None = Field(default=None, max_length=64, description="only movies of this genre")
+    genre: str | None = Field(
+        default=None, max_length=64, description="only movies of this genre", json_schema_extra={"pattern": NOT_BLANK}
+    )
     limit: Limit = 20
+
+    @field_validator("genre")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(NOT_BLANK, value):
+            raise ValueError("must not be empty")
+        return value
 
 
 class SimilarQuery(Query):

@@ -63,7 +63,10 @@ class RecommendationService:
         if strategy not in STRATEGIES:
             raise InvalidInput(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if genre is not None:
-            genre = self._known_genre(genre)
+            known = self._known_genre(genre)
+            if known is None:  # no movie has this genre: nothing to recommend
+                return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=[])
+            genre = known
         key, field = recommendations_key(user_id), f"{strategy}|{genre or ''}|{limit}"
         hit = self._cache_get(key, field)
         if hit is not None:
@@ -131,13 +134,13 @@ class RecommendationService:
             return f"popular: {movie.vote_count:,} votes, {movie.vote_average:.1f}/10 on average"
         return "popular with people here"
 
-    def _known_genre(self, genre: str) -> str:
+    def _known_genre(self, genre: str) -> str | None:
         with self.store.uow() as uow:
             names = [name for name, _ in uow.movies.genre_counts()]
         for name in names:
             if name.casefold() == genre.strip().casefold():
                 return name
-        raise InvalidInput(f"unknown genre {genre!r}; see GET /genres")
+        return None
 
     # -- cache ---------------------------------------------------------------------------------------------------
     def _cache_get(self, key: str, field: str) -> str | None:

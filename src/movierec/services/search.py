@@ -21,8 +21,6 @@ class SearchService:
                 raise InvalidInput(f"q must be at most {MAX_QUERY_LENGTH} characters")
         if genre is not None and (not genre.strip() or len(genre) > 64):
             raise InvalidInput("genre must be 1-64 characters")
-        if text is None and genre is None:
-            raise InvalidInput("give q (title or genre words) or genre")
         if offset + limit > MAX_RESULT_WINDOW:
             raise InvalidInput(f"offset + limit must be at most {MAX_RESULT_WINDOW}")
         try:

@@ -66,7 +66,7 @@ def genres() -> GenresResponse:
 @endpoint(
     summary="Search movies by title and genre",
     description="Typo tolerant (`matirx` finds The Matrix) and prefix friendly (`termin` finds The Terminator). "
-    "Give `q`, `genre`, or both.",
+    "Give `q`, `genre`, or both; with neither, every movie, most popular first.",
     tags=("movies",),
     query=SearchQueryIn,
     response=SearchResponse,
