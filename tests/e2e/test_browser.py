@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from movierec.services.seeding import load_catalogue
+from movierec.services.seeding import import_movielens_ratings, load_catalogue
 from movierec.ui.client import ApiClient
 from movierec.wiring import Container
 from tests.conftest import IN_CI, create_app_for, index_everything
@@ -57,9 +57,10 @@ def chromium() -> Path:
 
 @pytest.fixture
 def movielens_api(container: Container) -> Iterator[str]:
-    """The API over HTTP with the MovieLens catalogue loaded and indexed (no demo ratings)."""
+    """The API over HTTP with the MovieLens catalogue loaded and indexed, and MovieLens' ratings (so models learn)."""
     load_catalogue(container.catalogue, "movielens")
     index_everything(container)
+    import_movielens_ratings(container.store)
     with serve_app(create_app_for(container), threads=8) as url:
         yield url
 
@@ -78,7 +79,7 @@ def ui_url(movielens_api: str, tmp_path: Path) -> Iterator[str]:
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     env = {**os.environ, "MOVIEREC_API_URL": movielens_api, "MOVIEREC_LOG_LEVEL": "WARNING"}
     with log_path.open("wb") as log:
@@ -147,6 +148,8 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             page.locator(".st-key-login_submit button").click()
             expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible(timeout=WAIT_MS)
             expect(page.get_by_text(f"Signed in as {USERNAME}")).to_be_visible()
+            # The first recommendations fit the models (seconds): let them arrive, as a person would.
+            expect(page.locator("[class*='st-key-card-recs-']").first).to_be_visible(timeout=WAIT_MS)
 
             # Search "toy story" and rate it 9.
             _go(page, "Search", "Search movies")
@@ -161,6 +164,15 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             expect(nine).to_be_checked()
             _shot(page, "03-search-rated")
 
+            # "More like this" opens a dialog of similar movies.
+            card.get_by_role("button", name="More like this").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog).to_contain_text("People who liked Toy Story (1995) also liked", timeout=WAIT_MS)
+            expect(dialog.locator("[class*='st-key-card-similar']").first).to_be_visible(timeout=WAIT_MS)
+            _shot(page, "04-similar")
+            page.keyboard.press("Escape")
+            expect(dialog).to_be_hidden()
+
             # Recommendations, each with its reason.
             _go(page, "Recommendations", "Recommended for you")
             with ApiClient(movielens_api) as api:
@@ -172,17 +184,18 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
                 expect(card).to_contain_text(movie.title, timeout=WAIT_MS)
                 expect(card.locator(f".st-key-reason-recs-{movie.id}")).to_contain_text(str(movie.reason))
             assert toy_story.id not in {m.id for m in expected}  # never recommends what the user rated
-            _shot(page, "04-recommendations")
+            expect(page.get_by_text("because you rated Toy Story 9/10").first).to_be_visible()
+            _shot(page, "05-recommendations")
 
             # My ratings shows the rating.
             _go(page, "My ratings", "My ratings")
             expect(page.get_by_test_id("stMetric").filter(has_text="Movies rated")).to_contain_text("1")
             expect(page.get_by_test_id("stDataFrame")).to_be_visible()
-            _shot(page, "05-my-ratings")
+            _shot(page, "06-my-ratings")
 
             _go(page, "Recently added", "Recently added")
             expect(page.locator("[class*='st-key-card-latest-']").first).to_be_visible()
-            _shot(page, "06-recently-added")
+            _shot(page, "07-recently-added")
         except BaseException:
             if page is not None:
                 page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)

@@ -10,7 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
+from movierec.domain.movies import MovieDraft
 from movierec.ui.client import ApiClient, ApiError, Session
+from movierec.wiring import Container
+from tests.conftest import index_everything
 from tests.ui.conftest import PASSWORD
 
 OpenPage = Callable[..., AppTest]
@@ -238,5 +241,21 @@ def test_api_down_shows_one_notice(ui: OpenPage, monkeypatch: pytest.MonkeyPatch
     at = ui(page, session)
     assert not at.exception
     assert len(at.error) == 1
-    assert "not reachable" in at.error[0].value and url in at.error[0].value
+    assert "not available right now" in at.error[0].value and url in at.error[0].value
     assert at.button(key="retry_api")
+
+
+def test_search_pages_through_many_results(ui: OpenPage, live_api: str, container: Container) -> None:
+    drafts = [MovieDraft(f"test:voyage{n}", f"Star Voyage {n}", 1980 + n, genres=("Sci-Fi",)) for n in range(30)]
+    container.catalogue.upsert(drafts)
+    index_everything(container)
+    at = ui()
+    at.text_input(key="search_q").input("star voyage").run()
+    assert "30 movies match · showing 1–12" in texts(at)
+    assert len(cards(at, "search")) == 12
+    at.pagination[0].set_value(3).run()
+    assert not at.exception
+    assert "showing 25–30" in texts(at)
+    assert len(cards(at, "search")) == 6
+    at.text_input(key="search_q").input("star voyage 1").run()  # a new search starts on its first page
+    assert "showing 1–" in texts(at)

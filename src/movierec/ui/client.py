@@ -34,7 +34,7 @@ class ApiError(Exception):
 
 
 class ApiUnavailable(Exception):
-    """The API is down, unreachable, too slow, or said it is temporarily unavailable."""
+    """The API is down, unreachable, too slow, or said it is temporarily unavailable; ``message`` says which."""
 
     def __init__(self, message: str, base_url: str) -> None:
         super().__init__(message)
@@ -276,10 +276,10 @@ class ApiClient:
                     response = self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException:
             log.warning("api.timeout", method=method, path=path)
-            raise ApiUnavailable("the movie service did not answer in time", self.base_url) from None
+            raise ApiUnavailable("it did not answer in time", self.base_url) from None
         except httpx.TransportError as exc:
             log.warning("api.unreachable", method=method, path=path, error=type(exc).__name__)
-            raise ApiUnavailable("the movie service cannot be reached", self.base_url) from None
+            raise ApiUnavailable("no connection could be made", self.base_url) from None
         return self._decode(response)
 
     def _decode(self, response: httpx.Response) -> Any:
@@ -289,11 +289,11 @@ class ApiClient:
             body = None
         if response.is_success:
             if body is None:
-                raise ApiUnavailable("the movie service sent an answer the UI cannot read", self.base_url)
+                raise ApiUnavailable("it sent an answer that cannot be read", self.base_url)
             return body
         error = body.get("error") if isinstance(body, dict) else None
         code = str(error.get("code", "error")) if isinstance(error, dict) else "error"
         message = str(error.get("message", "")) if isinstance(error, dict) else ""
         if response.status_code in (502, 503, 504) or error is None and response.status_code >= 500:
-            raise ApiUnavailable(message or "the movie service is temporarily unavailable", self.base_url)
+            raise ApiUnavailable(message or "it is temporarily unavailable", self.base_url)
         raise ApiError(response.status_code, code, message or f"the movie service answered {response.status_code}")

@@ -168,7 +168,7 @@ def unavailable_notice(target: DeltaGenerator, error: ApiUnavailable) -> None:
     """The one notice shown when the API cannot be reached."""
     with target.container():
         st.error(
-            f"**The movie service is not reachable right now** ({error.message} at {error.base_url}). "
+            f"**The movie service is not available right now** — {error.message} ({error.base_url}). "
             "Search, ratings and recommendations will be back as soon as it is.",
             icon=":material/cloud_off:",
         )

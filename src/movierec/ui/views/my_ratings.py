@@ -74,7 +74,7 @@ def genre_chart(table: pd.DataFrame) -> alt.Chart:
             y=alt.Y("Genre:N", sort="-x", title=None),
             tooltip=["Genre", alt.Tooltip("Average:Q", format=".1f"), "Ratings"],
         )
-        .properties(height=max(120, 30 * len(table)))
+        .properties(height=alt.Step(26))
     )
 
 

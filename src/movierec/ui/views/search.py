@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import streamlit as st
 
@@ -49,11 +50,9 @@ def render() -> None:
         browse_genres()
         return
 
-    criteria = (q, genre_filter)
-    if st.session_state.get("search_criteria") != criteria:  # a new search starts on its first page
-        st.session_state["search_criteria"] = criteria
-        st.session_state["search_page"] = 1
-    page_number = int(st.session_state.get("search_page", 1))
+    # One pager per search, so a new search starts on its first page.
+    pager = f"search_page-{zlib.crc32(repr((q, genre_filter)).encode())}"
+    page_number = int(st.session_state.get(pager) or 1)
     try:
         with st.spinner("Searching…"):
             page = session.api().search(q, genre_filter, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
@@ -74,7 +73,7 @@ def render() -> None:
     components.movie_grid(page.items, context="search", show_similar=True)
     pages = min(math.ceil(page.total / PAGE_SIZE), MAX_OFFSET // PAGE_SIZE + 1)
     if pages > 1:
-        st.pagination(pages, key="search_page", max_visible_pages=7)
+        st.pagination(pages, key=pager, max_visible_pages=7)
 
 
 render()
