@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import time
+
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
+from movierec.log import get_logger
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
 
 MAX_BODY_BYTES = 64 * 1024
+access_log = get_logger("movierec.access")
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -40,8 +44,21 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_headers(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        started = g.get("started")
+        access_log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
+            user_id=g.get("user_id"),
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
