@@ -439,7 +439,7 @@ class Stack:
         busy = [f"{name} port {port}" for name, port in ports.items() if not port_free(port)]
         if busy:
             raise StackError(f"already in use on 127.0.0.1: {', '.join(busy)}; choose other ports")
-        if options.seed == "tmdb" and self.settings.tmdb_api_key is None:
+        if options.seed == "tmdb" and not self.settings.tmdb_api_key:
             raise StackError("--seed tmdb needs TMDB_API_KEY (a v3 API key or a v4 read access token)")
 
     def _ensure_services(self) -> None:
