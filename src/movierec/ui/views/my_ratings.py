@@ -35,18 +35,20 @@ def genre_frame(rated: list[RatedMovie]) -> pd.DataFrame:
 
 
 def _time_axis(times: pd.Series) -> tuple[alt.Scale, str]:
-    """A readable time axis whatever the span: hours for one sitting, days for weeks, years for a long history."""
+    """A readable time axis whatever the span: seconds for a burst, hours for a sitting, days, then years."""
     first, last = times.min(), times.max()
     span = last - first
-    if span < pd.Timedelta(hours=6):
-        middle = first + span / 2
-        domain = [middle - pd.Timedelta(hours=1), middle + pd.Timedelta(hours=1)]
-        return alt.Scale(domain=[d.isoformat() for d in domain]), "%H:%M"
+    pad = max(span * 0.05, pd.Timedelta(seconds=5))
+    scale = alt.Scale(domain=[(first - pad).isoformat(), (last + pad).isoformat()])
+    if span < pd.Timedelta(minutes=10):
+        return scale, "%H:%M:%S"
+    if span < pd.Timedelta(days=1):
+        return scale, "%H:%M"
     if span < pd.Timedelta(days=3):
-        return alt.Scale(), "%a %H:%M"
+        return scale, "%a %H:%M"
     if span < pd.Timedelta(days=400):
-        return alt.Scale(), "%b %d"
-    return alt.Scale(), "%Y"
+        return scale, "%b %d"
+    return scale, "%Y"
 
 
 def over_time_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -65,17 +67,24 @@ def over_time_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return (points + line).properties(height=300)
 
 
-def genre_chart(table: pd.DataFrame) -> alt.Chart:
-    return (
-        alt.Chart(table)
-        .mark_bar(cornerRadiusEnd=3)
-        .encode(
-            x=alt.X("Average:Q", scale=alt.Scale(domain=[0, 10]), title="Your average rating"),
-            y=alt.Y("Genre:N", sort="-x", title=None),
-            tooltip=["Genre", alt.Tooltip("Average:Q", format=".1f"), "Ratings"],
-        )
-        .properties(height=alt.Step(26))
+def genre_chart(table: pd.DataFrame) -> alt.LayerChart:
+    data = table.assign(Label=[f"{a:.1f} · {n} rated" for a, n in zip(table["Average"], table["Ratings"], strict=True)])
+    base = alt.Chart(data).encode(
+        y=alt.Y("Genre:N", sort=list(data["Genre"]), title=None),
+        x=alt.X("Average:Q", scale=alt.Scale(domain=[0, 10]), title="Your average rating"),
+        tooltip=["Genre", alt.Tooltip("Average:Q", format=".1f"), "Ratings"],
     )
+    bars = base.mark_bar(cornerRadiusEnd=3)
+    labels = base.mark_text(align="right", dx=-6, color="white", fontWeight="bold").encode(text="Label:N")
+    return (bars + labels).properties(height=alt.Step(26))
+
+
+def favourite_genre(table: pd.DataFrame) -> str:
+    """The genre rated highest on average, among genres rated at least twice when there are any."""
+    if not len(table):
+        return "—"
+    settled = table[table["Ratings"] >= 2]
+    return str((settled if len(settled) else table)["Genre"].iloc[0])
 
 
 def render() -> None:
@@ -97,7 +106,7 @@ def render() -> None:
     count, average, favourite = st.columns(3)
     count.metric("Movies rated", f"{len(rated):,}", border=True)
     average.metric("Your average", f"{frame['Your rating'].mean():.1f} / 10", border=True)
-    favourite.metric("Genre you rate highest", genres["Genre"].iloc[0] if len(genres) else "—", border=True)
+    favourite.metric("Genre you rate highest", favourite_genre(genres), border=True)
 
     st.subheader("History", anchor=False)
     columns = ["Title", "Year", "Genres", "Your rating", "Rated"]
