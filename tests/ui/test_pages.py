@@ -259,3 +259,16 @@ def test_search_pages_through_many_results(ui: OpenPage, live_api: str, containe
     assert len(cards(at, "search")) == 6
     at.text_input(key="search_q").input("star voyage 1").run()  # a new search starts on its first page
     assert "showing 1–" in texts(at)
+
+
+def test_cards_show_the_poster_or_a_neutral_placeholder(ui: OpenPage, api: ApiClient, container: Container) -> None:
+    container.catalogue.upsert([MovieDraft("test:poster", "Posterful Picture", 2020, poster_path="/posterful.jpg")])
+    index_everything(container)
+    at = ui()
+    at.text_input(key="search_q").input("posterful").run()
+    with_poster = next(iter(cards(at, "search").values()))
+    poster_url = api.search("posterful").items[0].poster_url
+    assert poster_url and with_poster.image[0].value == [poster_url]
+    at.text_input(key="search_q").input("groundhog day").run()
+    without = next(iter(cards(at, "search").values()))
+    assert without.image[0].value[0].startswith("data:image/svg+xml")  # drawn locally, nothing fetched

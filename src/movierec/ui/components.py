@@ -42,11 +42,12 @@ def placeholder_poster(title: str) -> str:
     )
 
 
-def poster(movie: Movie, *, width: int | str = "stretch") -> None:
+def poster(movie: Movie) -> None:
+    """The movie's poster (the browser loads it from its URL) or the neutral stand-in, as wide as its column."""
     if movie.poster_url:
-        st.image(movie.poster_url, width=width, alt=f"Poster of {movie.title}")  # type: ignore[arg-type]
+        st.image(movie.poster_url, width="stretch", alt=f"Poster of {movie.title}")
     else:
-        st.image(placeholder_poster(movie.title), width=width, alt=f"No poster for {movie.title}")  # type: ignore[arg-type]
+        st.image(placeholder_poster(movie.title), width="stretch", alt=f"No poster for {movie.title}")
 
 
 def genre_badges(genres: Sequence[str]) -> str:
