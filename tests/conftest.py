@@ -183,7 +183,10 @@ def fresh_postgres_database() -> Iterator[str]:
     server = make_url(normalise_url(service_url("postgres")))
     name = f"movierec_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(
-        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+        server.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=True,  # the server may have been restarted in between (fault tests)
+        connect_args={"connect_timeout": 5},
     )
     try:
         with admin.connect() as connection:

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, insert, text
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -23,7 +21,7 @@ from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.models import RatingRow
 from movierec.store.uow import Store
-from tests.conftest import service_url
+from tests.conftest import fresh_postgres_database
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
@@ -31,22 +29,8 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
 
 
 def _postgres(tmp_path: Path) -> Iterator[str]:
-    """A fresh, uniquely named database on the test server, dropped afterwards."""
-    server = make_url(normalise_url(service_url("postgres")))
-    name = f"movierec_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(
-        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite, "postgres": _postgres}

@@ -25,28 +25,12 @@ from movierec.events.kafka import KafkaMovieEvents
 from movierec.ingest.seeder import TmdbSeeder
 from movierec.ingest.tmdb import TmdbClient
 from movierec.settings import Settings
+from movierec.stack import child_environment
 from movierec.wiring import Container, build_container
 from tests.conftest import Auth
 from tests.fakes.tmdb_server import DEFAULT_API_KEY, FakeTmdb
 
 pytestmark = pytest.mark.slow
-
-
-def indexer_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=str(settings.database_url),
-        REDIS_URL=str(settings.redis_url),
-        ELASTICSEARCH_URL=str(settings.elasticsearch_url),
-        KAFKA_BOOTSTRAP_SERVERS=str(settings.kafka_bootstrap_servers),
-        SECRET_KEY=settings.signing_key,
-        MOVIEREC_DATA_DIR=str(settings.data_dir),
-        MOVIEREC_KAFKA_TOPIC=settings.kafka_topic,
-        MOVIEREC_KAFKA_DLQ_TOPIC=settings.kafka_dlq_topic,
-        MOVIEREC_KAFKA_GROUP=settings.kafka_group,
-        MOVIEREC_SEARCH_INDEX=settings.search_index,
-    )
-    return env
 
 
 @pytest.fixture
@@ -61,7 +45,10 @@ def indexer_process(full_stack_settings: Settings, tmp_path: Path) -> Iterator[t
     log_path = tmp_path / "indexer.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "movierec", "indexer"], env=indexer_env(full_stack_settings), stdout=log, stderr=log
+            [sys.executable, "-m", "movierec", "indexer"],
+            env=child_environment(full_stack_settings, os.environ),
+            stdout=log,
+            stderr=log,
         )
     yield process, log_path
     if process.poll() is None:
