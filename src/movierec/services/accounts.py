@@ -67,7 +67,7 @@ class AccountService:
             found = uow.users.credentials(username)
         stored_hash = found[1] if found else None
         try:
-            verified = self._hasher.verify(stored_hash or self._decoy_hash, password)
+            verified: bool = self._hasher.verify(stored_hash or self._decoy_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             verified = False
         if not verified or found is None or stored_hash is None:

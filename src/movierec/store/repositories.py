@@ -6,9 +6,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -16,6 +17,13 @@ from sqlalchemy.orm import Session
 from movierec.domain.accounts import User
 from movierec.domain.movies import Movie, MovieDraft
 from movierec.store.models import GenreRow, MovieOutboxRow, MovieRow, RatingRow, UserRow, movie_genres, utcnow
+
+T = TypeVar("T")
+MOVIES = cast(Table, MovieRow.__table__)
+USERS = cast(Table, UserRow.__table__)
+RATINGS = cast(Table, RatingRow.__table__)
+GENRES = cast(Table, GenreRow.__table__)
+OUTBOX = cast(Table, MovieOutboxRow.__table__)
 
 # Bound parameter lists stay below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
@@ -33,7 +41,7 @@ _MOVIE_FIELDS = (
 )
 
 
-def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -72,7 +80,7 @@ class MovieRepository:
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
         movies: dict[int, Movie] = {}
         for chunk in _chunks(ids):
-            rows = self.session.execute(select(MovieRow.__table__).where(MovieRow.id.in_(chunk))).all()
+            rows = self.session.execute(select(MOVIES).where(MovieRow.id.in_(chunk))).all()
             genres = self._genres_for([row.id for row in rows])
             for row in rows:
                 movies[row.id] = _to_movie(row, genres.get(row.id, ()))
@@ -80,10 +88,7 @@ class MovieRepository:
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
         rows = self.session.execute(
-            select(MovieRow.__table__)
-            .order_by(MovieRow.added_at.desc(), MovieRow.id.desc())
-            .limit(limit)
-            .offset(offset)
+            select(MOVIES).order_by(MovieRow.added_at.desc(), MovieRow.id.desc()).limit(limit).offset(offset)
         ).all()
         genres = self._genres_for([row.id for row in rows])
         return [_to_movie(row, genres.get(row.id, ())) for row in rows]
@@ -91,7 +96,7 @@ class MovieRepository:
     def page_after(self, after_id: int, limit: int) -> list[Movie]:
         """Movies by ascending id after ``after_id``: for reindexing and reconciliation."""
         rows = self.session.execute(
-            select(MovieRow.__table__).where(MovieRow.id > after_id).order_by(MovieRow.id).limit(limit)
+            select(MOVIES).where(MovieRow.id > after_id).order_by(MovieRow.id).limit(limit)
         ).all()
         genres = self._genres_for([row.id for row in rows])
         return [_to_movie(row, genres.get(row.id, ())) for row in rows]
@@ -160,12 +165,12 @@ class MovieRepository:
         """Insert new movies and update changed ones, keyed on ``external_key``. Returns one outcome per draft."""
         by_key = {draft.external_key: draft for draft in drafts}  # the last draft of a key wins
         keys = list(by_key)
-        existing: dict[str, object] = {}
+        existing: dict[str, Row[Any]] = {}
         for chunk in _chunks(keys):
-            for row in self.session.execute(select(MovieRow.__table__).where(MovieRow.external_key.in_(chunk))):
+            for row in self.session.execute(select(MOVIES).where(MovieRow.external_key.in_(chunk))):
                 existing[row.external_key] = row
         genre_ids = self._ensure_genres({g for d in by_key.values() for g in d.genres})
-        current_genres = self._genres_for([row.id for row in existing.values()])  # type: ignore[attr-defined]
+        current_genres = self._genres_for([row.id for row in existing.values()])
 
         now = utcnow()
         new_rows = [
@@ -175,12 +180,10 @@ class MovieRepository:
         ]
         outcomes: dict[str, UpsertOutcome] = {}
         if new_rows:
-            for chunk in _chunks(new_rows):
+            for rows in _chunks(new_rows):
                 result = self.session.execute(
-                    insert(MovieRow.__table__).returning(
-                        MovieRow.id, MovieRow.external_key, sort_by_parameter_order=True
-                    ),
-                    list(chunk),
+                    insert(MOVIES).returning(MovieRow.id, MovieRow.external_key, sort_by_parameter_order=True),
+                    list(rows),
                 )
                 for movie_id, key in result:
                     outcomes[key] = UpsertOutcome(movie_id, "new")
@@ -190,7 +193,7 @@ class MovieRepository:
         for key, row in existing.items():
             draft = by_key[key]
             values = _draft_values(draft)
-            movie_id = row.id  # type: ignore[attr-defined]
+            movie_id = row.id
             differs = any(getattr(row, name) != value for name, value in values.items())
             genres_differ = tuple(sorted(current_genres.get(movie_id, ()))) != tuple(sorted(draft.genres))
             if differs:
@@ -199,7 +202,7 @@ class MovieRepository:
                 genre_changes[movie_id] = draft.genres
             outcomes[key] = UpsertOutcome(movie_id, "updated" if differs or genres_differ else "unchanged")
         if changed:
-            table = MovieRow.__table__
+            table = MOVIES
             statement = (
                 update(table)
                 .where(table.c.id == bindparam("_id"))
@@ -214,11 +217,11 @@ class MovieRepository:
             for g in draft.genres
         ]
         if genre_changes:
-            for chunk in _chunks(list(genre_changes)):
-                self.session.execute(delete(movie_genres).where(movie_genres.c.movie_id.in_(chunk)))
+            for ids in _chunks(list(genre_changes)):
+                self.session.execute(delete(movie_genres).where(movie_genres.c.movie_id.in_(ids)))
             links += [{"movie_id": mid, "genre_id": genre_ids[g]} for mid, gs in genre_changes.items() for g in gs]
-        for chunk in _chunks(links):
-            self.session.execute(insert(movie_genres), list(chunk))
+        for link_rows in _chunks(links):
+            self.session.execute(insert(movie_genres), list(link_rows))
         return [outcomes[draft.external_key] for draft in drafts]
 
     def _ensure_genres(self, names: set[str]) -> dict[str, int]:
@@ -226,7 +229,7 @@ class MovieRepository:
             self._genre_ids = {name: gid for gid, name in self.session.execute(select(GenreRow.id, GenreRow.name))}
         missing = sorted(names - self._genre_ids.keys())
         if missing:
-            self.session.execute(insert(GenreRow.__table__), [{"name": name} for name in missing])
+            self.session.execute(insert(GENRES), [{"name": name} for name in missing])
             self._genre_ids = {name: gid for gid, name in self.session.execute(select(GenreRow.id, GenreRow.name))}
         return self._genre_ids
 
@@ -288,7 +291,7 @@ class UserRepository:
         now = utcnow()
         for chunk in _chunks([key for key in keys if key not in found]):
             self.session.execute(
-                insert(UserRow.__table__),
+                insert(USERS),
                 [
                     {
                         "username": key.replace(":", "-", 1),
@@ -316,9 +319,7 @@ class RatingRepository:
         rated_at = rated_at or utcnow()
         dialect = self.session.get_bind().dialect.name
         table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = table_insert(RatingRow.__table__).values(
-            user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at
-        )
+        statement = table_insert(RATINGS).values(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
         self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[RatingRow.user_id, RatingRow.movie_id],
@@ -344,7 +345,7 @@ class RatingRepository:
             }
             fresh = [r for r in chunk if (r["user_id"], r["movie_id"]) not in present]
             if fresh:
-                self.session.execute(insert(RatingRow.__table__), fresh)
+                self.session.execute(insert(RATINGS), fresh)
                 inserted += len(fresh)
         return inserted
 
@@ -397,7 +398,7 @@ class OutboxRepository:
         now = utcnow()
         rows = [{"movie_id": movie_id, "created_at": now} for movie_id in movie_ids]
         for chunk in _chunks(rows):
-            self.session.execute(insert(MovieOutboxRow.__table__), list(chunk))
+            self.session.execute(insert(OUTBOX), list(chunk))
 
     def pending(self, limit: int) -> list[tuple[int, int]]:
         """The oldest ``limit`` entries as (outbox id, movie id)."""

@@ -327,7 +327,7 @@ def save_arrays(path: str | os.PathLike[str], name: str, config: dict[str, Any],
     """Write a model as a plain ``.npz`` (no pickles): a JSON header plus numeric and unicode arrays."""
     header = {"strategy": name, "format": FORMAT_VERSION, "config": config}
     buffer = io.BytesIO()
-    np.savez(buffer, header=encode_json(header), **arrays)
+    np.savez(buffer, header=encode_json(header), **arrays)  # type: ignore[arg-type]  # numpy's stub lacks **arrays
     Path(path).write_bytes(buffer.getvalue())
 
 
