@@ -8,7 +8,7 @@ even connect is tried again a couple of times (tenacity), which is safe for ever
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -123,7 +123,6 @@ class Strategies:
 
     names: tuple[str, ...] = ()
     default: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def strategies_from_openapi(document: dict[str, Any]) -> Strategies:
