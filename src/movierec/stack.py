@@ -219,6 +219,11 @@ def tcp_reachable(url: str, default_port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -351,9 +356,9 @@ class Stack:
 
     def run(self) -> int:
         """Start everything, supervise until SIGTERM/SIGINT, stop everything. Returns the exit code."""
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, self._on_signal)
+            previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.start()
             self.supervise()
@@ -362,6 +367,8 @@ class Stack:
             return 0
         finally:
             self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -455,7 +462,7 @@ class Stack:
             self.report(f"starting {' '.join(local)} with scripts/services (the first time installs them)")
             self._run([str(SERVICES_SCRIPT), "start", *local], self.run_dir / "services.log", timeout=1800)
             return
-        listing = ", ".join(f"{ENV_NAMES[name]}={url}" for name, url in down.items())
+        listing = ", ".join(f"{ENV_NAMES[name]}={redact(url)}" for name, url in down.items())
         raise StackError(
             f"not reachable: {listing}. Start them (scripts/services start) or point the variables at running servers"
         )
