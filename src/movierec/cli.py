@@ -260,7 +260,7 @@ def _start_ui(settings: Settings, api_url: str, port: int) -> subprocess.Popen[b
     command = [
         sys.executable, "-m", "streamlit", "run", str(app_path),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     return subprocess.Popen(command, env=env, start_new_session=True)
 

@@ -181,3 +181,24 @@ def test_healthz(client: FlaskClient) -> None:
         "search": "embedded",
         "events": "embedded",
     }
+
+
+def test_a_list_computed_before_a_rating_is_never_served_after_it(
+    container: Container, sample_catalogue: dict[str, int]
+) -> None:
+    """A slow request that stores its result after the user rated must not bring back the old list."""
+    service = container.recommendations
+    user = container.accounts.register("racer", "a fine password")
+    container.ratings.rate(user.id, sample_catalogue["Heat"], 9)
+    with container.store.uow() as uow:
+        version_before = uow.ratings.version(user.id)
+    stale = service._compute(user.id, "ease_seq", None, 20)  # started before the next rating...
+    matrix = sample_catalogue["The Matrix"]
+    assert matrix in [item.movie.id for item in stale]
+    container.ratings.rate(user.id, matrix, 10)  # ...which drops the cache...
+    container.cache.set(  # ...and then the slow request writes its result
+        f"recommendations:{user.id}", f"ease_seq||20|{version_before}", service._encode(stale), 300
+    )
+    fresh = service.recommend(user.id, "ease_seq", None, 20)
+    assert fresh.cached is False
+    assert matrix not in [item.movie.id for item in fresh.items]

@@ -67,7 +67,11 @@ class RecommendationService:
             if known is None:  # no movie has this genre: nothing to recommend
                 return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=[])
             genre = known
-        key, field = recommendations_key(user_id), f"{strategy}|{genre or ''}|{limit}"
+        # The field names the user's ratings version: a list computed before a rating can never be served after
+        # it, even if it reached the cache after that rating dropped the user's entries.
+        with self.store.uow() as uow:
+            version = uow.ratings.version(user_id)
+        key, field = recommendations_key(user_id), f"{strategy}|{genre or ''}|{limit}|{version}"
         hit = self._cache_get(key, field)
         if hit is not None:
             try:
