@@ -42,7 +42,8 @@ def check_indexer(timeout: float = TIMEOUT_SECONDS) -> str:
     from movierec.settings import ConfigurationError, load_settings
 
     try:
-        settings = load_settings()
+        # The probe signs nothing: it needs the Kafka settings, not the SECRET_KEY the services are checked against.
+        settings = load_settings(secret_key="the-healthcheck-signs-nothing")
     except ConfigurationError as exc:
         raise Unhealthy(str(exc)) from None
     if not settings.kafka_bootstrap_servers:

@@ -79,6 +79,7 @@ class RunningStack:
     nginx_port: int
     backend_ports: tuple[int, int]
     ui_port: int
+    env: dict[str, str]
 
     @property
     def nginx(self) -> str:
@@ -168,7 +169,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         started = time.monotonic()
         with output.open("wb") as sink:
             process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        running = RunningStack(process, run_dir, output, nginx_port, (backend1, backend2), ui_port)
+        running = RunningStack(process, run_dir, output, nginx_port, (backend1, backend2), ui_port, env)
         try:
             wait_until(
                 lambda: (run_dir / "stack.json").exists() or process.poll() is not None,
@@ -226,6 +227,14 @@ def test_the_stack_reports_its_parts(stack: RunningStack, http: httpx.Client) ->
     assert http.get(f"http://127.0.0.1:{stack.ui_port}/_stcore/health").status_code == 200
     assert health.headers["server"] == "nginx"  # server_tokens off: no version
     assert health.headers["x-content-type-options"] == "nosniff"
+    # the compose file's healthcheck commands, against the real processes
+    for check in (["http", f"{stack.backend(2)}/healthz"], ["indexer"]):
+        assert healthcheck(stack, *check).returncode == 0, check
+
+
+def healthcheck(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "movierec.healthcheck", *args]
+    return subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=30, check=False)
 
 
 def test_a_user_journey_through_nginx(stack: RunningStack, http: httpx.Client) -> None:
@@ -349,3 +358,5 @@ def test_sigterm_stops_everything(stack: RunningStack, http: httpx.Client) -> No
     assert all(order), stack.output_tail()
     assert order[0].start() < order[1].start() < order[2].start()  # type: ignore[union-attr]
     assert not (stack.run_dir / "stack.json").exists()
+    indexer_gone = healthcheck(stack, "indexer")
+    assert indexer_gone.returncode == 1 and "has no member" in indexer_gone.stderr
