@@ -148,12 +148,33 @@ def seed_tmdb(pages: int, start_page: int | None, base_url: str | None) -> None:
 
 
 @main.command()
-def train() -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="keep running: every N seconds, retrain when enough new ratings have arrived",
+)
+def train(every: float | None) -> None:
     """Fit every recommender on the ratings in the database and publish the models to the data dir."""
+    from movierec.runtime import PeriodicTrainer
     from movierec.services.models import train as train_models
 
     settings = _settings()
     container = _container(settings)
+    if every is not None:
+        trainer = PeriodicTrainer(container, every_seconds=every)
+
+        def _stop(signum: int, _frame: object) -> None:
+            log.info("trainer.signal", signal=signal.Signals(signum).name)
+            trainer.stop()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        try:
+            trainer.run()
+        finally:
+            container.close()
+        return
     try:
         manifest = train_models(container.store, settings.models_dir)
     finally:

@@ -4,6 +4,7 @@ Exit status 0 when healthy, 1 otherwise, with one line on standard error saying 
 container's health log). Only the standard library and the Kafka client the image already has.
 
 - ``http URL``: the URL answers 2xx within the timeout (the API's ``/healthz``, Streamlit's ``/_stcore/health``).
+- ``trainer``: ``movierec train --every N`` checked the ratings within the last two rounds (its heartbeat file).
 - ``indexer``: the indexer's Kafka consumer group (``MOVIEREC_KAFKA_GROUP``) has at least one member, i.e. an
   indexer is connected to the broker and consuming; a hung or crashed indexer leaves the group.
 """
@@ -63,6 +64,28 @@ def check_indexer(timeout: float = TIMEOUT_SECONDS) -> str:
     return f"consumer group {group!r}: {members} member(s), state {description.state.name}"
 
 
+def check_trainer(now: float | None = None) -> str:
+    import json
+    import time
+
+    from movierec.runtime import heartbeat_path
+    from movierec.settings import load_settings
+
+    settings = load_settings(secret_key="the-healthcheck-signs-nothing")
+    path = heartbeat_path(settings.data_dir)
+    try:
+        beat = json.loads(path.read_text())
+        age = (now or time.time()) - float(beat["checked_at"])
+        every = float(beat["every"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise Unhealthy(f"no trainer heartbeat at {path}: {exc}") from None
+    if age > 2 * every + 60:
+        raise Unhealthy(f"the trainer last checked {age:.0f} s ago (every {every:.0f} s)")
+    if beat.get("error"):
+        raise Unhealthy(f"the trainer's last round failed: {beat['error']}")
+    return f"the trainer checked {age:.0f} s ago"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -70,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = check_http(args[1])
         elif args == ["indexer"]:
             message = check_indexer()
+        elif args == ["trainer"]:
+            message = check_trainer()
         else:
-            sys.stderr.write("usage: python -m movierec.healthcheck http URL | indexer\n")
+            sys.stderr.write("usage: python -m movierec.healthcheck http URL | indexer | trainer\n")
             return 2
     except Unhealthy as exc:
         sys.stderr.write(f"unhealthy: {exc}\n")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 from movierec.log import get_logger
 from movierec.services import models as model_store
@@ -57,6 +59,10 @@ class IndexerWorker:
             self._thread.join(timeout)
 
 
+def heartbeat_path(data_dir: Path) -> Path:
+    return data_dir / "models" / "trainer-heartbeat.json"
+
+
 class PeriodicTrainer:
     """Retrains the models when enough new ratings arrived since the current generation was trained."""
 
@@ -80,12 +86,28 @@ class PeriodicTrainer:
         return grown >= self.min_new and grown >= self.min_growth * max(int(manifest["ratings"]), 1)
 
     def run(self) -> None:
-        while not self._stop.wait(self.every):
+        """Check now, then every ``every`` seconds, until stopped; each round leaves a heartbeat file."""
+        while True:
+            error = None
             try:
                 if self.due():
                     model_store.train(self.container.store, self.container.settings.models_dir)
-            except Exception:
+            except Exception as exc:  # the database may be away for a moment; the next round tries again
                 log.exception("trainer.failed")
+                error = type(exc).__name__
+            self._heartbeat(error)
+            if self._stop.wait(self.every):
+                return
+
+    def _heartbeat(self, error: str | None) -> None:
+        path = heartbeat_path(self.container.settings.data_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"checked_at": time.time(), "every": self.every, "error": error}))
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("trainer.heartbeat_failed", error=repr(exc))
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name="movierec-trainer", daemon=True)

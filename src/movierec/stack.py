@@ -63,6 +63,7 @@ SECRET_ENV = ("SECRET_KEY", "TMDB_API_KEY")
 STARTUP_TIMEOUT = 120.0  # seconds for one child to become healthy
 STOP_TIMEOUT = 25.0  # seconds for one child to exit after its stop signal, before SIGKILL
 MAX_RESTARTS = 3
+TRAIN_EVERY_SECONDS = 600
 
 
 class StackError(RuntimeError):
@@ -379,6 +380,7 @@ class Stack:
         self._step("seed", self._seed)
         self._step("train", self._train_if_needed)
         self._step("indexer", self._start_indexer)
+        self._step("trainer", self._start_trainer)
         self._step("backends", self._start_backends)
         self._step("nginx", self._start_nginx)
         if self.options.ui:
@@ -488,6 +490,13 @@ class Stack:
         child = Child("indexer", [sys.executable, "-m", "movierec", "indexer"], self.env, self.run_dir / "indexer.log")
         self._launch(child)
         # The indexer has no HTTP port: it must at least stay up while it connects.
+        self._wait(child, lambda: True, settle=1.0)
+
+    def _start_trainer(self) -> None:
+        """Retrains the models as ratings accumulate; the backends pick up each new generation."""
+        command = [sys.executable, "-m", "movierec", "train", "--every", str(TRAIN_EVERY_SECONDS)]
+        child = Child("trainer", command, self.env, self.run_dir / "trainer.log")
+        self._launch(child)
         self._wait(child, lambda: True, settle=1.0)
 
     def _start_backends(self) -> None:

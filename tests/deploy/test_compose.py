@@ -35,7 +35,7 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 NGINX = "/usr/sbin/nginx"
 
 DATA_SERVICES = ("postgres", "redis", "kafka", "elasticsearch")
-APP_SERVICES = ("kafka_indexer", "backend1", "backend2")
+APP_SERVICES = ("kafka_indexer", "trainer", "backend1", "backend2")
 ALL_SERVICES = (*DATA_SERVICES, "migrate", *APP_SERVICES, "nginx", "streamlit")
 ONE_SHOT = ("migrate",)
 
@@ -164,6 +164,7 @@ def test_startup_order_waits_for_health_and_for_the_one_migration(services: dict
     assert depends(services["streamlit"]) == {"nginx": "service_healthy"}
     assert services["migrate"]["command"] == ["movierec", "migrate"]
     assert services["kafka_indexer"]["command"] == ["movierec", "indexer"]
+    assert services["trainer"]["command"][:3] == ["movierec", "train", "--every"]
 
 
 def test_named_volumes_for_data_and_the_shared_models(compose: dict[str, Any], services: dict[str, Any]) -> None:
