@@ -214,7 +214,7 @@ def test_the_stack_reports_its_parts(stack: RunningStack, http: httpx.Client) ->
     assert "SECRET_KEY is not set: using one generated for this run" in output
     assert f"movierec stack is up: API (through Nginx) {stack.nginx}" in output
     children = stack.state()["children"]
-    assert set(children) == {"indexer", "backend1", "backend2", "nginx", "ui"}
+    assert set(children) == {"indexer", "trainer", "backend1", "backend2", "nginx", "ui"}
     assert all(pid_alive(child["pid"]) for child in children.values())
     health = http.get(f"{stack.nginx}/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok", health.text
@@ -228,7 +228,7 @@ def test_the_stack_reports_its_parts(stack: RunningStack, http: httpx.Client) ->
     assert health.headers["server"] == "nginx"  # server_tokens off: no version
     assert health.headers["x-content-type-options"] == "nosniff"
     # the compose file's healthcheck commands, against the real processes
-    for check in (["http", f"{stack.backend(2)}/healthz"], ["indexer"]):
+    for check in (["http", f"{stack.backend(2)}/healthz"], ["indexer"], ["trainer"]):
         assert healthcheck(stack, *check).returncode == 0, check
 
 
@@ -265,11 +265,15 @@ def test_a_user_journey_through_nginx(stack: RunningStack, http: httpx.Client) -
 
 
 def test_nginx_spreads_requests_over_both_backends_and_logs_which(stack: RunningStack, http: httpx.Client) -> None:
-    before = len(stack.access_log())
+    marker = "limit=7&offset="  # only this test asks for pages of 7
     for offset in range(20):
-        assert http.get(f"{stack.nginx}/movies/latest", params={"limit": 5, "offset": offset}).status_code == 200
-    entries = stack.access_log()[before:]
-    served = [entry for entry in entries if "/movies/latest" in entry["request"]]
+        assert http.get(f"{stack.nginx}/movies/latest", params={"limit": 7, "offset": offset}).status_code == 200
+
+    def served_here() -> list[dict[str, str]]:
+        return [entry for entry in stack.access_log() if marker in entry["request"]]
+
+    wait_until(lambda: len(served_here()) >= 20, 10, "20 access log lines")
+    served = served_here()
     assert len(served) == 20
     backends = {f"127.0.0.1:{port}" for port in stack.backend_ports}
     assert {entry["upstream"] for entry in served} == backends
