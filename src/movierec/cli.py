@@ -411,3 +411,29 @@ def stack(
         Stack(settings, options, report=click.echo).run()
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command("bench")
+@click.option("--quick", is_flag=True, help="fewer queries and users, shorter load runs (a smoke check)")
+@click.option("--embedded-only", is_flag=True, help="only the embedded defaults: no services, Nginx or wrk needed")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="for RESULTS.md, results.json  [default: bench]",
+)
+def bench(quick: bool, embedded_only: bool, output_dir: Path | None) -> None:
+    """Ingest, search, recommendations and load through Nginx, measured side by side: bench/RESULTS.md and JSON."""
+    checkout = next(
+        (p for p in (Path(__file__).resolve().parents[2], Path.cwd()) if (p / "bench" / "run.py").is_file()), None
+    )
+    if checkout is None:
+        raise click.ClickException("the benchmarks are in the source checkout's bench/ folder: run this from there")
+    sys.path.insert(0, str(checkout))
+    from bench.common import BenchError
+    from bench.run import DEFAULT_OUTPUT, run
+
+    configure_logging("WARNING")
+    try:
+        run(quick=quick, embedded_only=embedded_only, output_dir=output_dir or DEFAULT_OUTPUT, report=click.echo)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,384 @@
+"""Targets (met / missed, by how much) and the RESULTS.md rendering of a run's results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+STRATEGY_ORDER = ("ease_seq", "seed", "popular", "ease")
+
+
+# ---------------------------------------------------------------------------------------------- targets
+
+
+def _target(name: str, measured: float | None, limit: float, unit: str, *, at_most: bool) -> dict[str, Any]:
+    if measured is None:
+        return {"target": name, "measured": None, "limit": limit, "unit": unit, "met": False, "margin": "not measured"}
+    met = measured <= limit if at_most else measured >= limit
+    gap = abs(limit - measured)
+    share = gap / limit * 100 if limit else 0.0
+    word = "met" if met else "missed"
+    return {
+        "target": name,
+        "measured": round(measured, 3),
+        "limit": limit,
+        "unit": unit,
+        "met": met,
+        "margin": f"{word} by {gap:.3g} {unit} ({share:.0f}% of the limit)",
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    targets: list[dict[str, Any]] = []
+    full = results["ingest"].get("full_stack")
+    if full:
+        imdb = full["imdb"]
+        targets.append(
+            _target(
+                "full stack: 10,000 movies searchable <= 20 s after seeding starts (IMDB seeding; time the index "
+                "held 10,000 movies, sampled every 0.25 s)",
+                imdb["pipeline"]["time_to_searchable"].get("10000"),
+                20.0,
+                "s",
+                at_most=True,
+            )
+        )
+        movielens = full["movielens"]["pipeline"]
+        targets.append(
+            _target(
+                f"full stack: the MovieLens catalogue ({movielens['movies']:,} movies) found by /search "
+                "<= 20 s after seeding starts",
+                movielens["searchable_seconds"],
+                20.0,
+                "s",
+                at_most=True,
+            )
+        )
+        for source, result in full.items():
+            targets.append(
+                _target(
+                    f"full stack: pipeline >= 50% of the raw _bulk throughput ({source}, "
+                    f"{result['pipeline']['movies']:,} movies)",
+                    result["pipeline_over_raw_search"] * 100,
+                    50.0,
+                    "%",
+                    at_most=False,
+                )
+            )
+    for mode, result in results["recommendations"].items():
+        worst = max(result[s]["cached"]["p99_ms"] for s in STRATEGY_ORDER if s in result)
+        targets.append(
+            _target(
+                f"{mode.replace('_', ' ')}: cached recommendations p99 <= 5 ms inside the API (worst strategy)",
+                worst,
+                5.0,
+                "ms",
+                at_most=True,
+            )
+        )
+    for entry in results.get("load", {}).get("ratios", []):
+        if entry["endpoint"].startswith("/recommendations"):
+            over = entry["over_healthz_via_nginx"]
+            targets.append(
+                _target(
+                    f"/recommendations (cached) through Nginx >= 50% of /healthz requests/s through Nginx "
+                    f"({entry['connections']} connections)",
+                    None if over is None else over * 100,
+                    50.0,
+                    "%",
+                    at_most=False,
+                )
+            )
+    for engine, result in results["search"].items():
+        targets.append(
+            _target(
+                f"{engine}: search through the API p95 <= 25 ms at {result['movies']:,} movies",
+                result["api"]["p95_ms"],
+                25.0,
+                "ms",
+                at_most=True,
+            )
+        )
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    parts = [_header(results), _targets(results)]
+    if results["ingest"]:
+        parts.append(_ingest(results))
+    if results["search"]:
+        parts.append(_search(results))
+    if results["recommendations"]:
+        parts.append(_recommendations(results))
+    if "load" in results:
+        parts.append(_load(results))
+    parts.append(_memory(results))
+    parts.append(NOTES)
+    return "\n\n".join(parts).rstrip() + "\n"
+
+
+def _header(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    versions = results["versions"]
+    libraries = ", ".join(f"{name} {version}" for name, version in versions["libraries"].items())
+    servers = versions.get("servers") or {}
+    server_line = ", ".join(f"{name} {version}" for name, version in servers.items()) or "not used (embedded only)"
+    tools = ", ".join(f"{name} {version}" for name, version in versions["tools"].items() if version)
+    loads = "; ".join(
+        f"{name}: {' / '.join(str(v) for v in values)}" for name, values in results["load_average"].items()
+    )
+    skipped = f"\n- Skipped: {', '.join(results['skipped'])}" if results.get("skipped") else ""
+    return f"""# Benchmark results
+
+Measured side by side in one run on one machine; ratios compare numbers taken minutes apart on the same machine.
+Regenerate with the command below (this file and `results.json` are written by it).
+
+- Command: `{results["command"]}` (from the repository root)
+- Date: {results["started_at"]} (UTC), {results["duration_seconds"]:.0f} s in all; commit {versions.get("commit")}
+- Machine: {machine["cores"]} cores ({machine["cpu"]}), {machine["memory_gib"]} GiB memory, {machine["os"]}, \
+Linux {machine["kernel"]}, Python {machine["python"]}
+- Load average (1 / 5 / 15 min) when each part started: {loads}
+- Libraries: {libraries}
+- Servers: {server_line}
+- Tools: {tools}{skipped}"""
+
+
+def _targets(results: dict[str, Any]) -> str:
+    lines = ["## Targets", ""]
+    for target in results["targets"]:
+        measured = "–" if target["measured"] is None else f"{target['measured']:g} {target['unit']}"
+        mark = "**met**" if target["met"] else "**missed**"
+        lines.append(f"- {mark}: {target['target']}: {measured}; {target['margin']}")
+    return "\n".join(lines)
+
+
+def _ingest(results: dict[str, Any]) -> str:
+    rows = []
+    for mode, sources in results["ingest"].items():
+        for source, result in sources.items():
+            pipeline = result["pipeline"]
+            rows.append(
+                [
+                    mode.replace("_", " "),
+                    source,
+                    pipeline["movies"],
+                    f"{pipeline['indexed']:,}" + ("" if pipeline["complete"] else " (some lost)"),
+                    pipeline["seed_seconds"],
+                    pipeline["searchable_seconds"],
+                    pipeline["movies_per_s"],
+                    pipeline["time_to_searchable"].get("10000"),
+                    result["raw_search"]["movies_per_s"],
+                    _pct(result["pipeline_over_raw_search"]),
+                    result["raw_database"]["movies_per_s"],
+                    _pct(result["pipeline_over_raw_database"]),
+                ]
+            )
+    table = _table(
+        [
+            "stack",
+            "catalogue",
+            "movies",
+            "indexed",
+            "seeded (s)",
+            "last found by /search (s)",
+            "pipeline movies/s",
+            "10,000 searchable (s)",
+            "raw search movies/s",
+            "pipeline / raw search",
+            "raw database movies/s",
+            "pipeline / raw database",
+        ],
+        rows,
+    )
+    return f"""## Ingest: seeder to searchable
+
+Pipeline: `load_catalogue` (batches of 1,000: database + outbox, then published) → event bus → indexer (batches of
+up to 500) → search; the clock runs from the start of seeding until `/search?q=<title of the last movie>` (through the
+Flask app) returns it. Raw search: Elasticsearch `helpers.bulk` of the same documents, `chunk_size=500`, one refresh
+(embedded: `EmbeddedMovieIndex.index_movies`, batches of 500). Raw database: SQLAlchemy Core executemany of the same
+movie rows into the `movies` table of a fresh, migrated database, 1,000 per transaction (no genres, no outbox).
+The index is created before the clock starts in every case.
+
+{table}"""
+
+
+def _search(results: dict[str, Any]) -> str:
+    rows = []
+    ratio_rows = []
+    kinds: list[list[Any]] = []
+    for engine, result in results["search"].items():
+        for way in ("api", "adapter", "client"):
+            if way in result:
+                r = result[way]
+                rows.append([engine, way, r["n"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["queries_per_s"]])
+        for name in ("api_over_adapter", "api_over_client"):
+            if name in result:
+                r = result[name]
+                ratio_rows.append([engine, name.replace("_", " "), r["p50"], r["p95"], r["throughput"]])
+        for kind, by_way in result["by_kind"].items():
+            kinds.append([engine, kind, by_way.get("api"), by_way.get("adapter"), by_way.get("client")])
+    movies = next(iter(results["search"].values()))["movies"]
+    return f"""## Search: {next(iter(results["search"].values()))["queries"]:,} queries at {movies:,} movies
+
+A fixed, seeded mix (exact titles 30%, one-typo titles 25%, prefixes 20%, genre words 10%, genre filters 15%),
+`limit=20`, one query at a time; each query goes, in rotating order, through the API (`GET /search` on the Flask
+app, in-process), to the adapter's `search()`, and (Elasticsearch) to the client with the adapter's request built
+beforehand. Latencies in ms; throughput is sequential queries/s.
+
+{_table(["engine", "way", "queries", "p50", "p95", "p99", "queries/s"], rows)}
+
+{_table(["engine", "ratio", "p50", "p95", "throughput"], ratio_rows)}
+
+p95 per kind of query (ms):
+
+{_table(["engine", "kind", "api", "adapter", "client"], kinds)}"""
+
+
+def _recommendations(results: dict[str, Any]) -> str:
+    blocks = []
+    for mode, result in results["recommendations"].items():
+        rows = []
+        for strategy in STRATEGY_ORDER:
+            if strategy not in result:
+                continue
+            r = result[strategy]
+            rows.append(
+                [
+                    strategy + (" (default)" if strategy == result["default_strategy"] else ""),
+                    r["uncached"]["p50_ms"],
+                    r["uncached"]["p95_ms"],
+                    r["uncached"]["p99_ms"],
+                    r["cached"]["p50_ms"],
+                    r["cached"]["p95_ms"],
+                    r["cached"]["p99_ms"],
+                    r["service"]["p99_ms"],
+                    r["new_uncached"]["p50_ms"],
+                    r["new_cached"]["p99_ms"],
+                ]
+            )
+        prepare = result["prepare"]
+        header = [
+            "strategy",
+            "uncached p50",
+            "uncached p95",
+            "uncached p99",
+            "cached p50",
+            "cached p95",
+            "cached p99",
+            "service (cached) p99",
+            "new user uncached p50",
+            "new user cached p99",
+        ]
+        blocks.append(
+            f"### {mode.replace('_', ' ')} ({result['database']}, cache: {result['cache']})\n\n"
+            f"{prepare['ratings']:,} MovieLens ratings imported in {prepare['import_seconds']} s, models trained in "
+            f"{prepare['train_seconds']} s; {result['users']} MovieLens users (seeded sample), 3 cached requests each; "
+            f"a new user with 3 ratings, 20 times each.\n\n" + _table(header, rows)
+        )
+    return (
+        "## Recommendations inside the API\n\n`GET /recommendations/<id>?strategy=` with a valid token through the "
+        "Flask app (in-process); uncached = the user's cache entry deleted first; ms.\n\n" + "\n\n".join(blocks)
+    )
+
+
+def _load(results: dict[str, Any]) -> str:
+    load = results["load"]
+    rows = [
+        [
+            r["endpoint"],
+            r["target"],
+            r["connections"],
+            r["requests_per_s"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r["max_ms"],
+            r["requests"],
+            r["errors"],
+        ]
+        for r in load["runs"]
+    ]
+    ratio_rows = [
+        [
+            r["endpoint"],
+            r["connections"],
+            r["nginx_requests_per_s"],
+            _pct(r["over_healthz_via_nginx"]),
+            _pct(r["over_one_backend_direct"]),
+        ]
+        for r in load["ratios"]
+    ]
+    backends = load["backends"]
+    runs_table = _table(
+        ["endpoint", "via", "connections", "requests/s", "p50 ms", "p99 ms", "max ms", "requests", "errors"], rows
+    )
+    ratios_table = _table(
+        ["endpoint", "connections", "requests/s via Nginx", "/ healthz via Nginx", "/ one backend direct"], ratio_rows
+    )
+    return f"""## Load through Nginx with two backends
+
+`movierec stack` on the full-stack MovieLens run ({load["catalogue"]["movies"]:,} movies, ratings and trained
+models): Nginx over {backends["count"]} gunicorn backends ({backends["workers"]} gthread workers x {backends["threads"]}
+threads each) and the indexer, with PostgreSQL, Redis, Kafka and Elasticsearch on the same 2 cores. Load from `wrk
+-t{load["wrk_threads"]} -c<connections> -d{load["seconds_per_run"]:g}s` on 127.0.0.1 (it shares the cores too), cycling
+through {results["sizes"]["load_search_queries"]} search queries and
+{results["sizes"]["load_users"]} users' recommendations (each with its own token, warmed into the cache before the
+run). `/healthz` pings all four services; `/nginx-health` is answered by Nginx alone. `backend1` = one backend hit
+directly.
+
+{runs_table}
+
+{ratios_table}"""
+
+
+def _memory(results: dict[str, Any]) -> str:
+    memory = results["memory"]
+    rows = []
+    for name, entry in (memory.get("stack") or {}).items():
+        workers = ", ".join(f"{w:g}" for w in entry["workers_peak_rss_mib"]) or "–"
+        rows.append([f"stack {name}", entry["peak_rss_mib"], workers, entry["total_peak_rss_mib"]])
+    indexer = memory.get("indexer_after_imdb_ingest")
+    if indexer:
+        peak = indexer["peak_rss_mib"]
+        rows.append(["indexer process after indexing IMDB (58,788)", peak, "–", peak])
+    rows.append(
+        [
+            "bench process (embedded API + indexer thread, both catalogues)",
+            memory["bench_process_peak_rss_mib"],
+            "–",
+            memory["bench_process_peak_rss_mib"],
+        ]
+    )
+    return f"""## Memory: peak RSS (VmHWM), MiB
+
+{_table(["process", "peak RSS", "workers' peak RSS", "total"], rows)}"""
+
+
+NOTES = """## Notes
+
+- Noise: the machine has 2 cores shared with other work (the load averages above); the services, the load
+  generator and the benchmark itself share those cores, so absolute numbers move by tens of percent between runs.
+  Ratios are taken within one run, minutes apart.
+- Timing is never asserted by tests: `tests/bench/test_bench_quick.py` only checks that the quick, embedded-only
+  run produces every section with numbers."""
