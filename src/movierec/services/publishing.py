@@ -2,9 +2,15 @@
 
 A movie and its outbox entry are written in one transaction, so a movie in the database is never left
 unpublished: if the bus is down, the entry stays and a later ``drain`` publishes it.
+
+Drains of one relay run one at a time: seeding drains inline while the indexer worker drains every second, and
+two interleaved drains on SQLite (no ``SKIP LOCKED``, ids of deleted outbox rows reused) could delete entries
+written after they read theirs, so those movies would never be published.
 """
 
 from __future__ import annotations
+
+import threading
 
 from movierec.events.port import MovieEventPublisher, MovieUpserted, PublishFailed
 from movierec.log import get_logger
@@ -18,9 +24,14 @@ class OutboxRelay:
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
+        self._draining = threading.Lock()
 
     def drain(self, max_batches: int | None = None) -> int:
         """Publish pending entries in order; returns how many were published. Stops at the first failure."""
+        with self._draining:
+            return self._drain(max_batches)
+
+    def _drain(self, max_batches: int | None) -> int:
         published = 0
         batches = 0
         while max_batches is None or batches < max_batches:
