@@ -313,3 +313,21 @@ def test_concurrent_migrations_on_postgres(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         next(urls, None)
+
+
+def test_outbox_ids_are_never_reused(store: Store) -> None:
+    """A relay deletes the ids it published; an id reused by a newer entry would be deleted unpublished."""
+    with store.uow() as uow:
+        (outcome,) = uow.movies.upsert_many(drafts(("t:1", "A", ())))
+        uow.outbox.add([outcome.movie_id, outcome.movie_id])
+        uow.commit()
+    with store.uow() as uow:
+        first = [outbox_id for outbox_id, _ in uow.outbox.pending(10)]
+        uow.outbox.remove(first)  # the outbox is now empty
+        uow.commit()
+    with store.uow() as uow:
+        uow.outbox.add([outcome.movie_id])
+        uow.commit()
+    with store.uow() as uow:
+        (newer,) = [outbox_id for outbox_id, _ in uow.outbox.pending(10)]
+    assert newer > max(first)

@@ -127,6 +127,7 @@ class MovieOutboxRow(Base):
     """Movies written to the database and not yet acknowledged by the event bus (the transactional outbox)."""
 
     __tablename__ = "movie_outbox"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused: see migration 0002
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
