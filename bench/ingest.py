@@ -161,6 +161,7 @@ def embedded_pipeline(container: Container, source: str, drafts: Sequence[MovieD
 @contextlib.contextmanager
 def indexer_process(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``movierec indexer`` as its own process (as in the stack), a member of the consumer group when yielded."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "movierec", "indexer"],
@@ -212,7 +213,40 @@ def full_stack_pipeline(
     with indexer_process(container.settings, log_path) as process:
         result = run_pipeline(container, source, drafts)
         result["indexer_memory"] = peak_memory(process.pid)
+    result["indexer_stage"] = indexer_stage(container.settings, result["movies"], log_path)
     return result
+
+
+def indexer_stage(settings: Settings, movies: int, log_path: Path) -> dict[str, Any]:
+    """The indexer alone: a second ``movierec indexer`` with a new consumer group and a new alias replays the topic
+    the pipeline filled. Rate = movies indexed after the first sample that found documents / the time from that
+    sample until the index held every movie (count sampled every 50 ms): process start and group join left out."""
+    from movierec.search.elastic import ElasticMovieIndex
+
+    unique = uuid.uuid4().hex[:8]
+    replay = settings.model_copy(
+        update={"kafka_group": f"{settings.kafka_group}-replay-{unique}", "search_index": f"{settings.search_index}-r"}
+    )
+    index = ElasticMovieIndex(str(settings.elasticsearch_url), alias=replay.search_index, timeout=30.0)
+    index.ensure_index()
+    sampler = CountSampler(index.count, every=0.05)
+    started = time.perf_counter()
+    sampler.start(started)
+    try:
+        with indexer_process(replay, log_path.with_name(f"replay-{log_path.name}")):
+            poll_until(lambda: index.count() >= movies, SEARCHABLE_TIMEOUT, 0.05, "the replay indexed every movie")
+            finished = time.perf_counter() - started
+    finally:
+        sampler.stop()
+        index.drop()
+        index.close()
+    first_time, first_count = next(((t, n) for t, n in sampler.samples if n > 0), (0.0, 0))
+    seconds = finished - first_time
+    return {
+        "movies": movies,
+        "seconds": round(seconds, 2),
+        "movies_per_s": round((movies - first_count) / seconds, 1) if seconds > 0 else None,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- raw baselines
@@ -278,6 +312,9 @@ def raw_database_insert(url: str, drafts: Sequence[MovieDraft]) -> dict[str, Any
 
 
 def with_ratios(pipeline: dict[str, Any], raw_search: dict[str, Any], raw_database: dict[str, Any]) -> dict[str, Any]:
+    stage = pipeline.get("indexer_stage")
+    if stage and stage.get("movies_per_s"):
+        stage["over_raw_search"] = ratio(stage["movies_per_s"], raw_search["movies_per_s"])
     return {
         "pipeline": pipeline,
         "raw_search": raw_search,
