@@ -2,10 +2,10 @@
 
 Pipeline (what the product does): ``load_catalogue`` upserts batches of 1,000 movies (database + outbox in one
 transaction) and publishes them to the event bus; the indexer (a thread on the embedded defaults, the separate
-``movierec indexer`` process on the full stack) bulk-writes batches of up to 500 to search; the clock stops when the
-catalogue's last movie is returned by ``GET /search?q=<its title>`` through the API (the Flask app, in-process).
-A sampler reads the index's document count every 0.25 s, which gives the time until the first N movies were
-searchable (the adapters refresh after each bulk, so counted = searchable).
+``movierec indexer`` process on the full stack) writes batches of up to 2,000 to search (bulk requests of 500);
+the clock stops when the catalogue's last movie is returned by ``GET /search?q=<its title>`` through the API (the
+Flask app, in-process). A sampler reads the index's document count every 0.25 s, which gives the time until the
+first N movies were searchable (the adapters refresh after each batch, so counted = searchable).
 
 Raw baselines on the same machine in the same run, same movies:
 * search: Elasticsearch ``helpers.bulk`` of the same documents (the adapter's ``movie_fields``, built beforehand),

@@ -4,8 +4,9 @@ each, behind Nginx, plus the indexer) on the full-stack MovieLens run, driven by
 Each run is ``wrk -t2 -c<connections> -d<seconds>s`` with a Lua script that cycles through a fixed list of requests
 (search queries; recommendation users each with their own bearer token) and prints wrk's own summary as JSON.
 Every endpoint runs through Nginx and against one backend directly; ``/healthz`` through the same Nginx is the
-reference (it pings PostgreSQL, Redis, Elasticsearch and Kafka), and ``/nginx-health`` (answered by Nginx itself)
-is the proxy's own ceiling.
+reference (it pings PostgreSQL, Redis, Elasticsearch and Kafka), ``/nginx-health`` (answered by Nginx itself)
+is the proxy's own ceiling, and ``bench.hello`` (a Flask app with one JSON route, on one gunicorn backend with the
+same worker settings, after the stack has stopped) is the framework's.
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from bench.common import BenchError, Report, free_ports, peak_memory, ratio
+from bench.common import BenchError, Report, free_ports, peak_memory, poll_until, ratio
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec.stack import Stack, StackOptions
+from movierec.stack import REPO_ROOT, Stack, StackOptions, http_ok
 
 WRK_THREADS = 2
+MINIMAL_APP = "/hello (minimal Flask app)"
 
 _LUA = """
 local paths = %(paths)s
@@ -119,6 +124,31 @@ def warm_recommendations(base_url: str, requests: Sequence[tuple[str, str]]) -> 
                 raise BenchError(f"warming {path}: {response.status_code} {response.text[:200]}")
 
 
+@contextmanager
+def minimal_backend(options: StackOptions, run_dir: Path) -> Iterator[str]:
+    """``bench.hello`` on one gunicorn backend with the stack's worker settings; yields its URL."""
+    (port,) = free_ports(1)
+    argv = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--chdir", str(REPO_ROOT),
+        "--worker-class", "gthread", "--workers", str(options.workers), "--threads", str(options.threads),
+        "--keep-alive", "75", "--no-control-socket", "bench.hello:create_app()",
+    ]  # fmt: skip
+    with (run_dir / "hello.log").open("ab") as output:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll_until(lambda: process.poll() is None and http_ok(f"{url}/hello"), 60, 0.25, "the minimal Flask backend")
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
 def run_load(
     settings: Settings,
     run_dir: Path,
@@ -179,6 +209,13 @@ def run_load(
         memory = {name: peak_memory(pid) for name, pid in pids.items() if pid is not None and name != "nginx"}
     finally:
         stack.stop()
+    hello = write_script(scripts / "hello.lua", [("/hello", "")])
+    with minimal_backend(options, run_dir) as url:
+        wrk(url, hello, 4, 1)
+        for count in connections:
+            outcome = {"endpoint": MINIMAL_APP, "target": "one backend", **wrk(url, hello, count, seconds)}
+            runs.append(outcome)
+            report(f"    {MINIMAL_APP} c={count}: {outcome['requests_per_s']} req/s, p99 {outcome['p99_ms']} ms")
     return {
         "seconds_per_run": seconds,
         "wrk_threads": WRK_THREADS,
@@ -194,10 +231,11 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     by = {(r["endpoint"], r["target"], r["connections"]): r for r in runs}
     found = []
     for (endpoint, target, connections), run in by.items():
-        if target != "nginx" or endpoint in ("/healthz", "/nginx-health"):
+        if target != "nginx" or endpoint in ("/healthz", "/nginx-health", MINIMAL_APP):
             continue
         healthz = by.get(("/healthz", "nginx", connections))
         direct = by.get((endpoint, "backend1", connections))
+        hello = by.get((MINIMAL_APP, "one backend", connections))
         found.append(
             {
                 "endpoint": endpoint,
@@ -205,6 +243,9 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "nginx_requests_per_s": run["requests_per_s"],
                 "over_healthz_via_nginx": ratio(run["requests_per_s"], healthz["requests_per_s"]) if healthz else None,
                 "over_one_backend_direct": ratio(run["requests_per_s"], direct["requests_per_s"]) if direct else None,
+                "direct_over_minimal_app": (
+                    ratio(direct["requests_per_s"], hello["requests_per_s"]) if direct and hello else None
+                ),
             }
         )
     return found
