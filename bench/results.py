@@ -351,17 +351,22 @@ def _load(results: dict[str, Any]) -> str:
         ],
         ratio_rows,
     )
+    movies = load["catalogue"]["movies"]
+    sizes = results["sizes"]
+    stack = (
+        f"{backends['count']} gunicorn backends ({backends['workers']} gthread workers x {backends['threads']} threads)"
+    )
+    command = f"wrk -t{load['wrk_threads']} -c<connections> -d{load['seconds_per_run']:g}s"
     return f"""## Load through Nginx with two backends
 
-`movierec stack` on the full-stack MovieLens run ({load["catalogue"]["movies"]:,} movies, ratings and trained
-models): Nginx over {backends["count"]} gunicorn backends ({backends["workers"]} gthread workers x {backends["threads"]}
-threads each) and the indexer, with PostgreSQL, Redis, Kafka and Elasticsearch on the same 2 cores. Load from `wrk
--t{load["wrk_threads"]} -c<connections> -d{load["seconds_per_run"]:g}s` on 127.0.0.1 (it shares the cores too), cycling
-through {results["sizes"]["load_search_queries"]} search queries and
-{results["sizes"]["load_users"]} users' recommendations (each with its own token, warmed into the cache before the
-run). `/healthz` pings all four services; `/nginx-health` is answered by Nginx alone; `/hello` is a Flask app with
-one JSON route on one gunicorn backend with the same worker settings (the framework's ceiling, run after the stack
-stopped). `backend1` = one backend hit directly.
+`movierec stack` on the full-stack MovieLens run ({movies:,} movies, ratings, trained models):
+Nginx over {stack} and the indexer, with PostgreSQL, Redis, Kafka and Elasticsearch on the same
+2 cores. Load from `{command}` on 127.0.0.1 (it shares the cores too), cycling through
+{sizes["load_search_queries"]} search queries and {sizes["load_users"]} users' recommendations (each with its own
+token, warmed into the cache before the run).
+`/healthz` pings all four services; `/nginx-health` is answered by Nginx alone; `/hello` is a Flask app with one JSON
+route on one gunicorn backend with the same worker settings (the framework's ceiling, run after the stack stopped).
+`backend1` = one backend hit directly.
 
 {runs_table}
 
