@@ -66,10 +66,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
     for mode, result in results["recommendations"].items():
-        worst = max(result[s]["cached"]["p99_ms"] for s in STRATEGY_ORDER if s in result)
+        worst = max(result[s]["all_cached"]["p99_ms"] for s in STRATEGY_ORDER if s in result)
         targets.append(
             _target(
-                f"{mode.replace('_', ' ')}: cached recommendations p99 <= 5 ms inside the API (worst strategy)",
+                f"{mode.replace('_', ' ')}: cached recommendations p99 <= 5 ms inside the API (worst strategy; "
+                "MovieLens users and the new user)",
                 worst,
                 5.0,
                 "ms",
@@ -279,6 +280,7 @@ def _recommendations(results: dict[str, Any]) -> str:
                     r["cached"]["p50_ms"],
                     r["cached"]["p95_ms"],
                     r["cached"]["p99_ms"],
+                    r["all_cached"]["p99_ms"],
                     r["service"]["p99_ms"],
                     r["new_uncached"]["p50_ms"],
                     r["new_cached"]["p99_ms"],
@@ -293,6 +295,7 @@ def _recommendations(results: dict[str, Any]) -> str:
             "cached p50",
             "cached p95",
             "cached p99",
+            "cached p99 incl. new user",
             "service (cached) p99",
             "new user uncached p50",
             "new user cached p99",
@@ -300,8 +303,9 @@ def _recommendations(results: dict[str, Any]) -> str:
         blocks.append(
             f"### {mode.replace('_', ' ')} ({result['database']}, cache: {result['cache']})\n\n"
             f"{prepare['ratings']:,} MovieLens ratings imported in {prepare['import_seconds']} s, models trained in "
-            f"{prepare['train_seconds']} s; {result['users']} MovieLens users (seeded sample), 3 cached requests each; "
-            f"a new user with 3 ratings, 20 times each.\n\n" + _table(header, rows)
+            f"{prepare['train_seconds']} s; {result['users']} MovieLens users (seeded sample), "
+            f"{result['cached_repeats']} cached requests each; a new user with 3 ratings, "
+            f"{result['new_user_repeats']} times each.\n\n" + _table(header, rows)
         )
     return (
         "## Recommendations inside the API\n\n`GET /recommendations/<id>?strategy=` with a valid token through the "

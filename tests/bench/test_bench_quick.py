@@ -94,9 +94,10 @@ def test_recommendations_cover_every_strategy_cached_and_not(quick_run: tuple[di
     assert recommendations["prepare"]["ratings"] > 90_000 and recommendations["users"] == 20
     assert recommendations["cache"] == "memory" and recommendations["database"] == "sqlite"
     for strategy in STRATEGIES:
-        for kind in ("uncached", "cached", "service", "new_uncached", "new_cached"):
+        for kind in ("uncached", "cached", "service", "new_uncached", "new_cached", "all_cached"):
             latencies(recommendations[strategy][kind])
         assert recommendations[strategy]["cached"]["n"] == 60
+        assert recommendations[strategy]["all_cached"]["n"] == 60 + recommendations[strategy]["new_cached"]["n"]
 
 
 def test_targets_and_the_report(quick_run: tuple[dict[str, Any], str]) -> None:
