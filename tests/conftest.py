@@ -10,9 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -236,3 +240,62 @@ def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Sett
             index = ElasticMovieIndex(elasticsearch, alias=settings.search_index)
             index.drop()
             index.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    """Poll ``condition`` until it returns something truthy (and return that), or fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Indexer:
+    """`movierec indexer` as its own process, as in production."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings, self.log_path = settings, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from movierec.stack import child_environment
+
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "movierec", "indexer"],
+                env=child_environment(self.settings, os.environ),
+                stdout=log,
+                stderr=log,
+            )
+
+    def signal(self, signal_number: int) -> int:
+        """Send a signal and wait for the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal_number)
+        return self.process.wait(30)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def stack(full_stack_settings: Settings) -> Iterator[Container]:
+    """The composition root on the real services (see ``full_stack_settings``)."""
+    container = build_container(full_stack_settings, run_migrations=True)
+    yield container
+    container.close()
+
+
+@pytest.fixture
+def indexer(full_stack_settings: Settings, tmp_path: Path) -> Iterator[Indexer]:
+    running = Indexer(full_stack_settings, tmp_path / "indexer.log")
+    running.start()
+    yield running
+    if running.alive():
+        running.signal(9)

@@ -30,7 +30,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import IN_CI, fresh_postgres_database, service_url
+from tests.conftest import IN_CI, fresh_postgres_database, service_url, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -50,16 +50,6 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def pid_alive(pid: int) -> bool:

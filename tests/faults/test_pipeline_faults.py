@@ -10,7 +10,8 @@ import pytest
 
 from movierec.domain.movies import MovieDraft
 from movierec.wiring import Container
-from tests.faults.conftest import Indexer, outage, wait_until
+from tests.conftest import Indexer, wait_until
+from tests.faults.conftest import outage
 
 pytestmark = pytest.mark.slow
 MOVIES = 2_000
@@ -77,6 +78,6 @@ def test_kafka_broker_restarted_while_seeding(stack: Container, indexer: Indexer
 def test_indexer_killed_mid_stream_and_restarted(stack: Container, indexer: Indexer) -> None:
     stack.catalogue.upsert(drafts(0, MOVIES))  # published to Kafka; the indexer works through them
     wait_until(lambda: stack.index.count() > 0, 60, "indexing to begin", every=0.05)
-    assert indexer.kill(signal.SIGKILL) == -signal.SIGKILL
+    assert indexer.signal(signal.SIGKILL) == -signal.SIGKILL
     indexer.start()
     assert_search_equals_database(stack, timeout=180)

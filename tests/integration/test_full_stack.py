@@ -6,12 +6,7 @@ process) -> Elasticsearch -> GET /search; POST /rate -> PostgreSQL; GET /recomme
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,51 +19,16 @@ from movierec.domain.movies import MovieDraft
 from movierec.events.kafka import KafkaMovieEvents
 from movierec.ingest.seeder import TmdbSeeder
 from movierec.ingest.tmdb import TmdbClient
-from movierec.settings import Settings
-from movierec.stack import child_environment
-from movierec.wiring import Container, build_container
-from tests.conftest import Auth
+from movierec.wiring import Container
+from tests.conftest import Auth, Indexer, wait_until
 from tests.fakes.tmdb_server import DEFAULT_API_KEY, FakeTmdb
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def stack(full_stack_settings: Settings) -> Iterator[Container]:
-    container = build_container(full_stack_settings, run_migrations=True)
-    yield container
-    container.close()
-
-
-@pytest.fixture
-def indexer_process(full_stack_settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    log_path = tmp_path / "indexer.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "movierec", "indexer"],
-            env=child_environment(full_stack_settings, os.environ),
-            stdout=log,
-            stderr=log,
-        )
-    yield process, log_path
-    if process.poll() is None:
-        process.kill()
-        process.wait(10)
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_seed_index_search_rate_recommend_through_the_real_services(
-    stack: Container, indexer_process: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
+    stack: Container, indexer: Indexer, tmp_path: Path
 ) -> None:
-    process, log_path = indexer_process
     assert (stack.store.dialect, stack.cache.name, stack.index.name, stack.events.name) == (
         "postgresql",
         "redis",
@@ -133,7 +93,6 @@ def test_seed_index_search_rate_recommend_through_the_real_services(
     assert dead[0].value == b'{"schema_version": 99}' and "schema_version" in (dead[0].reason or "")
 
     # 6. SIGTERM: the indexer finishes its batch, commits and exits cleanly.
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0
-    log_text = log_path.read_text()
+    assert indexer.signal(signal.SIGTERM) == 0
+    log_text = indexer.log()
     assert "indexer.stopped" in log_text and "Traceback" not in log_text
