@@ -358,7 +358,8 @@ def server_versions(settings: Settings) -> dict[str, str | None]:
     client.close()
     es = Elasticsearch(str(settings.elasticsearch_url), request_timeout=10)
     nodes = es.nodes.info(metric="process")  # GET / is not available in this distribution
-    found["elasticsearch"] = next(iter(nodes["nodes"].values()), {}).get("version")
+    node: dict[str, Any] = next(iter(nodes["nodes"].values()), {})
+    found["elasticsearch"] = node.get("version")
     es.close()
     found["kafka"] = kafka_pinned_version()
     return found

@@ -254,11 +254,11 @@ def _full_stack(
             load_users = recommend.movielens_users(movielens, sizes.load_users, seed=23)
             tokens = [(user, movielens.accounts.issue_token(user).access_token) for user in load_users]
         with section("load through nginx"):
-            queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
+            load_queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
             results["load"] = load.run_load(
                 settings,
                 root / "stack",
-                queries,
+                load_queries,
                 tokens,
                 seconds=sizes.load_seconds,
                 connections=sizes.load_connections,

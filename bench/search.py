@@ -47,8 +47,9 @@ def query_mix(drafts: Sequence[MovieDraft], count: int, seed: int = 7) -> list[t
         title_words = words(rng.choice(popular).title)
         longest = max(title_words, key=len)
         if len(longest) >= 5:
-            text = " ".join(typo(w, rng) if w == longest else w for w in title_words)
-            typos.append(SearchQuery(text=text, limit=LIMIT))
+            typos.append(
+                SearchQuery(text=" ".join(typo(w, rng) if w == longest else w for w in title_words), limit=LIMIT)
+            )
     queries += [("typo", q) for q in typos]
     prefixes: list[SearchQuery] = []
     while len(prefixes) < wanted["prefix"]:
@@ -62,8 +63,8 @@ def query_mix(drafts: Sequence[MovieDraft], count: int, seed: int = 7) -> list[t
     ]
     for n in range(wanted["genre filter"]):
         genre = rng.choice(IMDB_GENRES)
-        text = None if n % 2 == 0 else rng.choice(COMMON_WORDS)
-        queries.append(("genre filter", SearchQuery(text=text, genre=genre, limit=LIMIT)))
+        with_word = None if n % 2 == 0 else rng.choice(COMMON_WORDS)
+        queries.append(("genre filter", SearchQuery(text=with_word, genre=genre, limit=LIMIT)))
     rng.shuffle(queries)
     return queries
 
@@ -111,7 +112,7 @@ def measure(container: Container, queries: Sequence[tuple[str, SearchQuery]]) ->
         if response.status_code != 200:
             raise RuntimeError(f"/search answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
 
-    ways: dict[str, Callable[[int], None]] = {
+    ways: dict[str, Callable[[int], object]] = {
         "api": lambda n: api(queries[n][1]),
         "adapter": lambda n: index.search(queries[n][1]),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import subprocess
@@ -429,11 +430,12 @@ def bench(quick: bool, embedded_only: bool, output_dir: Path | None) -> None:
     if checkout is None:
         raise click.ClickException("the benchmarks are in the source checkout's bench/ folder: run this from there")
     sys.path.insert(0, str(checkout))
-    from bench.common import BenchError
-    from bench.run import DEFAULT_OUTPUT, run
+    runner = importlib.import_module("bench.run")  # the checkout's bench/, outside the package (and mypy's files)
 
     configure_logging("WARNING")
     try:
-        run(quick=quick, embedded_only=embedded_only, output_dir=output_dir or DEFAULT_OUTPUT, report=click.echo)
-    except BenchError as exc:
+        runner.run(
+            quick=quick, embedded_only=embedded_only, output_dir=output_dir or runner.DEFAULT_OUTPUT, report=click.echo
+        )
+    except runner.BenchError as exc:
         raise click.ClickException(str(exc)) from None
