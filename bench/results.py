@@ -420,7 +420,8 @@ runs before/after on this machine; the tables above are from the run named at th
    while the indexer worker drains it every second; on SQLite (no `SKIP LOCKED`, ids of deleted outbox rows reused)
    one drain deleted entries that newer movies had written under reused ids after it read its own, so those movies
    were never published: 500-1,500 of the 58,788 IMDB movies were missing from embedded search in 4 of 14 runs
-   before, in none since. Regression test: `tests/integration/test_outbox_relay_race.py`.
+   before, in none since. Regression test: `tests/integration/test_outbox_relay_race.py`. (Since migration 0002
+   outbox ids are never reused either, which covers relays in different processes.)
 2. `MovieRepository.upsert_many` inserts new movies with a plain executemany and reads their ids by key, instead of
    `INSERT ... RETURNING` per chunk: psycopg re-parsed the one 500-row statement (about 6,500 placeholders) in
    Python on every call (it caches only statements under 4 KiB), ~40% of the seeding time in pyinstrument. IMDB on
