@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import secrets
-import socket
 import subprocess
 import time
 import uuid
@@ -130,22 +129,6 @@ def peak_memory(pid: int) -> dict[str, Any]:
         "workers_peak_rss_mib": [round(s.get("VmHWM", 0) / 1024, 1) for s in workers.values() if s],
         "total_peak_rss_mib": round((own.get("VmHWM", 0) + sum(s.get("VmHWM", 0) for s in workers.values())) / 1024, 1),
     }
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-# ---------------------------------------------------------------------------------------------- machine
 
 
 def load_average() -> list[float]:

@@ -25,10 +25,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.common import BenchError, Report, free_ports, peak_memory, poll_until, ratio
+from bench.common import BenchError, Report, peak_memory, poll_until, ratio
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec.stack import REPO_ROOT, Stack, StackOptions, http_ok
+from movierec.stack import REPO_ROOT, Stack, StackOptions, free_ports, http_ok
 
 WRK_THREADS = 2
 MINIMAL_APP = "/hello (minimal Flask app)"

@@ -18,6 +18,7 @@ from movierec.stack import (
     StackError,
     StackOptions,
     child_environment,
+    free_ports,
     stack_settings,
     ui_environment,
 )
@@ -129,7 +130,7 @@ def test_a_busy_port_is_named_before_anything_starts(busy_port: int, tmp_path: P
 
 def test_unreachable_services_are_named_with_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     nginx_installed()
-    dead, nginx_port = _free_port(), _free_port()  # nothing listens on them
+    dead, nginx_port = free_ports(2)  # nothing listens on them
     monkeypatch.setenv("DATABASE_URL", f"postgresql://movierec:hunter2@127.0.0.1:{dead}/movierec")
     monkeypatch.setenv("SECRET_KEY", GOOD_SECRET)
     result = CliRunner().invoke(
@@ -148,9 +149,3 @@ def test_unreachable_services_are_named_with_what_to_do(monkeypatch: pytest.Monk
     assert f"not reachable: DATABASE_URL=postgresql://movierec:***@127.0.0.1:{dead}/movierec" in result.output
     assert "hunter2" not in result.output
     assert "scripts/services start" in result.output
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

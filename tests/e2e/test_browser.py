@@ -8,7 +8,6 @@ Screenshots of every page land in ``artifacts/screenshots/``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from movierec.services.seeding import import_movielens_ratings, load_catalogue
+from movierec.stack import free_ports
 from movierec.ui.client import ApiClient
 from movierec.wiring import Container
 from tests.conftest import IN_CI, create_app_for, index_everything
@@ -65,16 +65,10 @@ def movielens_api(container: Container) -> Iterator[str]:
         yield url
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def ui_url(movielens_api: str, tmp_path: Path) -> Iterator[str]:
     """``streamlit run`` of the UI as a subprocess pointed at the API; stopped after the test."""
-    port = _free_port()
+    port = free_ports(1)[0]
     log_path = tmp_path / "streamlit.log"
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),

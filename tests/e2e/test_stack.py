@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ import httpx
 import pytest
 import redis
 
+from movierec.stack import free_ports
 from tests.conftest import IN_CI, fresh_postgres_database, service_url, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -37,19 +37,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 NGINX = Path("/usr/sbin/nginx")
 STARTUP_TIMEOUT = 240.0
 PASSWORD = "correct horse battery"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def pid_alive(pid: int) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from movierec.stack import free_ports
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_up(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
@@ -61,7 +56,7 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes], Path]]:
-    port = free_port()
+    port = free_ports(1)[0]
     data_dir = tmp_path / "data"
     log_path = tmp_path / "up.log"
     process = start_up(data_dir, port, log_path)
@@ -103,7 +98,7 @@ def test_up_on_an_empty_data_dir_serves_search_and_recommendations(
 
 
 def test_second_start_keeps_everything(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports(1)[0]
     data_dir = tmp_path / "data"
     base = f"http://127.0.0.1:{port}"
     first = start_up(data_dir, port, tmp_path / "first.log")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from movierec.domain.movies import MovieDraft
+from movierec.stack import free_ports
 from movierec.ui.client import ApiClient, ApiError, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything
@@ -227,15 +227,9 @@ def test_expired_token_logs_out_with_a_notice(ui: OpenPage, make_user: MakeUser)
     assert "auth" not in at.session_state
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("page", ["views/search.py", "views/latest.py", "views/recommendations.py"])
 def test_api_down_shows_one_notice(ui: OpenPage, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_ports(1)[0]}"
     monkeypatch.setenv("MOVIEREC_API_URL", url)
     session = Session(1, "someone", "token", 3600) if page == "views/recommendations.py" else None
     at = ui(page, session)
