@@ -74,10 +74,9 @@ def seed() -> None:
 
 def _seed_offline(container: Any, source: str) -> None:
     from movierec.ingest import offline
-    from movierec.services.seeding import OFFLINE_CATALOGUES, load_catalogue
+    from movierec.services.seeding import load_catalogue
 
     total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
-    del OFFLINE_CATALOGUES  # the loader picks the source by name
     with _progress(f"loading {source} catalogue", total) as advance:
         summary = load_catalogue(container.catalogue, source, progress=advance)
     click.echo(
@@ -323,7 +322,7 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
     try:
         if container.catalogue.count() == 0:
             _seed_offline(container, "movielens")
-        if settings.demo_ratings and container.store.uow is not None:
+        if settings.demo_ratings:
             with container.store.uow() as uow:
                 has_ratings = uow.ratings.count() > 0
             if not has_ratings:

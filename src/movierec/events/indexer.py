@@ -6,13 +6,14 @@
 * a message that is not a valid movie event goes to the dead-letter topic with the reason, and the rest of the
   batch carries on;
 * while search is down it retries with exponential backoff and commits nothing, so nothing is lost;
-* ``stop()`` (SIGTERM) lets the current batch finish and commit, then the consumer closes.
+* ``stop()`` (SIGTERM) lets the current batch finish and commit; ``movierec.runtime.IndexerWorker`` runs the loop
+  (with the outbox relay) and closes the consumer.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
@@ -49,7 +50,6 @@ class MovieIndexer:
         batch_size: int = 2000,
         batch_seconds: float = 0.5,
         max_backoff_seconds: float = 10.0,
-        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.publisher = publisher
@@ -59,7 +59,6 @@ class MovieIndexer:
         self.max_backoff_seconds = max_backoff_seconds
         self.stats = IndexerStats()
         self._stop = threading.Event()
-        self._on_batch = on_batch
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,26 +104,9 @@ class MovieIndexer:
         self.consumer.commit(messages)
         self.stats.batches += 1
         self.stats.indexed += len(latest)
-        if self._on_batch is not None:
-            self._on_batch(len(latest))
 
     def run_once(self) -> int:
         messages = self.consumer.poll(self.batch_size, self.batch_seconds)
         if messages:
             self.process(messages)
         return len(messages)
-
-    def run(self) -> None:
-        """Consume until ``stop()``; the batch in hand is finished and committed before leaving."""
-        log.info("indexer.started", batch_size=self.batch_size)
-        try:
-            while not self._stop.is_set():
-                self.run_once()
-        except Exception:
-            if not self._stop.is_set():
-                log.exception("indexer.crashed")
-                raise
-            log.warning("indexer.stopped_mid_batch", note="uncommitted messages will be delivered again")
-        finally:
-            self.consumer.close()
-            log.info("indexer.stopped", **vars(self.stats))

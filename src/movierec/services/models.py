@@ -65,10 +65,8 @@ def train(store: Store, models_dir: Path) -> dict[str, Any]:
     for name, model in models.items():
         file_name = f"{name}-{version}.npz"
         tmp = models_dir / f".{file_name}.tmp"
-        model.save(tmp)
-        # np.savez adds .npz to names without it; find what was written
-        written = tmp if tmp.exists() else tmp.with_name(tmp.name + ".npz")
-        written.replace(models_dir / file_name)
+        model.save(tmp)  # writes exactly this path; renamed into place so readers never see half a file
+        tmp.replace(models_dir / file_name)
         files[name] = file_name
     manifest = {
         "version": version,
