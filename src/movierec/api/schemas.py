@@ -13,6 +13,7 @@ from movierec.domain.movies import Movie
 from movierec.domain.ratings import rating_problem
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.search.port import MAX_QUERY_LENGTH
+from movierec.services.recommendations import Recommendation
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
 Offset = Annotated[int, Field(ge=0, le=9_900, description="items to skip (offset + limit stays within 10,000)")]
@@ -155,6 +156,10 @@ class MovieList(BaseModel):
 class RecommendedMovie(MovieOut):
     score: float
     reason: str = Field(description="why this movie, in words")
+
+    @classmethod
+    def of_recommendation(cls, item: Recommendation) -> RecommendedMovie:
+        return cls(**MovieOut.of(item.movie).model_dump(), score=item.score, reason=item.reason)
 
 
 class RecommendationsResponse(BaseModel):

@@ -52,7 +52,7 @@ def similar(movie_id: int, query: SimilarQuery) -> SimilarResponse:
     movie, items = container().recommendations.similar(movie_id, query.limit)
     return SimilarResponse(
         movie=MovieOut.of(movie),
-        items=[RecommendedMovie(**MovieOut.of(i.movie).model_dump(), score=i.score, reason=i.reason) for i in items],
+        items=[RecommendedMovie.of_recommendation(i) for i in items],
     )
 
 

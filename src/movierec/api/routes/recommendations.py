@@ -5,7 +5,7 @@ from flask import Blueprint, g
 from movierec.api.auth import require_self
 from movierec.api.extension import container
 from movierec.api.openapi import endpoint
-from movierec.api.schemas import MovieOut, RecommendationsQuery, RecommendationsResponse, RecommendedMovie
+from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
 
 bp = Blueprint("recommendations", __name__)
 
@@ -27,7 +27,5 @@ def recommendations(user_id: int, query: RecommendationsQuery) -> Recommendation
         user_id=result.user_id,
         strategy=result.strategy,
         cached=result.cached,
-        items=[
-            RecommendedMovie(**MovieOut.of(i.movie).model_dump(), score=i.score, reason=i.reason) for i in result.items
-        ],
+        items=[RecommendedMovie.of_recommendation(i) for i in result.items],
     )
