@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from movierec.domain.movies import Movie, MovieDraft
 from movierec.events.indexer import MovieIndexer
-from movierec.events.kafka import KafkaMovieEvents
+from movierec.events.kafka import KafkaEventConsumer, KafkaMovieEvents
 from movierec.events.port import EventMessage, MovieUpserted, PublishFailed
 from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.services.publishing import OutboxRelay
@@ -144,6 +144,38 @@ def test_order_per_movie_holds_across_partitions_and_commits_are_per_partition(
     again = events.consumer("indexer")
     assert ids_of(drain(again, 1) + again.poll(100, 0.5)) == [99]
     again.close()
+
+
+# -- the stall watchdog --------------------------------------------------------------------------------------------
+
+
+def poll_for(consumer: KafkaEventConsumer, seconds: float) -> list[EventMessage]:
+    received: list[EventMessage] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        received += consumer.poll(100, 0.2)
+    return received
+
+
+def test_a_consumer_parked_with_messages_waiting_is_replaced_and_resumes_from_the_commit(
+    make_events: Callable[..., KafkaMovieEvents],
+) -> None:
+    events = make_events()
+    events.publisher().publish(movie_events(1, 2))
+    consumer = events.consumer("indexer", stall_seconds=2.0)
+    first = drain(consumer, 2)
+    consumer.commit(first)
+    assert poll_for(consumer, 3.0) == [] and consumer.restarts == 0  # idle with nothing to read: left alone
+    # Park the partition the way librdkafka sometimes leaves one after a leader change: fetching stops.
+    parked = consumer._consumer  # noqa: SLF001 - the only way to stop a real consumer's fetcher from outside
+    parked.pause(parked.assignment())
+    events.publisher().publish(movie_events(3, 4))
+    assert consumer.lagging_partitions()  # messages wait beyond its position
+    received = poll_for(consumer, 8.0)
+    assert consumer.restarts == 1
+    assert ids_of(received) == [3, 4]  # the committed 1 and 2 are not delivered again
+    assert consumer.lagging_partitions() == []
+    consumer.close()
 
 
 # -- the indexer on Kafka ------------------------------------------------------------------------------------------

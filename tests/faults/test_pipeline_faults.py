@@ -7,8 +7,10 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from movierec.domain.movies import MovieDraft
+from movierec.settings import Settings
 from movierec.wiring import Container
 from tests.conftest import Indexer, wait_until
 from tests.faults.conftest import outage
@@ -41,11 +43,44 @@ class Seeder(threading.Thread):
             self.error = exc
 
 
-def assert_search_equals_database(container: Container, timeout: float) -> None:
+def kafka_lag(settings: Settings) -> str:
+    """The indexer group's committed offset and the high watermark of each partition of the movie topic."""
+    reader = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.kafka_group})
+    try:
+        topic = reader.list_topics(settings.kafka_topic, timeout=10).topics[settings.kafka_topic]
+        partitions = [TopicPartition(settings.kafka_topic, p) for p in sorted(topic.partitions)]
+        committed = reader.committed(partitions, timeout=10)
+        return ", ".join(
+            f"partition {tp.partition}: committed {tp.offset}, high {reader.get_watermark_offsets(tp, timeout=10)[1]}"
+            for tp in committed
+        )
+    except Exception as exc:  # a report, not a check: say what could not be read
+        return f"unavailable ({exc!r})"
+    finally:
+        reader.close()
+
+
+def pipeline_report(container: Container, indexer: Indexer) -> str:
+    """Where the movies are stuck: outbox, Kafka (group lag) or search, and what the indexer logged last."""
+    lines = [line for line in indexer.log().splitlines() if "Connection refused" not in line]
+    return "\n".join(
+        [
+            f"outbox pending: {container.relay.pending()}; in search: {container.index.count()}",
+            f"kafka: {kafka_lag(container.settings)}",
+            f"indexer {'alive' if indexer.alive() else 'dead'}; its last log lines:",
+            *lines[-60:],
+        ]
+    )
+
+
+def assert_search_equals_database(container: Container, indexer: Indexer, timeout: float) -> None:
     with container.store.uow() as uow:
         database = set(uow.movies.all_ids())
     assert len(database) == MOVIES
-    wait_until(lambda: container.index.count() == MOVIES, timeout, f"{MOVIES} movies in search")
+    try:
+        wait_until(lambda: container.index.count() == MOVIES, timeout, f"{MOVIES} movies in search")
+    except pytest.fail.Exception as failed:
+        pytest.fail(f"{failed}\n{pipeline_report(container, indexer)}")
     assert container.index.ids() == database  # same ids; document id = movie id, so none twice
 
 
@@ -57,7 +92,7 @@ def test_elasticsearch_down_for_20_seconds_while_seeding(stack: Container, index
         time.sleep(20)
     seeder.join(120)
     assert seeder.error is None and not seeder.is_alive()
-    assert_search_equals_database(stack, timeout=180)
+    assert_search_equals_database(stack, indexer, timeout=180)
     assert indexer.alive()
     assert "indexer.retry" in indexer.log()
 
@@ -70,7 +105,7 @@ def test_kafka_broker_restarted_while_seeding(stack: Container, indexer: Indexer
         time.sleep(5)
     seeder.join(180)
     assert seeder.error is None and not seeder.is_alive()
-    assert_search_equals_database(stack, timeout=180)
+    assert_search_equals_database(stack, indexer, timeout=180)
     assert stack.relay.pending() == 0
     assert indexer.alive()
 
@@ -80,4 +115,4 @@ def test_indexer_killed_mid_stream_and_restarted(stack: Container, indexer: Inde
     wait_until(lambda: stack.index.count() > 0, 60, "indexing to begin", every=0.05)
     assert indexer.signal(signal.SIGKILL) == -signal.SIGKILL
     indexer.start()
-    assert_search_equals_database(stack, timeout=180)
+    assert_search_equals_database(stack, indexer, timeout=180)

@@ -2,11 +2,14 @@
 
 * Publisher: an idempotent producer (``acks=all``); key = movie id, value = the event JSON. ``publish`` produces
   every event, flushes with a deadline and checks every delivery report: any error or anything left undelivered at
-  the deadline raises ``PublishFailed`` (the outbox keeps the rows and publishes them again later). Message and
-  socket timeouts are bounded by ``timeout``, so a dead broker fails a publish instead of hanging it.
+  the deadline raises ``PublishFailed`` (the outbox keeps the rows and publishes them again later) and replaces
+  the producer, so the next publish starts clean. Message and socket timeouts are bounded by ``timeout``, so a
+  dead broker fails a publish instead of hanging it.
 * Consumer: a member of a consumer group with auto-commit and auto offset store off; ``commit`` stores, per
   partition, the offset after the last message handed in, synchronously. The indexer commits only after writing
-  to search, so delivery is at least once.
+  to search, so delivery is at least once. A watchdog replaces the librdkafka consumer when, for ``stall_seconds``,
+  it received nothing while an assigned partition has messages beyond its position (librdkafka can leave a
+  partition parked after its leader went away and came back); the new one resumes from the committed offsets.
 * Topics are created on first use (AdminClient) with ``partitions`` partitions, one by default: movie events are a
   low-volume stream read by one indexer, and one partition gives a total order. With more partitions the order per
   movie still holds, because the key (the movie id) picks the partition, with the same murmur2 partitioner as the
@@ -152,9 +155,9 @@ class KafkaEventPublisher:
             remaining = self._events.timeout + 1.0 - (time.monotonic() - started)
             left = producer.flush(max(remaining, 0.1))
             if left or failures or delivered != len(records):
-                if left:
-                    # Undelivered at the deadline: drop them, so they cannot arrive later behind newer events.
-                    self._discard()
+                # Drop what is undelivered at the deadline, so it cannot arrive later behind newer events, and
+                # start the next publish on a new producer rather than on one whose state went through the failure.
+                self._discard()
                 reason = failures[0] if failures else f"{left} of {len(records)} messages not acknowledged in time"
                 raise PublishFailed(f"kafka did not acknowledge every message ({len(failures)} failed): {reason}")
 
@@ -187,16 +190,23 @@ class KafkaEventPublisher:
 
 
 class KafkaEventConsumer:
-    def __init__(self, events: KafkaMovieEvents, group: str, topic: str) -> None:
+    def __init__(self, events: KafkaMovieEvents, group: str, topic: str, stall_seconds: float = 30.0) -> None:
         self._events = events
         self._topic = topic
         self._group = group
         self._closed = False
-        timeout_ms = events.timeout_ms
-        self._consumer = Consumer(
+        self.stall_seconds = stall_seconds
+        self.restarts = 0
+        self._progress_at = time.monotonic()  # last time messages arrived (or the consumer was (re)made)
+        self._checked_at = self._progress_at
+        self._consumer = self._new_consumer()
+
+    def _new_consumer(self) -> Consumer:
+        timeout_ms = self._events.timeout_ms
+        consumer = Consumer(
             {
-                **events.client_config,
-                "group.id": group,
+                **self._events.client_config,
+                "group.id": self._group,
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
@@ -213,7 +223,8 @@ class KafkaEventConsumer:
                 "error_cb": self._on_error,
             }
         )
-        self._consumer.subscribe([topic])
+        consumer.subscribe([self._topic])
+        return consumer
 
     def _on_error(self, error: KafkaError) -> None:
         _log_client_error("consumer", error, group=self._group)
@@ -228,6 +239,10 @@ class KafkaEventConsumer:
             raise ValueError("max_messages must be at least 1")
         consumer = self._open()
         received = consumer.consume(num_messages=min(max_messages, 1_000_000), timeout=max(timeout, 0.0))
+        if received:
+            self._progress_at = time.monotonic()
+        else:
+            self._restart_if_stalled()
         messages: list[EventMessage] = []
         for message in received:
             error = message.error()
@@ -271,6 +286,61 @@ class KafkaEventConsumer:
         for partition in committed:
             if partition.error is not None:
                 raise KafkaException(partition.error)
+
+    # -- the stall watchdog ---------------------------------------------------------------------------------------
+    def lagging_partitions(self) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition with messages not yet received.
+
+        The position is where this consumer will fetch next; before its first fetch it is the committed offset
+        (or the low watermark when nothing was committed, as ``auto.offset.reset=earliest`` does).
+        """
+        consumer = self._open()
+        timeout = min(self._events.timeout, 5.0)
+        lagging = []
+        assigned = consumer.assignment()
+        if not assigned:
+            return []
+        positions = {tp.partition: tp.offset for tp in consumer.position(assigned)}
+        unknown = [tp for tp in assigned if positions.get(tp.partition, -1) < 0]
+        if unknown:
+            for tp in consumer.committed(unknown, timeout=timeout):
+                positions[tp.partition] = tp.offset
+        for tp in assigned:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            position = positions.get(tp.partition, -1)
+            position = low if position < 0 else position
+            if high > position:
+                lagging.append((tp.partition, position, high))
+        return lagging
+
+    def _restart_if_stalled(self) -> None:
+        """Replace the librdkafka consumer when it holds partitions with messages to read yet delivers nothing.
+
+        librdkafka can leave a partition parked after its leader went away and came back (e.g. a broker restart);
+        a new consumer rejoins the group and fetches from the committed offsets, so nothing is skipped.
+        """
+        now = time.monotonic()
+        if now - self._progress_at < self.stall_seconds or now - self._checked_at < self.stall_seconds / 2:
+            return
+        self._checked_at = now
+        try:
+            lagging = self.lagging_partitions()
+        except KafkaException as exc:  # the broker is away: nothing to compare; the next check tries again
+            log.debug("kafka.stall_check_failed", group=self._group, error=str(exc))
+            return
+        if not lagging:
+            return
+        log.warning(
+            "kafka.consumer_stalled",
+            group=self._group,
+            topic=self._topic,
+            idle_seconds=round(now - self._progress_at, 1),
+            lagging=[{"partition": p, "position": pos, "high": high} for p, pos, high in lagging],
+        )
+        self._consumer.close()
+        self._consumer = self._new_consumer()
+        self.restarts += 1
+        self._progress_at = self._checked_at = time.monotonic()
 
     def close(self) -> None:
         if self._closed:
@@ -372,7 +442,7 @@ class KafkaMovieEvents:
         self._publishers.append(publisher)
         return publisher
 
-    def consumer(self, group: str, topic: str | None = None) -> KafkaEventConsumer:
+    def consumer(self, group: str, topic: str | None = None, stall_seconds: float = 30.0) -> KafkaEventConsumer:
         if not group:
             raise ValueError("a consumer needs a group id")
         topic = topic or self.topic
@@ -381,7 +451,7 @@ class KafkaMovieEvents:
         except _Unreachable as exc:
             # The consumer subscribes anyway and starts receiving once the broker is back.
             log.warning("kafka.topics_not_ensured", topic=topic, error=str(exc))
-        consumer = KafkaEventConsumer(self, group, topic)
+        consumer = KafkaEventConsumer(self, group, topic, stall_seconds)
         self._consumers.append(consumer)
         return consumer
 
