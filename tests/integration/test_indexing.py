@@ -48,6 +48,31 @@ def test_outbox_keeps_movies_while_the_bus_is_down(settings: Settings, container
     assert container.relay.pending() == 0
 
 
+def test_bulk_upsert_publishes_every_batch_by_the_time_it_returns(container: Container) -> None:
+    summary = container.catalogue.upsert_all(drafts(2_500), batch_size=300)  # the relay drains in the background
+    assert summary.new == 2_500
+    assert container.relay.pending() == 0
+    consumer = container.events.consumer("bulk-check")
+    published: set[int] = set()
+    while batch := consumer.poll(1_000, 0.2):
+        published |= {MovieUpserted.from_bytes(message.value).movie.id for message in batch}
+    assert published == database_ids(container)
+
+
+def test_bulk_upsert_while_the_bus_is_down_keeps_every_movie_in_the_outbox(
+    settings: Settings, container: Container
+) -> None:
+    broken = EmbeddedMovieEvents(settings.data_dir / "broken-events.sqlite3")
+    broken.close()
+    container.catalogue.relay = OutboxRelay(container.store, broken.publisher())
+    summary = container.catalogue.upsert_all(drafts(1_000), batch_size=200)
+    assert summary.new == 1_000
+    assert container.relay.pending() == 1_000
+    container.catalogue.relay = container.relay
+    index_everything(container)
+    assert container.index.ids() == database_ids(container)
+
+
 def test_unchanged_movies_are_not_published_again(container: Container) -> None:
     container.catalogue.upsert(drafts(10))
     index_everything(container)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from movierec.domain.movies import Movie, MovieDraft
 from movierec.log import get_logger
 from movierec.services.errors import NotFound
-from movierec.services.publishing import OutboxRelay
+from movierec.services.publishing import BackgroundDrain, OutboxRelay
 from movierec.store.uow import Store
 
 log = get_logger(__name__)
@@ -51,19 +53,17 @@ class CatalogueService:
         return summary
 
     def upsert_all(self, drafts: Iterable[MovieDraft], batch_size: int = 1000, progress=None) -> UpsertSummary:  # noqa: ANN001
+        """Upsert ``drafts`` in batches; a background relay publishes each batch while the next one is written."""
         total = UpsertSummary()
-        batch: list[MovieDraft] = []
-        for draft in drafts:
-            batch.append(draft)
-            if len(batch) >= batch_size:
-                total.add(self.upsert(batch))
+        with contextlib.ExitStack() as stack:
+            background = None if self.relay is None else stack.enter_context(BackgroundDrain(self.relay))
+            iterator = iter(drafts)
+            while batch := list(itertools.islice(iterator, batch_size)):
+                total.add(self.upsert(batch, publish=False))
+                if background is not None:
+                    background.poke()
                 if progress is not None:
                     progress(len(batch))
-                batch = []
-        if batch:
-            total.add(self.upsert(batch))
-            if progress is not None:
-                progress(len(batch))
         return total
 
     def get(self, movie_id: int) -> Movie:

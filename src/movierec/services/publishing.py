@@ -11,6 +11,7 @@ written after they read theirs, so those movies would never be published.
 from __future__ import annotations
 
 import threading
+from types import TracebackType
 
 from movierec.events.port import MovieEventPublisher, MovieUpserted, PublishFailed
 from movierec.log import get_logger
@@ -60,3 +61,42 @@ class OutboxRelay:
     def pending(self) -> int:
         with self.store.uow() as uow:
             return uow.outbox.count()
+
+
+class BackgroundDrain:
+    """Drains a relay in a thread while a bulk writer goes on writing, so publishing one batch overlaps writing the
+    next; the writer calls ``poke`` after each commit. Leaving the block stops the thread, then drains once more
+    inline, so what was written is published (or left in the outbox if the bus is down) when the block ends."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self.relay = relay
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="movierec-relay", daemon=True)
+
+    def __enter__(self) -> BackgroundDrain:
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self._done.is_set():
+                return
+            try:
+                self.relay.drain()
+            except Exception as exc:  # the database may be briefly away; the outbox keeps everything
+                log.warning("outbox.drain_failed", error=repr(exc))
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._done.set()
+        self._wake.set()
+        self._thread.join()
+        if kind is None:
+            self.relay.drain()
