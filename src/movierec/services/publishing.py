@@ -3,9 +3,9 @@
 A movie and its outbox entry are written in one transaction, so a movie in the database is never left
 unpublished: if the bus is down, the entry stays and a later ``drain`` publishes it.
 
-Drains of one relay run one at a time: seeding drains inline while the indexer worker drains every second, and
-two interleaved drains on SQLite (no ``SKIP LOCKED``, ids of deleted outbox rows reused) could delete entries
-written after they read theirs, so those movies would never be published.
+Drains of one relay run one at a time: seeding drains in a background thread (``BackgroundDrain``) while the
+indexer worker drains every second, and two interleaved drains on SQLite (no ``SKIP LOCKED``, ids of deleted
+outbox rows reused) could delete entries written after they read theirs, so those movies would never be published.
 """
 
 from __future__ import annotations
