@@ -240,6 +240,20 @@ def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Sett
             index = ElasticMovieIndex(elasticsearch, alias=settings.search_index)
             index.drop()
             index.close()
+            delete_topics(kafka, [settings.kafka_topic, settings.kafka_dlq_topic])
+
+
+def delete_topics(bootstrap: str, topics: list[str]) -> None:
+    """Best-effort cleanup, so test runs do not pile up topics on a long-lived broker."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # held until the futures resolve: they need the client
+    futures = admin.delete_topics(topics, operation_timeout=5)
+    for future in futures.values():
+        try:
+            future.result(timeout=10)
+        except Exception:  # a topic that was never created is fine
+            pass
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from movierec.domain.movies import Movie
 from movierec.events.embedded import EmbeddedMovieEvents
 from movierec.events.kafka import KafkaMovieEvents
 from movierec.events.port import EventMessage, MovieEvents, MovieUpserted
-from tests.conftest import service_url
+from tests.conftest import delete_topics, service_url
 
 
 def _embedded(tmp_path: Path, topic: str) -> MovieEvents:
@@ -50,16 +49,6 @@ def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
         events.close()
     if isinstance(bus_events := made[0], KafkaMovieEvents):
         delete_topics(bus_events.client_config["bootstrap.servers"], [topic, f"{topic}.dlq"])
-
-
-def delete_topics(bootstrap: str, topics: list[str]) -> None:
-    """Best-effort cleanup, so test runs do not pile up topics on a long-lived broker."""
-    futures = AdminClient({"bootstrap.servers": bootstrap}).delete_topics(topics, operation_timeout=5)
-    for future in futures.values():
-        try:
-            future.result(timeout=5)
-        except Exception:  # a topic that was never created is fine
-            pass
 
 
 def movie_events(*ids: int) -> list[MovieUpserted]:

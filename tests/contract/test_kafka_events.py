@@ -22,8 +22,8 @@ from movierec.services.publishing import OutboxRelay
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
 from movierec.store.uow import Store
-from tests.conftest import service_url
-from tests.contract.test_events_contract import delete_topics, drain, ids_of, movie_events
+from tests.conftest import delete_topics, service_url
+from tests.contract.test_events_contract import drain, ids_of, movie_events
 
 
 @pytest.fixture
