@@ -26,10 +26,7 @@ class IndexerWorker:
 
     def step(self) -> int:
         if time.monotonic() - self._relayed_at >= self.relay_every:
-            try:
-                self.container.relay.drain()
-            except Exception as exc:  # the database may be briefly away; the outbox keeps everything
-                log.warning("outbox.drain_failed", error=repr(exc))
+            self.container.relay.drain_or_warn()
             self._relayed_at = time.monotonic()
         return self.indexer.run_once()
 

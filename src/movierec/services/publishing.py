@@ -58,6 +58,14 @@ class OutboxRelay:
             batches += 1
         return published
 
+    def drain_or_warn(self) -> int:
+        """``drain`` for background loops: an error is logged, not raised, and the next call tries again."""
+        try:
+            return self.drain()
+        except Exception as exc:  # the database may be briefly away; the outbox keeps everything
+            log.warning("outbox.drain_failed", error=repr(exc))
+            return 0
+
     def pending(self) -> int:
         with self.store.uow() as uow:
             return uow.outbox.count()
@@ -87,10 +95,7 @@ class BackgroundDrain:
             self._wake.clear()
             if self._done.is_set():
                 return
-            try:
-                self.relay.drain()
-            except Exception as exc:  # the database may be briefly away; the outbox keeps everything
-                log.warning("outbox.drain_failed", error=repr(exc))
+            self.relay.drain_or_warn()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
