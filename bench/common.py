@@ -258,8 +258,8 @@ class FullStackRun:
         if settings is None:
             return
         import redis
-        from confluent_kafka.admin import AdminClient
 
+        from movierec.events.kafka import KafkaMovieEvents
         from movierec.search.elastic import ElasticMovieIndex
 
         with contextlib.suppress(Exception):
@@ -267,11 +267,11 @@ class FullStackRun:
             index.drop()
             index.close()
         with contextlib.suppress(Exception):
-            admin = AdminClient({"bootstrap.servers": str(settings.kafka_bootstrap_servers)})
-            futures = admin.delete_topics([settings.kafka_topic, settings.kafka_dlq_topic], operation_timeout=10)
-            for future in futures.values():
-                with contextlib.suppress(Exception):
-                    future.result(15)
+            events = KafkaMovieEvents(
+                str(settings.kafka_bootstrap_servers), topic=settings.kafka_topic, dlq_topic=settings.kafka_dlq_topic
+            )
+            events.drop_topics()
+            events.close()
         with contextlib.suppress(Exception):
             client = redis.Redis.from_url(str(settings.redis_url), socket_timeout=5)
             client.flushdb()

@@ -235,25 +235,16 @@ def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Sett
         try:
             yield settings
         finally:
+            from movierec.events.kafka import KafkaMovieEvents
             from movierec.search.elastic import ElasticMovieIndex
 
             index = ElasticMovieIndex(elasticsearch, alias=settings.search_index)
             index.drop()
             index.close()
-            delete_topics(kafka, [settings.kafka_topic, settings.kafka_dlq_topic])
-
-
-def delete_topics(bootstrap: str, topics: list[str]) -> None:
-    """Best-effort cleanup, so test runs do not pile up topics on a long-lived broker."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # held until the futures resolve: they need the client
-    futures = admin.delete_topics(topics, operation_timeout=5)
-    for future in futures.values():
-        try:
-            future.result(timeout=10)
-        except Exception:  # a topic that was never created is fine
-            pass
+            events = KafkaMovieEvents(kafka, topic=settings.kafka_topic, dlq_topic=settings.kafka_dlq_topic)
+            with contextlib.suppress(Exception):  # best effort: a leftover topic does no harm to other tests
+                events.drop_topics()
+            events.close()
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:

@@ -437,6 +437,19 @@ class KafkaMovieEvents:
                         continue
                 self._ready.add(name)
 
+    def drop_topics(self) -> None:
+        """Delete the topic and its dead-letter topic (tests, teardown); a topic that does not exist is fine."""
+        with self._lock:
+            futures = self._admin_client().delete_topics([self.topic, self.dlq_topic], operation_timeout=self.timeout)
+            for future in futures.values():
+                try:
+                    future.result(timeout=self.timeout + 5.0)
+                except KafkaException as exc:
+                    error = _kafka_error(exc)
+                    if error is None or error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                        raise
+            self._ready -= {self.topic, self.dlq_topic}
+
     def publisher(self) -> KafkaEventPublisher:
         publisher = KafkaEventPublisher(self)
         self._publishers.append(publisher)
