@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, text
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from movierec.domain.accounts import UsernameTaken
 from movierec.domain.movies import MovieDraft
 from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
@@ -199,7 +200,7 @@ def test_usernames_are_unique(store: Store) -> None:
     with store.uow() as uow:
         uow.users.add("alice", "hash")
         uow.commit()
-    with store.uow() as uow, pytest.raises(IntegrityError):
+    with store.uow() as uow, pytest.raises(UsernameTaken):  # a domain error, not the database's
         uow.users.add("alice", "other")
 
 
@@ -331,3 +332,96 @@ def test_outbox_ids_are_never_reused(store: Store) -> None:
     with store.uow() as uow:
         (newer,) = [outbox_id for outbox_id, _ in uow.outbox.pending(10)]
     assert newer > max(first)
+
+
+def test_of_racing_re_ratings_the_latest_rated_at_is_kept(store: Store) -> None:
+    """Re-ratings of one movie committed in any order: what stays is the one with the latest ``rated_at``, and
+    every upsert answers with what is stored."""
+    user_id, movie_id = _user_and_movie(store)
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    stamps = [base + dt.timedelta(seconds=n) for n in range(40)]
+    order = stamps[::2][::-1] + stamps[1::2]  # later ones first, then earlier ones interleaved
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    answers: list[tuple[int, dt.datetime]] = []
+
+    def rate(chunk: list[dt.datetime]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for at in chunk:
+                with store.uow() as uow:
+                    answers.append(uow.ratings.upsert(user_id, movie_id, at.second % 10 + 1, at))
+                    uow.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rate, args=(order[n::8],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    latest = max(stamps)
+    with store.uow() as uow:
+        assert uow.ratings.get(user_id, movie_id) == latest.second % 10 + 1
+        _, rows = uow.ratings.for_user(user_id, 10)
+        assert rows[0][2] == latest
+    assert all(rating == at.second % 10 + 1 for rating, at in answers)  # each answer is a stored pair
+    with store.uow() as uow:  # an older rating arriving now changes nothing, and says what is kept
+        assert uow.ratings.upsert(user_id, movie_id, 1, base) == (latest.second % 10 + 1, latest)
+        uow.commit()
+
+
+def test_usernames_are_one_account_in_any_case(store: Store) -> None:
+    with store.uow() as uow:
+        ada = uow.users.add("Ada", "hash")
+        uow.commit()
+    for lookalike in ("ada", "ADA", "ＡＤＡ"):
+        with store.uow() as uow:
+            assert uow.users.key_taken(lookalike)
+            with pytest.raises(UsernameTaken):
+                uow.users.add(lookalike, "hash")
+    with store.uow() as uow:
+        found = uow.users.credentials("aDA")
+        assert found is not None and found[0].id == ada.id and found[0].username == "Ada"
+
+
+def test_migration_keeps_old_lookalike_accounts_apart_deterministically(store: Store) -> None:
+    """Accounts from before 0003 that differ only in case: the oldest keeps the key, each still logs in."""
+    migrate.downgrade(store.engine, "0002")
+    with store.engine.begin() as connection:
+        for user_id, name in ((3, "ada"), (1, "Ada"), (2, "ADA"), (4, "bob")):
+            connection.execute(
+                text("INSERT INTO users (id, username, password_hash, created_at) VALUES (:id, :name, 'h', :at)"),
+                {"id": user_id, "name": name, "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+            )
+    migrate.upgrade(store.engine)
+    with store.engine.connect() as connection:
+        keys = dict(connection.execute(text("SELECT id, username_key FROM users")).all())
+    assert keys == {1: "ada", 2: "ada#2", 3: "ada#3", 4: "bob"}
+    with store.uow() as uow:
+        assert uow.users.credentials("ADA")[0].id == 1  # type: ignore[index]  # the key: the oldest
+        assert uow.users.credentials("aDa")[0].id == 1  # type: ignore[index]
+        assert uow.users.credentials("ada") is not None
+        assert {uow.users.credentials(name)[0].id for name in ("Ada", "bob")} == {1, 4}  # type: ignore[index]
+
+
+def test_token_state_follows_revocations(store: Store) -> None:
+    user_id, _ = _user_and_movie(store)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    with store.uow() as uow:
+        assert uow.users.token_state(user_id, "a" * 32) == (0, False)
+        assert uow.users.token_state(user_id + 1000, "a" * 32) is None
+        uow.users.revoke_token("a" * 32, user_id, expires)
+        uow.users.revoke_token("a" * 32, user_id, expires)  # twice is harmless
+        uow.users.revoke_token("b" * 32, user_id, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.users.token_state(user_id, "a" * 32) == (0, True)
+        assert uow.users.token_state(user_id, "c" * 32) == (0, False)
+        assert uow.users.revoke_all_tokens(user_id) == 1
+        assert uow.users.set_password_hash(user_id, "new hash", revoke_tokens=True) == 2
+        uow.users.revoke_token("c" * 32, user_id, expires)  # purges rows of tokens that expired anyway
+        uow.commit()
+        remaining = {row[0] for row in uow.session.execute(text("SELECT token_id FROM revoked_tokens"))}
+    assert remaining == {"a" * 32, "c" * 32}

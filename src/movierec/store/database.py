@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from movierec.files import private_file
+
 
 def normalise_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` URLs and use psycopg 3 for them."""
@@ -23,7 +25,7 @@ def create_db_engine(url: str, *, timeout: float = 5.0, pool_size: int = 5, echo
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # 0600: it holds password hashes
         engine = create_engine(url, echo=echo, connect_args={"timeout": timeout, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -72,10 +72,24 @@ class UserRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # What makes two usernames one account (domain.accounts.username_key); see migration 0003 for old duplicates.
+    username_key: Mapped[str] = mapped_column(String(80), unique=True)
+    # Bumped by a password change or "log out everywhere": tokens carry the version they were issued under.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # NULL for demo users imported from MovieLens: they exist for their ratings and cannot log in.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     external_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RevokedTokenRow(Base):
+    """Tokens logged out before they expire (``jti``); a row can go once its token has expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class GenreRow(Base):

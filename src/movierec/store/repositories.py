@@ -12,11 +12,21 @@ import numpy as np
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from movierec.domain.accounts import User
+from movierec.domain.accounts import User, UsernameTaken, username_key
 from movierec.domain.movies import Movie, MovieDraft
-from movierec.store.models import GenreRow, MovieOutboxRow, MovieRow, RatingRow, UserRow, movie_genres, utcnow
+from movierec.store.models import (
+    GenreRow,
+    MovieOutboxRow,
+    MovieRow,
+    RatingRow,
+    RevokedTokenRow,
+    UserRow,
+    movie_genres,
+    utcnow,
+)
 
 T = TypeVar("T")
 MOVIES = cast(Table, MovieRow.__table__)
@@ -24,6 +34,7 @@ USERS = cast(Table, UserRow.__table__)
 RATINGS = cast(Table, RatingRow.__table__)
 GENRES = cast(Table, GenreRow.__table__)
 OUTBOX = cast(Table, MovieOutboxRow.__table__)
+REVOKED = cast(Table, RevokedTokenRow.__table__)
 
 # Bound parameter lists stay below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
@@ -236,6 +247,10 @@ class MovieRepository:
         return self._genre_ids
 
 
+def _to_user(row: UserRow) -> User:
+    return User(row.id, row.username, can_log_in=row.password_hash is not None, token_version=row.token_version)
+
+
 def _draft_values(draft: MovieDraft) -> dict[str, object]:
     return {name: getattr(draft, name) for name in _MOVIE_FIELDS}
 
@@ -262,23 +277,77 @@ class UserRepository:
         self.session = session
 
     def add(self, username: str, password_hash: str | None, external_key: str | None = None) -> User:
-        row = UserRow(username=username, password_hash=password_hash, external_key=external_key)
+        """A new user; ``UsernameTaken`` when the username's key (any case) belongs to someone already."""
+        row = UserRow(
+            username=username,
+            username_key=username_key(username),
+            password_hash=password_hash,
+            external_key=external_key,
+        )
         self.session.add(row)
-        self.session.flush()
-        return User(row.id, row.username, can_log_in=row.password_hash is not None)
+        try:
+            self.session.flush()
+        except IntegrityError:  # the unit of work rolls back on the way out
+            raise UsernameTaken(username) from None
+        return _to_user(row)
 
     def get(self, user_id: int) -> User | None:
         row = self.session.get(UserRow, user_id)
-        return None if row is None else User(row.id, row.username, can_log_in=row.password_hash is not None)
+        return None if row is None else _to_user(row)
+
+    def key_taken(self, username: str) -> bool:
+        key = username_key(username)
+        return self.session.scalar(select(UserRow.id).where(UserRow.username_key == key)) is not None
 
     def credentials(self, username: str) -> tuple[User, str | None] | None:
-        row = self.session.scalar(select(UserRow).where(UserRow.username == username))
+        """The account ``username`` logs in to (any case), with its password hash; None when there is none.
+
+        The key decides; an account that kept an exact-case username from before keys were unique (migration 0003)
+        is found by that exact username."""
+        row = self.session.scalar(select(UserRow).where(UserRow.username_key == username_key(username)))
+        if row is None:
+            row = self.session.scalar(select(UserRow).where(UserRow.username == username))
         if row is None:
             return None
-        return User(row.id, row.username, can_log_in=row.password_hash is not None), row.password_hash
+        return _to_user(row), row.password_hash
 
-    def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+    def credentials_of(self, user_id: int) -> tuple[User, str | None] | None:
+        row = self.session.get(UserRow, user_id)
+        return None if row is None else (_to_user(row), row.password_hash)
+
+    def set_password_hash(self, user_id: int, password_hash: str, *, revoke_tokens: bool = False) -> int:
+        """Store a new hash; with ``revoke_tokens`` every token issued before stops working. The token version."""
+        values: dict[str, object] = {"password_hash": password_hash}
+        if revoke_tokens:
+            values["token_version"] = UserRow.token_version + 1
+        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(values))
+        return int(self.session.scalar(select(UserRow.token_version).where(UserRow.id == user_id)) or 0)
+
+    def revoke_all_tokens(self, user_id: int) -> int:
+        """Every token issued to the user so far stops working; the new token version."""
+        self.session.execute(
+            update(UserRow).where(UserRow.id == user_id).values(token_version=UserRow.token_version + 1)
+        )
+        return int(self.session.scalar(select(UserRow.token_version).where(UserRow.id == user_id)) or 0)
+
+    def revoke_token(self, token_id: str, user_id: int, expires_at: dt.datetime) -> None:
+        """One token stops working; rows of tokens that have expired anyway are removed on the way."""
+        self.session.execute(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < utcnow()))
+        dialect = self.session.get_bind().dialect.name
+        table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        self.session.execute(
+            table_insert(REVOKED)
+            .values(token_id=token_id, user_id=user_id, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=[RevokedTokenRow.token_id])
+        )
+
+    def token_state(self, user_id: int, token_id: str) -> tuple[int, bool] | None:
+        """The user's token version and whether ``token_id`` was revoked, in one query; None for no such user."""
+        revoked = select(RevokedTokenRow.token_id).where(RevokedTokenRow.token_id == token_id).exists()
+        row = self.session.execute(
+            select(UserRow.token_version, revoked.label("revoked")).where(UserRow.id == user_id)
+        ).one_or_none()
+        return None if row is None else (int(row.token_version), bool(row.revoked))
 
     def _ids_by_external_key(self, keys: Sequence[str]) -> dict[str, int]:
         rows = self.session.execute(select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys)))
@@ -297,6 +366,7 @@ class UserRepository:
                 [
                     {
                         "username": key.replace(":", "-", 1),
+                        "username_key": username_key(key.replace(":", "-", 1)),
                         "password_hash": None,
                         "external_key": key,
                         "created_at": now,
@@ -315,9 +385,13 @@ class RatingRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def upsert(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> None:
-        # One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite): two first ratings of the same movie at once
-        # cannot both insert, as an UPDATE-then-INSERT could under PostgreSQL's read committed.
+    def upsert(
+        self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None
+    ) -> tuple[int, dt.datetime]:
+        """Store a rating unless one with a later ``rated_at`` is stored already; what is stored afterwards.
+
+        One INSERT ... ON CONFLICT DO UPDATE ... WHERE (PostgreSQL and SQLite): two first ratings of the same movie at
+        once cannot both insert, and of two re-ratings racing, the later ``rated_at`` wins whichever commits last."""
         rated_at = rated_at or utcnow()
         dialect = self.session.get_bind().dialect.name
         table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -326,8 +400,15 @@ class RatingRepository:
             statement.on_conflict_do_update(
                 index_elements=[RatingRow.user_id, RatingRow.movie_id],
                 set_={"rating": statement.excluded.rating, "rated_at": statement.excluded.rated_at},
+                where=RATINGS.c.rated_at <= statement.excluded.rated_at,
             )
         )
+        stored = self.session.execute(
+            select(RatingRow.rating, RatingRow.rated_at).where(
+                RatingRow.user_id == user_id, RatingRow.movie_id == movie_id
+            )
+        ).one()
+        return int(stored.rating), stored.rated_at
 
     def get(self, user_id: int, movie_id: int) -> int | None:
         return self.session.scalar(
