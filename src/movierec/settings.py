@@ -7,6 +7,7 @@ placeholder.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from movierec.files import private_file
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "dev", "secret", "changeme", "change-me", "changethis", "please-change-me", "secret_key", "your-secret-key"}
@@ -74,6 +77,33 @@ class Settings(BaseSettings):
         ge=1,
         le=1000,
         validation_alias=AliasChoices("MOVIEREC_LOGIN_ATTEMPTS_PER_MINUTE", "login_attempts_per_minute"),
+    )
+    login_address_attempts_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices(
+            "MOVIEREC_LOGIN_ADDRESS_ATTEMPTS_PER_MINUTE", "login_address_attempts_per_minute"
+        ),
+    )
+    registrations_per_hour: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("MOVIEREC_REGISTRATIONS_PER_HOUR", "registrations_per_hour"),
+    )
+    # Password hashes computed at once per process, requests allowed to wait for one, and how long they wait.
+    password_hash_slots: int = Field(
+        default=1, ge=1, le=64, validation_alias=AliasChoices("MOVIEREC_PASSWORD_HASH_SLOTS", "password_hash_slots")
+    )
+    password_hash_queue: int = Field(
+        default=4, ge=0, le=256, validation_alias=AliasChoices("MOVIEREC_PASSWORD_HASH_QUEUE", "password_hash_queue")
+    )
+    password_hash_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("MOVIEREC_PASSWORD_HASH_WAIT_SECONDS", "password_hash_wait_seconds"),
     )
     # Reverse proxies in front of the API whose X-Forwarded-For is trusted (1 behind Nginx, 0 when exposed directly)
     trusted_proxies: int = Field(
@@ -156,14 +186,14 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            candidate = private_file(self.data_dir / f".secret_key.{secrets.token_hex(8)}")
+            candidate.write_text(secrets.token_urlsafe(48))  # created 0600 before any byte is written
             try:
-                tmp.rename(path) if not path.exists() else tmp.unlink()
+                os.link(candidate, path)  # atomic, and never replaces a key another process made first
             except FileExistsError:
-                tmp.unlink(missing_ok=True)
+                pass
+            finally:
+                candidate.unlink(missing_ok=True)
         return path.read_text().strip()
 
 

@@ -6,21 +6,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
+from limits.storage import Storage, storage_from_string
 
 from movierec.cache.memory import InProcessCache
 from movierec.cache.port import Cache
 from movierec.events.indexer import MovieIndexer
 from movierec.events.port import MovieEvents
+from movierec.files import private_dir, warn_if_open
 from movierec.log import get_logger
 from movierec.search.port import MovieIndex
 from movierec.services.accounts import AccountService
 from movierec.services.catalogue import CatalogueService
 from movierec.services.models import ModelRegistry
+from movierec.services.passwords import PasswordHashing
 from movierec.services.publishing import OutboxRelay
 from movierec.services.ratings import RatingService
 from movierec.services.recommendations import RecommendationService
 from movierec.services.search import SearchService
-from movierec.services.throttle import LoginThrottle
+from movierec.services.throttle import LoginThrottle, RegistrationThrottle, Throttle
 from movierec.settings import Settings
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
@@ -30,7 +33,47 @@ log = get_logger(__name__)
 
 
 def build_store(settings: Settings) -> Store:
+    # Every command opens the store first: the data dir is made private here, or reported when it is not.
+    if not warn_if_open(settings.data_dir):
+        private_dir(settings.data_dir)
     return Store(create_db_engine(settings.effective_database_url, timeout=settings.db_timeout))
+
+
+def build_throttle(settings: Settings) -> Throttle:
+    """Counters for login and registration throttling: Redis when configured (shared by every backend), else memory."""
+    storage: Storage
+    if settings.redis_url:
+        storage = storage_from_string(  # type: ignore[assignment]  # a sync URL gives a sync storage
+            settings.redis_url,
+            wrap_exceptions=True,
+            socket_timeout=settings.cache_timeout,
+            socket_connect_timeout=settings.cache_timeout,
+            key_prefix="throttle",
+        )
+    else:
+        storage = storage_from_string("memory://", wrap_exceptions=True)  # type: ignore[assignment]
+    return Throttle(storage)
+
+
+def build_accounts(settings: Settings, store: Store, throttle: Throttle) -> AccountService:
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    return AccountService(
+        store,
+        settings.signing_key,
+        settings.token_ttl_seconds,
+        PasswordHashing(
+            hasher,
+            slots=settings.password_hash_slots,
+            queue=settings.password_hash_queue,
+            wait_seconds=settings.password_hash_wait_seconds,
+        ),
+        LoginThrottle(throttle, settings.login_attempts_per_minute, settings.login_address_attempts_per_minute),
+        RegistrationThrottle(throttle, settings.registrations_per_hour),
+    )
 
 
 def build_cache(settings: Settings) -> Cache:
@@ -139,17 +182,7 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         index=index,
         events=events,
         relay=relay,
-        accounts=AccountService(
-            store,
-            settings.signing_key,
-            settings.token_ttl_seconds,
-            PasswordHasher(
-                time_cost=settings.argon2_time_cost,
-                memory_cost=settings.argon2_memory_kib,
-                parallelism=settings.argon2_parallelism,
-            ),
-            LoginThrottle(settings.redis_url, settings.login_attempts_per_minute, settings.cache_timeout),
-        ),
+        accounts=build_accounts(settings, store, build_throttle(settings)),
         catalogue=CatalogueService(store, relay),
         ratings=RatingService(store, cache),
         recommendations=RecommendationService(store, cache, models, settings.recommendation_cache_seconds),

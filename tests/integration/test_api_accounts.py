@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import jwt
 import pytest
@@ -58,7 +59,16 @@ def test_bad_credentials_get_the_same_401(
 
 def _token(container: Container, user_id: int, *, seconds: int = 60, key: str | None = None, **claims: object) -> str:
     now = int(dt.datetime.now(dt.UTC).timestamp())
-    payload = {"sub": str(user_id), "iss": "movierec", "iat": now, "exp": now + seconds, "typ": "access", **claims}
+    payload = {
+        "sub": str(user_id),
+        "iss": "movierec",
+        "iat": now,
+        "exp": now + seconds,
+        "typ": "access",
+        "jti": uuid.uuid4().hex,
+        "ver": 0,
+        **claims,
+    }
     return jwt.encode(payload, key or container.settings.signing_key, algorithm="HS256")
 
 

@@ -37,6 +37,11 @@ def test_schemas_are_the_validating_models(client: FlaskClient) -> None:
     assert rate["required"] == ["movie_id", "rating"]
     assert (rate["properties"]["rating"]["minimum"], rate["properties"]["rating"]["maximum"]) == (1, 10)
     assert schemas["Credentials"]["properties"]["username"]["pattern"] == "^[A-Za-z0-9_.-]{3,32}$"
+    password = schemas["Credentials"]["properties"]["password"]
+    assert (password["minLength"], password["maxLength"]) == (8, 256)  # real constraints, not only documented
+    for path in ("/register", "/login", "/rate", "/password"):
+        assert "415" in document["paths"][path]["post"]["responses"], path
+    assert set(document["paths"]["/logout"]["post"]["responses"]) >= {"204", "401"}
     search = document["paths"]["/search"]["get"]
     limit = next(p for p in search["parameters"] if p["name"] == "limit")
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 100)

@@ -58,6 +58,7 @@ def register_headers(app: Flask) -> None:
             status=response.status_code,
             ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
             user_id=g.get("user_id"),
+            address=request.remote_addr,  # as seen after the trusted-proxy rule
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

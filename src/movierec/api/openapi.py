@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
@@ -17,7 +17,10 @@ from flask import Flask, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from movierec.api.auth import authenticate
 from movierec.api.errors import ApiError
+from movierec.domain.accounts import text_problem
+from movierec.domain.ids import MAX_ID, parse_id
 
 _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
@@ -26,7 +29,7 @@ _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 class EndpointSpec:
     summary: str
     tags: tuple[str, ...]
-    response: type[BaseModel]
+    response: type[BaseModel] | None  # None: no body (204)
     status: int = 200
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
@@ -50,16 +53,43 @@ def _summary(details: list[dict[str, Any]]) -> str:
     return "; ".join(f"{d['field']}: {d['message']}" for d in details)
 
 
+def _text_problems(payload: object) -> Iterator[tuple[str, str]]:
+    """(field, problem) for every string in ``payload`` (keys too) that is not valid Unicode text."""
+    stack: list[tuple[str, object]] = [("", payload)]
+    while stack:  # iterative: JSON nesting is bounded by the parser, but no recursion limit is needed here
+        path, value = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                yield path or "(body)", problem
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                problem = text_problem(key)
+                if problem:
+                    yield child.encode("utf-8", "backslashreplace").decode("ascii"), f"field name {problem}"
+                    continue
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype != "application/json":
+        given = request.mimetype or "none"
+        raise ApiError(415, "unsupported_media_type", f"send the body as Content-Type: application/json (not {given})")
     raw = request.get_data(cache=True)
     if not raw:
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, an integer past Python's int-string limit
         raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    details = [{"field": field, "message": problem} for field, problem in _text_problems(payload)]
+    if details:
+        raise ApiError(400, "validation_error", _summary(details), details)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -83,18 +113,19 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "validation_error", _summary(details), details) from None
 
 
-def parse_id(value: str, name: str) -> int:
+def parse_path_id(value: str, name: str) -> int:
     """A path id: a positive integer that fits a database integer."""
-    if not value.isascii() or not value.isdigit() or len(value) > 10 or not 1 <= int(value) <= 2_147_483_647:
+    parsed = parse_id(value)
+    if parsed is None:
         raise ApiError(400, "invalid_id", f"{name} must be a positive integer")
-    return int(value)
+    return parsed
 
 
 def endpoint(
     *,
     summary: str,
     tags: tuple[str, ...],
-    response: type[BaseModel],
+    response: type[BaseModel] | None,
     status: int = 200,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
@@ -102,22 +133,24 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     path_params: dict[str, str] | None = None,
-) -> Callable[[Callable[..., BaseModel]], Callable[..., Response]]:
+) -> Callable[[Callable[..., BaseModel | None]], Callable[..., Response]]:
     spec = EndpointSpec(summary, tags, response, status, body, query, auth, errors, description, path_params or {})
 
-    def decorate(view: Callable[..., BaseModel]) -> Callable[..., Response]:
+    def decorate(view: Callable[..., BaseModel | None]) -> Callable[..., Response]:
         @wraps(view)
         def wrapper(**path: str) -> Response:
-            from movierec.api.auth import authenticate
-
+            kwargs: dict[str, Any] = {}
             if auth:
-                g.user_id = authenticate()
-            kwargs: dict[str, Any] = {name: parse_id(path[name], name) for name in spec.path_params}
+                kwargs["caller"] = caller = authenticate()
+                g.user_id = caller.user_id  # for the access log
+            kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
                 kwargs["query"] = parse_query(query)
             result = view(**kwargs)
+            if result is None:
+                return Response(status=status)
             out = jsonify(result.model_dump(mode="json"))
             out.status_code = status
             return out
@@ -131,12 +164,14 @@ def endpoint(
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    204: "Done; no content",
     400: "Bad input: malformed JSON, missing or wrong fields, bad parameters",
     401: "Missing, expired or invalid bearer token, or wrong credentials",
     403: "The token belongs to another user",
     404: "Not found",
     409: "Conflict",
     413: "Request body too large",
+    415: "The body is not sent as application/json",
     429: "Too many attempts; see Retry-After",
     503: "A dependency is temporarily unavailable",
 }
@@ -166,7 +201,7 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
             specs.append((path, method.lower(), spec))
 
     bodies = {spec.body for _, _, spec in specs if spec.body is not None}
-    responses = {error_model} | {spec.response for _, _, spec in specs}
+    responses = {error_model} | {spec.response for _, _, spec in specs if spec.response is not None}
     _, top = models_json_schema(
         [(m, "validation") for m in sorted(bodies, key=str)]
         + [(m, "serialization") for m in sorted(responses, key=str)],
@@ -183,13 +218,10 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
             "summary": spec.summary,
             "tags": list(spec.tags),
             "operationId": f"{method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_') or 'root'}",
-            "responses": {
-                str(spec.status): {
-                    "description": _STATUS_TEXT.get(spec.status, "OK"),
-                    "content": {"application/json": {"schema": ref(spec.response)}},
-                }
-            },
+            "responses": {str(spec.status): {"description": _STATUS_TEXT.get(spec.status, "OK")}},
         }
+        if spec.response is not None:
+            operation["responses"][str(spec.status)]["content"] = {"application/json": {"schema": ref(spec.response)}}
         if spec.description:
             operation["description"] = spec.description
         parameters: list[dict[str, Any]] = [
@@ -198,7 +230,7 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
                 "in": "path",
                 "required": True,
                 "description": text,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             }
             for name, text in spec.path_params.items()
         ]
@@ -221,7 +253,7 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
         if spec.body is not None or spec.query is not None or spec.path_params:
             error_codes.add(400)
         if spec.body is not None:
-            error_codes.add(413)
+            error_codes |= {413, 415}
         if spec.auth:
             error_codes.add(401)
             operation["security"] = [{"bearerAuth": []}]

@@ -6,9 +6,19 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints, field_validator
 
-from movierec.domain.accounts import PASSWORD_MAX_LENGTH, USERNAME_PATTERN, password_problem, username_problem
+from movierec.domain.accounts import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    USERNAME_MAX_LENGTH,
+    USERNAME_MIN_LENGTH,
+    USERNAME_PATTERN,
+    normalise_username,
+    password_length_problem,
+    username_problem,
+)
+from movierec.domain.ids import MAX_ID
 from movierec.domain.movies import Movie
 from movierec.domain.ratings import rating_problem
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
@@ -17,7 +27,6 @@ from movierec.services.recommendations import Recommendation
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
 Offset = Annotated[int, Field(ge=0, le=9_900, description="items to skip (offset + limit stays within 10,000)")]
-MAX_DB_INT = 2_147_483_647
 # Not empty and not only ASCII spaces; the same regex in the OpenAPI document and in validation.
 NOT_BLANK = r"[^ \t\n\r\f\v]"
 
@@ -34,39 +43,64 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _username(value: object) -> object:
+    """Normalise (NFKC) before the constraints run; say in words what a username must look like."""
+    if not isinstance(value, str):
+        return value  # the strict str type refuses it
+    value = normalise_username(value)
+    problem = username_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _password_length(value: object) -> object:
+    if isinstance(value, str):
+        problem = password_length_problem(value)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+# The constraints come before the validators, so that they are both enforced and in the JSON schema; the validators
+# (which run first) normalise, and say in words what to fix.
+Username = Annotated[
+    StrictStr,
+    StringConstraints(min_length=USERNAME_MIN_LENGTH, max_length=USERNAME_MAX_LENGTH, pattern=USERNAME_PATTERN),
+    BeforeValidator(_username),
+    Field(description="3-32 of letters, digits, _ . - (compared without case: Ada and ada are one account)"),
+]
+NewPassword = Annotated[
+    StrictStr,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    BeforeValidator(_password_length),
+    Field(description="8-256 characters, not the username, not a common password"),
+]
+AnyPassword = Annotated[StrictStr, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
 class Credentials(Body):
-    # Constraints are documented in the schema and checked by the domain rules, whose messages say what to fix.
-    username: StrictStr = Field(
-        description="3-32 of letters, digits, _ . -",
-        json_schema_extra={"pattern": USERNAME_PATTERN, "minLength": 3, "maxLength": 32},
-    )
-    password: StrictStr = Field(
-        description="at least 8 characters",
-        json_schema_extra={"minLength": 8, "maxLength": PASSWORD_MAX_LENGTH},
-    )
+    """Registration. The constraints are real (and in the schema); the messages say what to fix. How guessable
+    the password is (common, or the username) is the account service's rule."""
 
-    @field_validator("username")
-    @classmethod
-    def _username(cls, value: str) -> str:
-        problem = username_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        problem = password_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+    username: Username
+    password: NewPassword
 
 
 class LoginRequest(Body):
     """Login takes any strings: a wrong or malformed username is simply a failed login (401)."""
 
     username: StrictStr = Field(min_length=1, max_length=256)
-    password: StrictStr = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    password: AnyPassword
+
+
+class PasswordChange(Body):
+    current_password: AnyPassword
+    new_password: NewPassword
+
+
+class LogoutQuery(Query):
+    everywhere: bool = Field(default=False, description="true: every token of yours stops working, on every device")
 
 
 class RegisterResponse(BaseModel):
@@ -98,14 +132,14 @@ def _rating(value: object) -> int:
 
 def _movie_id(value: object) -> int:
     value = _json_integer(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DB_INT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise ValueError("movie_id must be a positive integer")
     return value
 
 
 class RateRequest(Body):
     movie_id: Annotated[int, BeforeValidator(_movie_id)] = Field(
-        description="the movie's id", json_schema_extra={"minimum": 1, "maximum": MAX_DB_INT}
+        description="the movie's id", json_schema_extra={"minimum": 1, "maximum": MAX_ID}
     )
     rating: Annotated[int, BeforeValidator(_rating)] = Field(
         description="an integer from 1 to 10", json_schema_extra={"minimum": 1, "maximum": 10}
@@ -227,14 +261,19 @@ class SearchQueryIn(Query):
     q: str | None = Field(
         default=None,
         max_length=MAX_QUERY_LENGTH,
-        description="title or genre words (1-200 characters, not only spaces)",
-        json_schema_extra={"pattern": NOT_BLANK},
+        description="title or genre words (up to 200 characters, not only spaces; empty is the same as absent)",
+        json_schema_extra={"pattern": f"^$|{NOT_BLANK}"},
     )
     genre: str | None = Field(
         default=None, max_length=64, description="only movies of this genre", json_schema_extra={"pattern": NOT_BLANK}
     )
     limit: Limit = 20
     offset: Offset = 0
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: object) -> object:
+        return None if value == "" else value  # what an HTML form sends for an empty search box
 
     @field_validator("q", "genre")
     @classmethod

@@ -1,23 +1,40 @@
-"""Accounts: registration with argon2id hashes, login, and signed bearer tokens any backend can verify."""
+"""Accounts: registration with argon2id hashes, login, and signed bearer tokens any backend can verify.
+
+A token carries its own id (``jti``) and the user's token version (``ver``). Every request checks both against the
+database in the one query that also checks the user still exists: ``POST /logout`` revokes one token (its id is
+kept until the token would have expired), a password change or "log out everywhere" bumps the version and so
+revokes every older token.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy.exc import IntegrityError
 
-from movierec.domain.accounts import User, password_problem, username_problem
+from movierec.domain.accounts import (
+    User,
+    UsernameTaken,
+    normalise_username,
+    password_problem,
+    username_key,
+    username_problem,
+)
+from movierec.domain.ids import parse_id
+from movierec.log import get_logger
 from movierec.services.errors import Conflict, InvalidInput, Unauthorized
-from movierec.services.throttle import LoginThrottle
+from movierec.services.passwords import PasswordHashing
+from movierec.services.throttle import LoginThrottle, RegistrationThrottle
 from movierec.store.uow import Store
+
+log = get_logger(__name__)
 
 TOKEN_ISSUER = "movierec"
 TOKEN_ALGORITHM = "HS256"
 BAD_CREDENTIALS = "wrong username or password"
+_MAX_TOKEN_ID = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,60 +45,120 @@ class AccessToken:
     token_type: str = "bearer"
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a verified token speaks for, and which token it is."""
+
+    user_id: int
+    token_id: str
+    expires_at: dt.datetime
+
+
+def _invalid(field: str, problem: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {problem}", details=[{"field": field, "message": problem}])
+
+
 class AccountService:
     def __init__(
         self,
         store: Store,
         signing_key: str,
         token_ttl_seconds: int,
-        hasher: PasswordHasher | None = None,
-        throttle: LoginThrottle | None = None,
+        hashing: PasswordHashing,
+        throttle: LoginThrottle,
+        registrations: RegistrationThrottle,
     ):
         self.store = store
+        self.hashing = hashing
         self.throttle = throttle
+        self.registrations = registrations
         self._key = signing_key
         self._ttl = token_ttl_seconds
-        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
-        # Verified against when the username is unknown, so both failures take the same time.
-        self._decoy_hash = self._hasher.hash("decoy password that never matches")
 
-    def register(self, username: str, password: str) -> User:
-        problem = username_problem(username) or password_problem(password)
+    def register(self, username: str, password: str, address: str | None = None) -> User:
+        username = normalise_username(username)
+        problem = username_problem(username)
         if problem:
-            raise InvalidInput(problem)
-        password_hash = self._hasher.hash(password)
+            raise _invalid("username", problem)
+        problem = password_problem(password, username)
+        if problem:
+            raise _invalid("password", problem)
         with self.store.uow() as uow:
-            if uow.users.credentials(username) is not None:
-                raise Conflict(f"username {username!r} is taken")
+            taken = uow.users.key_taken(username)
+        if taken:
+            raise Conflict(f"username {username!r} is taken")
+        self.registrations.reserve(address)  # before the expensive hash
+        password_hash = self.hashing.hash(password)
+        with self.store.uow() as uow:
             try:
                 user = uow.users.add(username, password_hash)
-                uow.commit()
-            except IntegrityError:  # registered concurrently by someone else
+            except UsernameTaken:  # registered concurrently by someone else
                 raise Conflict(f"username {username!r} is taken") from None
+            uow.commit()
+        log.info("register.ok", user_id=user.id, username=user.username, address=address)
         return user
 
     def login(self, username: str, password: str, address: str | None = None) -> AccessToken:
-        if self.throttle is not None:
-            self.throttle.check(username, address)
+        key = username_key(username)
+        delay = self.throttle.reserve(key, address)  # the attempt is taken before the password is checked
         with self.store.uow() as uow:
             found = uow.users.credentials(username)
         stored_hash = found[1] if found else None
-        try:
-            verified: bool = self._hasher.verify(stored_hash or self._decoy_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            verified = False
-        if not verified or found is None or stored_hash is None:
-            if self.throttle is not None:
-                self.throttle.failed(username, address)
+        if not self.hashing.verify(stored_hash, password, delay=delay) or found is None or stored_hash is None:
+            self.throttle.failed(key, address)
+            log.info("login.failed", username=key, address=address)
             raise Unauthorized(BAD_CREDENTIALS)
+        self.throttle.succeeded(key, address)
         user = found[0]
-        if self._hasher.check_needs_rehash(stored_hash):
+        if self.hashing.needs_rehash(stored_hash):
             with self.store.uow() as uow:
-                uow.users.set_password_hash(user.id, self._hasher.hash(password))
+                uow.users.set_password_hash(user.id, self.hashing.hash(password))
                 uow.commit()
-        return self.issue_token(user.id)
+        return self.issue_token(user.id, user.token_version)
 
-    def issue_token(self, user_id: int, now: dt.datetime | None = None) -> AccessToken:
+    def change_password(
+        self, caller: Caller, current_password: str, new_password: str, address: str | None = None
+    ) -> AccessToken:
+        """Check the current password (throttled like a login), store the new one, revoke every older token."""
+        with self.store.uow() as uow:
+            found = uow.users.credentials_of(caller.user_id)
+        if found is None:
+            raise Unauthorized("invalid token")
+        user, stored_hash = found
+        key = username_key(user.username)
+        delay = self.throttle.reserve(key, address)
+        if not self.hashing.verify(stored_hash, current_password, delay=delay):
+            self.throttle.failed(key, address)
+            log.info("password_change.failed", username=key, address=address)
+            raise Unauthorized("the current password is wrong")
+        self.throttle.succeeded(key, address)
+        problem = password_problem(new_password, user.username)
+        if problem:
+            raise _invalid("new_password", problem)
+        new_hash = self.hashing.hash(new_password)
+        with self.store.uow() as uow:
+            version = uow.users.set_password_hash(user.id, new_hash, revoke_tokens=True)
+            uow.commit()
+        log.info("password_change.ok", user_id=user.id, address=address)
+        return self.issue_token(user.id, version)
+
+    def logout(self, caller: Caller, *, everywhere: bool = False) -> None:
+        """Revoke the caller's token, or with ``everywhere`` every token issued to the caller so far."""
+        with self.store.uow() as uow:
+            if everywhere:
+                uow.users.revoke_all_tokens(caller.user_id)
+            else:
+                uow.users.revoke_token(caller.token_id, caller.user_id, caller.expires_at)
+            uow.commit()
+
+    def issue_token(self, user_id: int, version: int | None = None, now: dt.datetime | None = None) -> AccessToken:
+        """A token for ``user_id`` under its token ``version`` (read from the database when not given)."""
+        if version is None:
+            with self.store.uow() as uow:
+                user = uow.users.get(user_id)
+            if user is None:
+                raise Unauthorized("invalid token")
+            version = user.token_version
         now = now or dt.datetime.now(dt.UTC)
         claims = {
             "sub": str(user_id),
@@ -89,30 +166,42 @@ class AccountService:
             "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + self._ttl,
             "typ": "access",
+            "jti": uuid.uuid4().hex,
+            "ver": version,
         }
         token = jwt.encode(claims, self._key, algorithm=TOKEN_ALGORITHM)
         return AccessToken(user_id=user_id, access_token=token, expires_in=self._ttl)
 
-    def verify(self, token: str) -> int:
-        """The user id a valid, unexpired token was issued to; ``Unauthorized`` otherwise."""
+    def verify(self, token: str) -> Caller:
+        """Who a valid, unexpired, unrevoked token was issued to; ``Unauthorized`` otherwise."""
         try:
             claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[TOKEN_ALGORITHM],
                 issuer=TOKEN_ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired: log in again") from None
         except jwt.PyJWTError:
             raise Unauthorized("invalid token") from None
-        subject = claims.get("sub")
-        if claims.get("typ") != "access" or not isinstance(subject, str) or not subject.isdigit():
+        subject, token_id, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
+        user_id = parse_id(subject) if isinstance(subject, str) else None
+        if (
+            claims.get("typ") != "access"
+            or user_id is None
+            or not isinstance(token_id, str)
+            or not 0 < len(token_id) <= _MAX_TOKEN_ID
+            or isinstance(version, bool)
+            or not isinstance(version, int)
+        ):
             raise Unauthorized("invalid token")
-        user_id = int(subject)
         with self.store.uow() as uow:
-            user = uow.users.get(user_id)
-        if user is None:
+            state = uow.users.token_state(user_id, token_id)
+        if state is None:
             raise Unauthorized("invalid token")
-        return user_id
+        current_version, revoked = state
+        if revoked or version != current_version:
+            raise Unauthorized("token revoked: log in again")
+        return Caller(user_id, token_id, dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))

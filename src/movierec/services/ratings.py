@@ -34,12 +34,13 @@ class RatingService:
             if not uow.movies.exists(movie_id):
                 raise NotFound(f"movie {movie_id} not found")
             try:
-                uow.ratings.upsert(user_id, movie_id, rating, rated_at)
+                # Of two ratings of one movie racing, the later rated_at is kept: answer with what is stored.
+                stored, stored_at = uow.ratings.upsert(user_id, movie_id, rating, rated_at)
                 uow.commit()
             except IntegrityError:  # the movie vanished between the check and the write
                 raise NotFound(f"movie {movie_id} not found") from None
         self.forget_recommendations(user_id)
-        return Rating(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
+        return Rating(user_id=user_id, movie_id=movie_id, rating=stored, rated_at=stored_at)
 
     def forget_recommendations(self, user_id: int) -> None:
         try:

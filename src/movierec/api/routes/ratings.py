@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint
 
 from movierec.api.auth import require_self
 from movierec.api.extension import container
@@ -13,6 +13,7 @@ from movierec.api.schemas import (
     RateRequest,
     RateResponse,
 )
+from movierec.services.accounts import Caller
 
 bp = Blueprint("ratings", __name__)
 
@@ -26,8 +27,8 @@ bp = Blueprint("ratings", __name__)
     auth=True,
     errors=(404,),
 )
-def rate(body: RateRequest) -> RateResponse:
-    saved = container().ratings.rate(g.user_id, body.movie_id, body.rating)
+def rate(caller: Caller, body: RateRequest) -> RateResponse:
+    saved = container().ratings.rate(caller.user_id, body.movie_id, body.rating)
     return RateResponse(user_id=saved.user_id, movie_id=saved.movie_id, rating=saved.rating, rated_at=saved.rated_at)
 
 
@@ -41,8 +42,8 @@ def rate(body: RateRequest) -> RateResponse:
     errors=(403,),
     path_params={"user_id": "your user id (the token's)"},
 )
-def my_ratings(user_id: int, query: PageQuery) -> MyRatingsResponse:
-    require_self(user_id, g.user_id)
+def my_ratings(caller: Caller, user_id: int, query: PageQuery) -> MyRatingsResponse:
+    require_self(user_id, caller)
     total, rated = container().ratings.history(user_id, query.limit, query.offset)
     return MyRatingsResponse(
         user_id=user_id,
