@@ -20,6 +20,7 @@ from movierec.log import configure_logging, get_logger
 from movierec.settings import ConfigurationError, Settings, load_settings
 
 log = get_logger("movierec.cli")
+UI_START_TIMEOUT = 60  # seconds for Streamlit to answer its health check
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -253,10 +254,24 @@ def serve(host: str, port: int, threads: int) -> None:
 def _serve_api(container: Any, host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
-    from movierec.api import create_app
+    from movierec.api import MAX_BODY_BYTES, create_app
 
     app = create_app(container=container)
-    server = create_server(app, host=host, port=port, threads=threads, ident="movierec")
+    # Exposed directly: idle or half-open connections are closed after 30 s and cannot use the server up (poll, not
+    # select: room for 1,000 of them), and bodies over the API's 64 KiB are refused (413) before they are read.
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="movierec",
+        connection_limit=1000,
+        channel_timeout=30,
+        cleanup_interval=10,
+        asyncore_use_poll=True,
+        max_request_body_size=MAX_BODY_BYTES,
+        max_request_header_size=32 * 1024,
+    )
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("api.signal", signal=signal.Signals(signum).name)
@@ -273,17 +288,52 @@ def _serve_api(container: Any, host: str, port: int, threads: int) -> None:
             raise
 
 
-def _start_ui(settings: Settings, api_url: str, port: int) -> subprocess.Popen[bytes] | None:
+class UiFailed(RuntimeError):
+    """The UI did not start; the message says why."""
+
+
+def _start_ui(api_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the Streamlit UI (it dies with this process, even on SIGKILL) and wait until it answers."""
+    from movierec.processes import with_parent_death_signal
+    from movierec.stack import http_ok, port_free
+
+    if not port_free(port):
+        raise UiFailed(f"port {port} is already in use (another movierec up, or --ui-port to choose another)")
     app_path = Path(__file__).parent / "ui" / "app.py"
-    if not app_path.exists():
-        return None
     env = {**os.environ, "MOVIEREC_API_URL": api_url}
     command = [
         sys.executable, "-m", "streamlit", "run", str(app_path),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            with_parent_death_signal(command),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + UI_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise UiFailed(f"it exited with status {process.returncode}: " + (" | ".join(tail) or "no output"))
+        if http_ok(f"http://127.0.0.1:{port}/_stcore/health", timeout=1.0):
+            return process
+        time.sleep(0.2)
+    _stop_ui(process)
+    raise UiFailed(f"it did not answer within {UI_START_TIMEOUT} s (log: {log_path})")
+
+
+def _stop_ui(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def _wait_indexed(container: Any, timeout: float) -> None:
@@ -312,7 +362,6 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
     from movierec.services import models as model_store
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"data dir: {settings.data_dir}" + (" (embedded mode)" if settings.embedded else ""))
     container = _container(settings)
     worker = IndexerWorker(container)
@@ -337,18 +386,18 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
         trainer.start()
         api_url = f"http://127.0.0.1:{port}"
         if not no_ui:
-            ui = _start_ui(settings, api_url, ui_port)
+            click.echo("starting the UI...")
+            try:
+                ui = _start_ui(api_url, ui_port, settings.data_dir / "ui.log")
+            except UiFailed as exc:
+                click.echo(f"the UI did not start: {exc}; serving the API only", err=True)
         click.echo(f"movierec is up: API {api_url}" + (f"  UI http://127.0.0.1:{ui_port}" if ui else ""))
         _serve_api(container, "127.0.0.1", port, threads=8)
     finally:
         trainer.stop()
         worker.stop()
         if ui is not None:
-            ui.terminate()
-            try:
-                ui.wait(10)
-            except subprocess.TimeoutExpired:
-                ui.kill()
+            _stop_ui(ui)
         container.close()
 
 

@@ -32,6 +32,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from movierec.log import get_logger
+from movierec.processes import with_parent_death_signal
 from movierec.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -289,7 +290,7 @@ class Child:
             files.append(self.stdout_path.open("ab"))
         try:
             self.process = subprocess.Popen(
-                self.argv,
+                with_parent_death_signal(self.argv),
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=files[-1],
@@ -625,7 +626,9 @@ class Stack:
     def _run(self, argv: list[str], log_path: Path, timeout: float) -> None:
         """Run a command to completion (its output to ``log_path``); a stop request ends it."""
         with log_path.open("ab") as output:
-            process = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+            process = subprocess.Popen(
+                with_parent_death_signal(argv), env=self.env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+            )
         deadline = time.monotonic() + timeout
         try:
             while True:

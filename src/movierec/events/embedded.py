@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from movierec.events.port import EventMessage, MovieUpserted, PublishFailed
+from movierec.files import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 class _Log:
     def __init__(self, path: str, timeout: float) -> None:
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         self.conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,46 @@
+"""Child processes that die with their parent, even when the parent is killed with SIGKILL.
+
+``with_parent_death_signal(argv)`` wraps a command as ``python -m movierec.processes --parent PID -- argv``: the
+wrapper asks Linux to send it SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``, kept across ``exec``),
+checks that the parent is still the one that started it (else it exits at once: the parent died first), then
+replaces itself with the command. Done in the child rather than in ``preexec_fn``, which is unsafe in a process
+with threads. Elsewhere than Linux the command runs as it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def with_parent_death_signal(argv: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-m", "movierec.processes", "--parent", str(os.getpid()), "--", *argv]
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def main(args: list[str]) -> int:
+    if len(args) < 4 or args[0] != "--parent" or args[2] != "--" or not args[1].isdigit():
+        print("usage: python -m movierec.processes --parent PID -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != int(args[1]):
+        return 1  # the parent is already gone: the death signal would never come
+    command = args[3:]
+    os.execvp(command[0], command)
+    return 127  # not reached: exec replaces this process or raises
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
