@@ -293,6 +293,10 @@ def test_nginx_template_balances_both_backends_and_retries_idempotent_requests_o
     assert "non_idempotent" not in re.sub(r"#.*", "", text)
     assert re.search(r"^\s*server_tokens off;", text, re.M)
     assert re.search(r"^\s*client_max_body_size 64k;", text, re.M) and MAX_BODY_BYTES == 64 * 1024
+    for slow_client in ("client_body_timeout", "client_header_timeout", "send_timeout", "keepalive_timeout"):
+        assert re.search(rf"^\s*{slow_client} \d+s;", text, re.M), slow_client
+    assert re.search(r"^\s*limit_conn \w+ \d+;", text, re.M)  # one address cannot hold every connection
+    assert re.search(r"^\s*reset_timedout_connection on;", text, re.M)
     for timeout in ("proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"):
         assert re.search(rf"^\s*{timeout} \d+s;", text, re.M), timeout
     log_format = re.search(r"log_format\s+(\w+)(.*?);", text, re.S)
