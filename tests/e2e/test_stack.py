@@ -239,6 +239,8 @@ def test_a_user_journey_through_nginx(stack: RunningStack, http: httpx.Client) -
         f"{base}/register", content=b"x" * (64 * 1024 + 1), headers={"Content-Type": "application/json"}
     )
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+    as_form = http.post(f"{base}/login", content=b"username=journey&password=x", headers={"Content-Type": "text/plain"})
+    assert as_form.status_code == 415 and as_form.json()["error"]["code"] == "unsupported_media_type"
 
 
 def test_nginx_spreads_requests_over_both_backends_and_logs_which(stack: RunningStack, http: httpx.Client) -> None:
@@ -266,6 +268,13 @@ def test_a_token_issued_by_one_backend_is_accepted_by_the_other(stack: RunningSt
     assert on_other.json()["user_id"] == user_id
     forged = {"Authorization": headers["Authorization"][:-4] + "AAAA"}
     assert http.get(f"{stack.backend(2)}/my-ratings/{user_id}", headers=forged).status_code == 401
+
+
+def test_a_token_logged_out_on_one_backend_is_refused_by_the_other(stack: RunningStack, http: httpx.Client) -> None:
+    user_id, headers = user(http, stack.backend(1), "leaver")
+    assert http.post(f"{stack.backend(1)}/logout", headers=headers).status_code == 204
+    refused = http.get(f"{stack.backend(2)}/my-ratings/{user_id}", headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
 
 
 def test_no_request_fails_when_a_backend_is_killed_mid_run(stack: RunningStack, http: httpx.Client) -> None:
