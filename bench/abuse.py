@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import httpx
 from tests.conftest import SAMPLE_MOVIES, index_everything
 
 from bench.common import load_average, poll_until, summarise, timed_ms
+from movierec.processes import terminate
 from movierec.stack import free_ports
 from movierec.wiring import build_container
 
@@ -67,11 +67,7 @@ def serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]:
         poll_until(lambda: _ok(f"{base}/healthz"), timeout=120, interval=0.2, what="movierec serve")
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        terminate(process)
 
 
 def _ok(url: str) -> bool:

@@ -40,13 +40,19 @@ def _container(settings: Settings, migrate: bool = True) -> Any:
 
 @contextlib.contextmanager
 def _progress(description: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar on a terminal; nothing when output is not a terminal."""
+    """A rich progress bar on a terminal; a line when the step starts and one when it ends otherwise (a log)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    terminal = sys.stderr.isatty()
+    started = time.monotonic()
+    if not terminal:
+        click.echo(f"{description}...", err=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not sys.stderr.isatty(), transient=False) as progress:
+    with Progress(*columns, disable=not terminal, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
+    if not terminal:
+        click.echo(f"{description}: done in {time.monotonic() - started:.1f} s", err=True)
 
 
 @click.group()
@@ -294,7 +300,7 @@ class UiFailed(RuntimeError):
 
 def _start_ui(api_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """Start the Streamlit UI (it dies with this process, even on SIGKILL) and wait until it answers."""
-    from movierec.processes import with_parent_death_signal
+    from movierec.processes import terminate, with_parent_death_signal
     from movierec.stack import http_ok, port_free
 
     if not port_free(port):
@@ -323,17 +329,8 @@ def _start_ui(api_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes
         if http_ok(f"http://127.0.0.1:{port}/_stcore/health", timeout=1.0):
             return process
         time.sleep(0.2)
-    _stop_ui(process)
+    terminate(process, timeout=10)
     raise UiFailed(f"it did not answer within {UI_START_TIMEOUT} s (log: {log_path})")
-
-
-def _stop_ui(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
 
 
 def _wait_indexed(container: Any, timeout: float) -> None:
@@ -397,7 +394,9 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
         trainer.stop()
         worker.stop()
         if ui is not None:
-            _stop_ui(ui)
+            from movierec.processes import terminate
+
+            terminate(ui, timeout=10)
         container.close()
 
 

@@ -43,7 +43,8 @@ def private_file(path: Path) -> Path:
 
 
 def write_private(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` atomically (a private temporary file renamed into place) with mode 0600."""
+    """Write ``data`` to ``path`` atomically, mode 0600: a temporary file renamed into place, so a reader sees the
+    old content or the new, never half of it."""
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)

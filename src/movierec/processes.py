@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1
@@ -22,6 +23,17 @@ def with_parent_death_signal(argv: list[str]) -> list[str]:
     if not sys.platform.startswith("linux"):
         return argv
     return [sys.executable, "-m", "movierec.processes", "--parent", str(os.getpid()), "--", *argv]
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """Stop ``process``: SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds. Its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout)
 
 
 def _set_parent_death_signal(signum: int) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from movierec.files import write_private
 from movierec.log import get_logger
 from movierec.services import models as model_store
 from movierec.wiring import Container
@@ -99,10 +100,7 @@ class PeriodicTrainer:
     def _heartbeat(self, error: str | None) -> None:
         path = heartbeat_path(self.container.settings.data_dir)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"checked_at": time.time(), "every": self.every, "error": error}))
-            tmp.replace(path)
+            write_private(path, json.dumps({"checked_at": time.time(), "every": self.every, "error": error}))
         except OSError as exc:
             log.warning("trainer.heartbeat_failed", error=repr(exc))
 

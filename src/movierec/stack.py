@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import secrets
 import signal
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from movierec.files import write_private
 from movierec.log import get_logger
 from movierec.processes import with_parent_death_signal
 from movierec.settings import Settings, load_settings
@@ -171,9 +173,12 @@ def nginx_main_config(site: Path, run_dir: Path) -> str:
     temp_dirs = "\n".join(
         f"    {kind}_temp_path {temp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    # Nginx's workers must reach the temp dirs under the (private, 0700) data dir: started as root, they run as the
+    # data dir's owner rather than as nobody.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
     return f"""# written by movierec stack on every start
 daemon off;
-worker_processes 2;
+{user}worker_processes 2;
 pid {run_dir / "nginx.pid"};
 error_log {run_dir / "nginx-error.log"} warn;
 
@@ -669,6 +674,4 @@ class Stack:
                 child.name: {"pid": child.pid, "url": child.url, "log": str(child.log_path)} for child in self.children
             },
         }
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.state_file)
+        write_private(self.state_file, json.dumps(state, indent=2))

@@ -239,6 +239,10 @@ def test_a_user_journey_through_nginx(stack: RunningStack, http: httpx.Client) -
         f"{base}/register", content=b"x" * (64 * 1024 + 1), headers={"Content-Type": "application/json"}
     )
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+    padded = http.post(  # past Nginx's in-memory body buffer: written to its temp dir under the private data dir
+        f"{base}/login", json={"username": "journey", "password": "wrong password", "padding": "p" * 40_000}
+    )
+    assert padded.status_code == 401, padded.text
     as_form = http.post(f"{base}/login", content=b"username=journey&password=x", headers={"Content-Type": "text/plain"})
     assert as_form.status_code == 415 and as_form.json()["error"]["code"] == "unsupported_media_type"
 

@@ -4,7 +4,6 @@ file permissions in the data dir, and children that outlive a killed parent."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import stat
 import subprocess
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from movierec.cli import UiFailed, _start_ui
-from movierec.processes import with_parent_death_signal
+from movierec.processes import terminate, with_parent_death_signal
 from movierec.stack import free_ports
 from tests.conftest import wait_until
 
@@ -50,12 +49,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
         assert process.poll() is None, log_path.read_text()[-2000:]
         yield port, data_dir, log_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        terminate(process)
 
 
 def _healthy(port: int) -> bool:
