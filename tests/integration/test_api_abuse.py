@@ -256,3 +256,11 @@ def test_password_hashing_never_starves_other_requests(make_settings: Callable[.
         assert client.get("/movies/latest").status_code == 200
     assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
     container.close()
+
+
+@pytest.mark.parametrize("query", ["genre=%1C", "genre=%1C&offset=3316", "q=%1F", "genre=%C2%85"])
+def test_control_characters_the_schema_calls_text_are_not_refused_as_empty(
+    client: FlaskClient, sample_catalogue: dict[str, int], query: str
+) -> None:
+    """Blank is only ASCII whitespace, in the schema and in the service alike (found by Schemathesis)."""
+    assert client.get(f"/search?{query}").status_code == 200

@@ -19,8 +19,8 @@ from pydantic.json_schema import models_json_schema
 
 from movierec.api.auth import authenticate
 from movierec.api.errors import ApiError
-from movierec.domain.accounts import text_problem
 from movierec.domain.ids import MAX_ID, parse_id
+from movierec.domain.text import text_problem
 
 _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 

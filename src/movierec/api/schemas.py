@@ -22,13 +22,14 @@ from movierec.domain.ids import MAX_ID
 from movierec.domain.movies import Movie
 from movierec.domain.ratings import rating_problem
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
+from movierec.domain.text import NOT_BLANK_PATTERN
 from movierec.search.port import MAX_QUERY_LENGTH
 from movierec.services.recommendations import Recommendation
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
 Offset = Annotated[int, Field(ge=0, le=9_900, description="items to skip (offset + limit stays within 10,000)")]
 # Not empty and not only ASCII spaces; the same regex in the OpenAPI document and in validation.
-NOT_BLANK = r"[^ \t\n\r\f\v]"
+NOT_BLANK = NOT_BLANK_PATTERN
 
 
 class Body(BaseModel):

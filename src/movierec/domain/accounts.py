@@ -74,12 +74,3 @@ def password_problem(password: str, username: str | None = None) -> str | None:
         reason = f" ({warning[:1].lower() + warning[1:]})" if warning else ""
         return f"password is too easy to guess{reason}: use a longer phrase or add uncommon words"
     return None
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` is not a sequence of Unicode scalar values (a lone UTF-16 surrogate), or None."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (no lone surrogates)"
-    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from movierec.domain.text import is_blank
 from movierec.log import get_logger
 from movierec.search.port import MAX_QUERY_LENGTH, MAX_RESULT_WINDOW, MovieIndex, SearchPage, SearchQuery
 from movierec.services.errors import InvalidInput, Unavailable
@@ -15,11 +16,11 @@ class SearchService:
 
     def search(self, text: str | None, genre: str | None, limit: int, offset: int) -> SearchPage:
         if text is not None:
-            if not text.strip():
+            if is_blank(text):
                 raise InvalidInput("q must not be empty")
             if len(text) > MAX_QUERY_LENGTH:
                 raise InvalidInput(f"q must be at most {MAX_QUERY_LENGTH} characters")
-        if genre is not None and (not genre.strip() or len(genre) > 64):
+        if genre is not None and (is_blank(genre) or len(genre) > 64):
             raise InvalidInput("genre must be 1-64 characters")
         if offset + limit > MAX_RESULT_WINDOW:
             raise InvalidInput(f"offset + limit must be at most {MAX_RESULT_WINDOW}")
