@@ -65,7 +65,7 @@ def test_register_then_login_flow(ui: OpenPage, live_api: str, api: ApiClient) -
     assert isinstance(session, Session) and session.username == "carol"
     assert any("Signed in as **carol**" in c.value for c in at.sidebar.caption)
     assert any("Welcome, carol" in t.value for t in at.toast)
-    assert at.title[0].value == "Search movies"  # new users go and find movies to rate
+    assert at.title[0].value == "Rate a few movies you know"  # new users land on the quick start
     assert api.login("carol", PASSWORD).user_id == session.user_id  # the account exists in the API
 
     at.switch_page("views/logout.py").run()
@@ -76,7 +76,7 @@ def test_register_then_login_flow(ui: OpenPage, live_api: str, api: ApiClient) -
     at.button(key="login_submit").click().run()
     assert not at.exception
     assert at.session_state["auth"].user_id == session.user_id
-    assert at.title[0].value == "Recommended for you"
+    assert at.title[0].value == "Rate a few movies you know"  # no ratings yet: the quick start again
 
 
 def test_wrong_password_shows_the_api_message(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:

@@ -16,7 +16,7 @@ def render() -> None:
     st.caption("The newest movies in the catalogue, newest first.")
     shown = int(st.session_state.get("latest_shown", STEP))
     with st.spinner("Loading the newest movies…"):
-        movies = session.api().latest(min(shown, MAX_PAGE), 0)
+        movies = session.latest(min(shown, MAX_PAGE))
     if not movies:
         st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
         return
