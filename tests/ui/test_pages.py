@@ -115,7 +115,7 @@ def test_search_rate_then_my_ratings(
     assert control.value is None  # not rated yet
     control.set_value(9).run()
     assert not at.exception
-    assert any("Saved: Toy Story — 9/10" in t.value for t in at.toast)
+    assert any("Saved: Toy Story — 9/10" in unescape(c.value) for c in at.caption)
     total, history = api.my_ratings(session.access_token, session.user_id)
     assert (total, history[0].movie.id, history[0].rating) == (1, toy_story, 9)
 

@@ -45,8 +45,30 @@ PAGE_CSS = """
 """
 
 
+# On a phone the sidebar is a drawer over the page: close it once a page is chosen from it (installed once).
+DRAWER_SCRIPT = """
+<script>
+if (!window.movierecDrawer) {
+  window.movierecDrawer = true;
+  document.addEventListener("click", (event) => {
+    if (window.innerWidth > 640 || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
+    setTimeout(() => {
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      if (sidebar && sidebar.getAttribute("data-collapsed") === "false") {
+        sidebar.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+      }
+    }, 0);
+  }, true);
+}
+</script>
+"""
+
+
 def page_style() -> None:
+    """The phone layout and the drawer's behaviour, for every page (the script installs itself once)."""
     st.html(PAGE_CSS)
+    with st.sidebar:
+        st.html(DRAWER_SCRIPT, unsafe_allow_javascript=True, width="content")
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,12 +105,12 @@ def poster_colours(title: str, genres: Sequence[str]) -> tuple[str, str, str]:
 
 def _title_lines(title: str) -> tuple[list[str], int]:
     """The title wrapped to fit 200 px (at most five lines), and the font size that fits."""
-    for size, width in ((24, 13), (20, 16), (17, 19)):
+    for size, width in ((22, 11), (19, 13), (16, 16)):  # bold glyphs are about 0.65 em wide: 170 px of text
         lines = textwrap.wrap(title, width=width, break_long_words=True) or [title]
         if len(lines) <= 4:
             return lines, size
-    lines = textwrap.wrap(title, width=19, break_long_words=True, max_lines=5, placeholder="…")
-    return lines, 17
+    lines = textwrap.wrap(title, width=16, break_long_words=True, max_lines=5, placeholder="…")
+    return lines, 16
 
 
 def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str] = ()) -> str:
@@ -196,8 +218,7 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
     if kind == "expired":
         st.rerun(scope="app")  # logged out: the whole page changes
     if kind == "success" and rerun_page:
-        session.flash("success", text)
-        st.rerun(scope="app")
+        st.rerun(scope="app")  # the page shows the change (the quick start moves on to the next movie)
     current = session.ratings().get(movie.id)
     st.pills(
         "Your rating" if current else "Rate it",
@@ -209,8 +230,8 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
         args=(movie.id, movie.title, key),
         width="stretch",
     )
-    if kind == "success":
-        st.toast(text, icon=session.ICONS["success"], duration="short")
+    if kind == "success":  # said in the card, not in a toast that would outlive the page
+        st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
     elif kind == "error":
         st.error(text, icon=":material/cloud_off:")
 
