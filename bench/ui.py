@@ -130,9 +130,11 @@ def _card_ids(page: Page, context: str) -> list[int]:
 
 def _choose(page: Page, key: str, option: str | int) -> None:
     """Pick an option of a selectbox: by its label, or by its position."""
-    page.locator(f".st-key-{key} [data-baseweb='select']").click()
-    options = page.get_by_role("option")
-    (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    if isinstance(option, int):
+        page.get_by_role("option").nth(option).click()
+    else:
+        page.get_by_role("option", name=option, exact=True).click()
 
 
 IDS = """([prefix, expected]) => {
