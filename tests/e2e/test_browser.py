@@ -22,10 +22,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from movierec.services.models import train
 from movierec.services.seeding import import_movielens_ratings, load_catalogue
+from movierec.settings import load_settings
 from movierec.stack import free_ports
 from movierec.ui.client import ApiClient
-from movierec.wiring import Container
-from tests.conftest import IN_CI, create_app_for, index_everything
+from movierec.wiring import Container, build_container
+from tests.conftest import FAST_HASHING, IN_CI, create_app_for, index_everything
 from tests.live_api import serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,7 +50,7 @@ expect.set_options(timeout=WAIT_MS)
 USERNAME, PASSWORD = "e2e_viewer", "ui-test-pw-5821"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium() -> Path:
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (run `scripts/services install chromium`)"
@@ -59,18 +60,29 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def movielens_api(container: Container) -> Iterator[str]:
-    """The API over HTTP with the MovieLens catalogue loaded and indexed, MovieLens' ratings and trained models.
+@pytest.fixture(scope="module")
+def movielens(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    """The MovieLens catalogue loaded and indexed, MovieLens' ratings and trained models, shared by this module's tests.
 
     Trained first, as ``movierec up`` does on its first start: otherwise the first recommendations fit the models
-    inside a request, which on a busy machine outlasts the UI's timeout.
+    inside a request, which on a busy machine outlasts the UI's timeout. Each test uses its own usernames.
     """
-    load_catalogue(container.catalogue, "movielens")
-    index_everything(container)
-    import_movielens_ratings(container.store)
-    train(container.store, container.settings.models_dir)
-    with serve_app(create_app_for(container), threads=8) as url:
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("browser") / "data", **FAST_HASHING)
+    container = build_container(settings, run_migrations=True)
+    try:
+        load_catalogue(container.catalogue, "movielens")
+        index_everything(container)
+        import_movielens_ratings(container.store)
+        train(container.store, container.settings.models_dir)
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def movielens_api(movielens: Container) -> Iterator[str]:
+    """The API over HTTP on that data, a fresh server for each test."""
+    with serve_app(create_app_for(movielens), threads=8) as url:
         yield url
 
 

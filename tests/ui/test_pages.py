@@ -255,7 +255,7 @@ def test_search_pages_through_many_results(ui: OpenPage, live_api: str, containe
     assert "showing 1–" in texts(at)
 
 
-def test_cards_show_the_poster_or_a_neutral_placeholder(ui: OpenPage, api: ApiClient, container: Container) -> None:
+def test_cards_show_the_poster_or_a_designed_stand_in(ui: OpenPage, api: ApiClient, container: Container) -> None:
     container.catalogue.upsert([MovieDraft("test:poster", "Posterful Picture", 2020, poster_path="/posterful.jpg")])
     index_everything(container)
     at = ui()
