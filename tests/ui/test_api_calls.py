@@ -74,3 +74,12 @@ def test_latest_my_ratings_and_quick_start_ask_each_read_once(
     assert api_calls.take() == ["GET /search"]  # the most popular movies, once
     at.run()
     assert api_calls.take() == []
+
+
+def test_show_more_asks_once_for_the_longer_list(ui: OpenPage, api_calls: CallLog, live_api: str) -> None:
+    at = ui("views/latest.py")
+    api_calls.take()
+    at.button(key="latest_more").click().run()
+    assert not at.exception
+    assert api_calls.take() == ["GET /movies/latest"]  # limit 24 now; the sample catalogue has 12
+    assert at.session_state["latest_shown"] == 24

@@ -35,6 +35,10 @@ def pick_caption(count: int, strategy: str, rated: int) -> str:
     return f"{count} {picks} · {strategy_label(strategy)} · from your {rated} {noun}"
 
 
+def _show_more(shown: int) -> None:
+    st.session_state["recs_shown"] = shown + STEP
+
+
 def render() -> None:
     st.title("Recommended for you")
     current = session.user()
@@ -87,13 +91,9 @@ def render() -> None:
         return
     st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
     components.movie_grid(result.items, context="recs", show_reason=True, show_similar=True)
-    if (
-        len(result.items) >= shown
-        and shown < MOST
-        and st.button("Show more", key="recs_more", icon=":material/expand_more:")
-    ):
-        st.session_state["recs_shown"] = shown + STEP
-        st.rerun()
+    if len(result.items) >= shown and shown < MOST:
+        # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
+        st.button("Show more", key="recs_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))
 
 
 render()
