@@ -469,7 +469,8 @@ def stack(
     type=click.Path(file_okay=False, path_type=Path),
     help="for RESULTS.md, results.json  [default: bench]",
 )
-def bench(quick: bool, embedded_only: bool, output_dir: Path | None) -> None:
+@click.option("--ui", "ui_only", is_flag=True, help="only the UI benchmark (Chromium against movierec up): ui.json")
+def bench(quick: bool, embedded_only: bool, output_dir: Path | None, ui_only: bool) -> None:
     """Ingest, search, recommendations and load through Nginx, measured side by side: bench/RESULTS.md and JSON."""
     checkout = next(
         (p for p in (Path(__file__).resolve().parents[2], Path.cwd()) if (p / "bench" / "run.py").is_file()), None
@@ -480,6 +481,13 @@ def bench(quick: bool, embedded_only: bool, output_dir: Path | None) -> None:
     runner = importlib.import_module("bench.run")  # the checkout's bench/, outside the package (and mypy's files)
 
     configure_logging("WARNING")
+    if ui_only:
+        ui_bench = importlib.import_module("bench.ui")
+        try:
+            ui_bench.run(5 if quick else 10, output_dir or runner.DEFAULT_OUTPUT, report=click.echo)
+        except ui_bench.BenchUiError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     try:
         runner.run(
             quick=quick, embedded_only=embedded_only, output_dir=output_dir or runner.DEFAULT_OUTPUT, report=click.echo

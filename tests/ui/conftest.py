@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -14,8 +16,8 @@ from movierec.wiring import Container
 from tests.conftest import create_app_for
 from tests.live_api import serve_app
 
-APP = Path(__file__).resolve().parents[2] / "src" / "movierec" / "ui" / "app.py"
-PASSWORD = "correct horse battery"
+APP = Path(__file__).resolve().parents[2] / "src" / "movierec" / "ui" / "main.py"
+PASSWORD = "ui-test-pw-5821"
 
 
 def _clear_streamlit_caches() -> None:
@@ -23,10 +25,41 @@ def _clear_streamlit_caches() -> None:
     st.cache_resource.clear()  # closes the cached API clients
 
 
+class CallLog:
+    """Every request the API server received, as ``"GET /search"``, in order (a WSGI middleware records them)."""
+
+    def __init__(self) -> None:
+        self._calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def wrap(self, wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        def recorded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            with self._lock:
+                self._calls.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+            return wsgi_app(environ, start_response)
+
+        return recorded
+
+    def take(self) -> list[str]:
+        """The calls since the last take (and forget them)."""
+        with self._lock:
+            taken, self._calls = self._calls, []
+        return taken
+
+
 @pytest.fixture
-def live_api(container: Container, sample_catalogue: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def api_calls() -> CallLog:
+    return CallLog()
+
+
+@pytest.fixture
+def live_api(
+    container: Container, sample_catalogue: dict[str, int], monkeypatch: pytest.MonkeyPatch, api_calls: CallLog
+) -> Iterator[str]:
     """The API with the 12-movie sample catalogue on a free loopback port; the UI is pointed at it."""
-    with serve_app(create_app_for(container)) as url:
+    app = create_app_for(container)
+    app.wsgi_app = api_calls.wrap(app.wsgi_app)  # type: ignore[method-assign]
+    with serve_app(app) as url:
         monkeypatch.setenv("MOVIEREC_API_URL", url)
         try:
             yield url

@@ -14,7 +14,7 @@ from movierec.stack import free_ports
 from movierec.ui.client import ApiClient, ApiError, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything
-from tests.ui.conftest import PASSWORD
+from tests.ui.conftest import PASSWORD, CallLog
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -65,7 +65,7 @@ def test_register_then_login_flow(ui: OpenPage, live_api: str, api: ApiClient) -
     assert isinstance(session, Session) and session.username == "carol"
     assert any("Signed in as **carol**" in c.value for c in at.sidebar.caption)
     assert any("Welcome, carol" in t.value for t in at.toast)
-    assert at.title[0].value == "Search movies"  # new users go and find movies to rate
+    assert at.title[0].value == "Rate a few movies you know"  # new users land on the quick start
     assert api.login("carol", PASSWORD).user_id == session.user_id  # the account exists in the API
 
     at.switch_page("views/logout.py").run()
@@ -76,7 +76,7 @@ def test_register_then_login_flow(ui: OpenPage, live_api: str, api: ApiClient) -
     at.button(key="login_submit").click().run()
     assert not at.exception
     assert at.session_state["auth"].user_id == session.user_id
-    assert at.title[0].value == "Recommended for you"
+    assert at.title[0].value == "Rate a few movies you know"  # no ratings yet: the quick start again
 
 
 def test_wrong_password_shows_the_api_message(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
@@ -115,7 +115,7 @@ def test_search_rate_then_my_ratings(
     assert control.value is None  # not rated yet
     control.set_value(9).run()
     assert not at.exception
-    assert any("Saved: Toy Story — 9/10" in t.value for t in at.toast)
+    assert any("Saved: Toy Story — 9/10" in unescape(c.value) for c in at.caption)
     total, history = api.my_ratings(session.access_token, session.user_id)
     assert (total, history[0].movie.id, history[0].rating) == (1, toy_story, 9)
 
@@ -255,7 +255,7 @@ def test_search_pages_through_many_results(ui: OpenPage, live_api: str, containe
     assert "showing 1–" in texts(at)
 
 
-def test_cards_show_the_poster_or_a_neutral_placeholder(ui: OpenPage, api: ApiClient, container: Container) -> None:
+def test_cards_show_the_poster_or_a_designed_stand_in(ui: OpenPage, api: ApiClient, container: Container) -> None:
     container.catalogue.upsert([MovieDraft("test:poster", "Posterful Picture", 2020, poster_path="/posterful.jpg")])
     index_everything(container)
     at = ui()
@@ -266,3 +266,56 @@ def test_cards_show_the_poster_or_a_neutral_placeholder(ui: OpenPage, api: ApiCl
     at.text_input(key="search_q").input("groundhog day").run()
     without = next(iter(cards(at, "search").values()))
     assert without.image[0].value[0].startswith("data:image/svg+xml")  # drawn locally, nothing fetched
+
+
+def test_a_rating_while_the_api_is_down_says_not_saved(
+    ui: OpenPage, container: Container, sample_catalogue: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import create_app_for
+    from tests.live_api import serve_app
+
+    toy_story = sample_catalogue["Toy Story"]
+    with serve_app(create_app_for(container)) as url:
+        monkeypatch.setenv("MOVIEREC_API_URL", url)
+        with ApiClient(url) as client:
+            client.register("offline", PASSWORD)
+            session = client.login("offline", PASSWORD)
+        at = ui(session=session)
+        at.text_input(key="search_q").input("toy story").run()
+        assert at.pills(key=f"rate-search-{toy_story}").value is None
+    # The API has stopped; the search page is still on screen (cached), and a rating is clicked.
+    at.pills(key=f"rate-search-{toy_story}").set_value(7).run()
+    assert not at.exception
+    said = " ".join(e.value for e in at.error)
+    assert "Not saved: your 7/10 for Toy Story did not reach the movie service" in said
+    assert at.pills(key=f"rate-search-{toy_story}").value is None  # the control shows what is really saved
+
+
+def test_a_paste_longer_than_the_limit_is_refused_in_words(ui: OpenPage, live_api: str, api_calls: CallLog) -> None:
+    at = ui("views/login.py")
+    at.text_input(key="register_username").input("u" * 40)
+    at.text_input(key="register_password").input(PASSWORD)
+    at.text_input(key="register_repeat").input(PASSWORD)
+    api_calls.take()
+    at.button(key="register_submit").click().run()
+    assert [e.value for e in at.error] == ["A username can be at most 32 characters; this one has 40."]
+    assert api_calls.take() == []  # refused before asking the API
+
+
+def test_the_empty_state_caption_does_not_contradict_itself(ui: OpenPage, make_user: MakeUser) -> None:
+    at = ui("views/recommendations.py", make_user("newbie"))
+    assert not at.exception
+    said = texts(at)
+    assert "popular picks · none of your ratings yet" in said
+    assert "Tailored" not in " ".join(c.value for c in at.caption) and "0 of your ratings" not in said
+
+
+def test_the_quick_start_offers_popular_movies_and_skips(ui: OpenPage, make_user: MakeUser, api: ApiClient) -> None:
+    at = ui("views/onboarding.py", make_user("starter"))
+    assert not at.exception
+    shown = list(cards(at, "onboard"))
+    popular = [m.id for m in api.search(limit=100).items]
+    assert shown and set(shown) <= set(popular)
+    at.button(key=f"skip-{shown[0]}").click().run()
+    assert shown[0] not in cards(at, "onboard")
+    assert "1 skipped" in texts(at)

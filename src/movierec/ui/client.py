@@ -8,6 +8,7 @@ even connect is tried again a couple of times (tenacity), which is safe for ever
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,20 @@ class ApiClient:
         body = self._request("POST", "/login", json={"username": username, "password": password})
         return Session(int(body["user_id"]), username, str(body["access_token"]), int(body["expires_in"]))
 
+    def logout(self, token: str) -> bool:
+        """Revoke the token (``POST /logout``); False when this API has no logout (404/405: nothing to revoke).
+
+        A token the API already refuses (401) is as good as revoked, so that is True too.
+        """
+        try:
+            self._request("POST", "/logout", token=token, expect_body=False)
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                return False
+            if exc.status != 401:
+                raise
+        return True
+
     # -- ratings -------------------------------------------------------------------------------------------------
     def rate(self, token: str, movie_id: int, rating: int) -> int:
         """Save (or replace) the user's rating; returns the rating the API stored."""
@@ -262,6 +277,7 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
         token: str | None = None,
+        expect_body: bool = True,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
@@ -279,15 +295,15 @@ class ApiClient:
         except httpx.TransportError as exc:
             log.warning("api.unreachable", method=method, path=path, error=type(exc).__name__)
             raise ApiUnavailable("no connection could be made", self.base_url) from None
-        return self._decode(response)
+        return self._decode(response, expect_body)
 
-    def _decode(self, response: httpx.Response) -> Any:
+    def _decode(self, response: httpx.Response, expect_body: bool = True) -> Any:
         try:
-            body = response.json()
+            body = response.json() if response.content else None
         except ValueError:
             body = None
         if response.is_success:
-            if body is None:
+            if body is None and expect_body:
                 raise ApiUnavailable("it sent an answer that cannot be read", self.base_url)
             return body
         error = body.get("error") if isinstance(body, dict) else None
@@ -295,4 +311,27 @@ class ApiClient:
         message = str(error.get("message", "")) if isinstance(error, dict) else ""
         if response.status_code in (502, 503, 504) or error is None and response.status_code >= 500:
             raise ApiUnavailable(message or "it is temporarily unavailable", self.base_url)
-        raise ApiError(response.status_code, code, message or f"the movie service answered {response.status_code}")
+        if not message:
+            message = f"The movie service answered {response.status_code}."
+        raise ApiError(response.status_code, code, plain_sentences(message))
+
+
+_FIELD_PREFIX = re.compile(r"^(?P<field>[A-Za-z_][\w.]*): (?P<text>.+)$", re.DOTALL)
+
+
+def plain_sentences(message: str) -> str:
+    """The API's ``field: field must ...; other: ...`` as sentences: "Password must be at least 8 characters."."""
+    sentences = []
+    for part in (p.strip() for p in message.split("; ")):
+        if not part:
+            continue
+        found = _FIELD_PREFIX.match(part)
+        if found:
+            field = found["field"].rsplit(".", 1)[-1]
+            text = found["text"].strip()
+            if not text.lower().startswith(field.lower().replace("_", " ")) and not text.lower().startswith(field):
+                text = f"{field.replace('_', ' ')}: {text}"
+            part = text
+        part = part[0].upper() + part[1:]
+        sentences.append(part if part[-1] in ".!?" else part + ".")
+    return " ".join(sentences) or message

@@ -1,21 +1,87 @@
-"""Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, similar movies."""
+"""Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, similar movies.
+
+Each card's rating control and its "More like this" button are fragments (``st.fragment``): a click reruns that
+fragment only, so rating a movie costs one ``POST /rate`` and redraws one card, not the page around it.
+"""
 
 from __future__ import annotations
 
+import colorsys
+import html
 import re
 import textwrap
 import zlib
 from collections.abc import Sequence
 
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from movierec.ui import session
 from movierec.ui.client import ApiError, ApiUnavailable, Movie
 
 LOGIN_PAGE = session.LOGIN_PAGE
 SEARCH_PAGE = "views/search.py"
+RECOMMENDATIONS_PAGE = "views/recommendations.py"
+ONBOARDING_PAGE = "views/onboarding.py"
 RATING_SCALE = tuple(range(1, 11))
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # local fonts only: nothing is fetched to draw a stand-in
+
+# Phones (Streamlit stacks columns below 640 px): keep the poster beside the text, small, and drop the overview, so
+# two or three cards fit a screen; nothing may be wider than the screen.
+PAGE_CSS = """
+<style>
+@media (max-width: 640px) {
+  [class*="st-key-card-"] [data-testid="stHorizontalBlock"] { flex-wrap: nowrap !important; gap: 0.75rem; }
+  [class*="st-key-card-"] [data-testid="stColumn"]:first-child {
+    flex: 0 0 30% !important; width: 30% !important; min-width: 0 !important; max-width: 30% !important; }
+  [class*="st-key-card-"] [data-testid="stColumn"]:last-child {
+    flex: 1 1 0 !important; width: auto !important; min-width: 0 !important; }
+  [class*="st-key-overview-"] { display: none; }
+  [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; }
+  [data-testid="stMain"] { overflow-x: hidden; }
+}
+</style>
+"""
+
+
+# On a phone the sidebar is a drawer over the page: close it once a page is chosen from it (installed once).
+DRAWER_SCRIPT = """
+<script>
+if (!window.movierecDrawer) {
+  window.movierecDrawer = true;
+  document.addEventListener("click", (event) => {
+    if (window.innerWidth > 640 || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
+    setTimeout(() => {
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      if (sidebar && sidebar.getAttribute("data-collapsed") === "false") {
+        sidebar.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+      }
+    }, 0);
+  }, true);
+}
+</script>
+"""
+
+
+def page_style() -> None:
+    """The phone layout and the drawer's behaviour, for every page (the script installs itself once)."""
+    st.html(PAGE_CSS)
+    with st.sidebar:
+        st.html(DRAWER_SCRIPT, unsafe_allow_javascript=True, width="content")
+
+
+@st.cache_resource(show_spinner=False)
+def page_icon() -> Image.Image:
+    """The tab's icon, drawn here (a film frame with a play mark) so that it needs no font or image from the web."""
+    icon = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
+    draw.rounded_rectangle((2, 6, 62, 58), radius=12, fill=(229, 57, 53, 255))
+    for x in range(8, 60, 12):
+        draw.rectangle((x, 10, x + 5, 14), fill=(255, 255, 255, 200))
+        draw.rectangle((x, 50, x + 5, 54), fill=(255, 255, 255, 200))
+    draw.polygon([(25, 21), (25, 43), (44, 32)], fill=(255, 255, 255, 255))
+    return icon
 
 
 def escape_markdown(text: str) -> str:
@@ -23,31 +89,68 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def placeholder_poster(title: str) -> str:
-    """A neutral 2:3 SVG stand-in (film-strip mark, "no poster") for movies without a poster."""
-    shade = 226 - zlib.crc32(title.encode()) % 14  # a barely different grey per title, so a grid is not a wall
-    holes = "".join(
-        f'<rect x="{x}" y="{y}" width="9" height="9" rx="2" fill="rgb({shade},{shade + 2},{shade + 6})"/>'
-        for x in (63, 128)
-        for y in range(112, 176, 17)
+def _hsl(hue: float, saturation: float, lightness: float) -> str:
+    r, g, b = colorsys.hls_to_rgb(hue % 1.0, lightness, saturation)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+
+
+def poster_colours(title: str, genres: Sequence[str]) -> tuple[str, str, str]:
+    """Two gradient colours and an accent: the hue from the first genre, a shift from the title (deterministic)."""
+    genre = next((g for g in genres if g and not g.startswith("(")), "")
+    base = (zlib.crc32(genre.encode()) % 360) / 360 if genre else 0.6
+    shift = ((zlib.crc32(title.encode()) % 61) - 30) / 360
+    hue = base + shift
+    return _hsl(hue, 0.55, 0.34), _hsl(hue + 0.08, 0.6, 0.14), _hsl(hue + 0.5, 0.7, 0.7)
+
+
+def _title_lines(title: str) -> tuple[list[str], int]:
+    """The title wrapped to fit 200 px (at most five lines), and the font size that fits."""
+    for size, width in ((22, 11), (19, 13), (16, 16)):  # bold glyphs are about 0.65 em wide: 170 px of text
+        lines = textwrap.wrap(title, width=width, break_long_words=True) or [title]
+        if len(lines) <= 4:
+            return lines, size
+    lines = textwrap.wrap(title, width=16, break_long_words=True, max_lines=5, placeholder="…")
+    return lines, 16
+
+
+def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str] = ()) -> str:
+    """A designed 2:3 SVG stand-in for a movie without a poster: its colours, title, year and genre."""
+    top, bottom, accent = poster_colours(title, genres)
+    lines, size = _title_lines(title)
+    first_y = 150 - (len(lines) - 1) * size * 0.6
+    text = "".join(
+        f'<tspan x="100" y="{first_y + i * size * 1.2:.0f}">{html.escape(line)}</tspan>' for i, line in enumerate(lines)
+    )
+    genre = next((g for g in genres if g and not g.startswith("(")), "")
+    year_text = (
+        f'<text x="100" y="262" text-anchor="middle" font-size="18" fill="{accent}">{year}</text>' if year else ""
+    )
+    genre_text = (
+        f'<text x="100" y="40" text-anchor="middle" font-size="11" letter-spacing="3" fill="#ffffffb3">'
+        f"{html.escape(genre.upper())}</text>"
+        if genre
+        else ""
     )
     return (
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 300" width="200" height="300">'
-        f'<rect width="200" height="300" rx="10" fill="rgb({shade},{shade + 2},{shade + 6})"/>'
-        '<rect x="58" y="106" width="84" height="74" rx="8" fill="#a3a9b3"/>'
-        f"{holes}"
-        '<text x="100" y="214" text-anchor="middle" font-family="Source Sans Pro, Helvetica, Arial, sans-serif" '
-        'font-size="16" fill="#7a808a">no poster</text>'
-        "</svg>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 300" width="200" height="300" font-family="{_FONT}">'
+        f'<defs><linearGradient id="g" x1="0" y1="0" x2="0.4" y2="1"><stop offset="0" stop-color="{top}"/>'
+        f'<stop offset="1" stop-color="{bottom}"/></linearGradient></defs>'
+        '<rect width="200" height="300" rx="10" fill="url(#g)"/>'
+        f'<circle cx="160" cy="60" r="90" fill="{accent}" fill-opacity="0.10"/>'
+        f'<rect x="14" y="14" width="172" height="272" rx="6" fill="none" stroke="{accent}" stroke-opacity="0.35"/>'
+        f"{genre_text}"
+        f'<text text-anchor="middle" font-size="{size}" font-weight="bold" fill="#ffffff">{text}</text>'
+        f'<line x1="70" y1="236" x2="130" y2="236" stroke="{accent}" stroke-width="2"/>'
+        f"{year_text}</svg>"
     )
 
 
 def poster(movie: Movie) -> None:
-    """The movie's poster (the browser loads it from its URL) or the neutral stand-in, as wide as its column."""
+    """The movie's poster (the browser loads it from its URL) or the designed stand-in, as wide as its column."""
     if movie.poster_url:
-        st.image(movie.poster_url, width="stretch", alt=f"Poster of {movie.title}")
+        st.image(movie.poster_url, width="stretch")
     else:
-        st.image(placeholder_poster(movie.title), width="stretch", alt=f"No poster for {movie.title}")
+        st.image(placeholder_poster(movie.title, movie.year, movie.genres), width="stretch")
 
 
 def genre_badges(genres: Sequence[str]) -> str:
@@ -68,8 +171,12 @@ def login_prompt(purpose: str) -> None:
 
 
 # -- rating ----------------------------------------------------------------------------------------------------
-def _save_rating(movie_id: int, title: str, key: str) -> None:
-    """on_change of a rating control: save through the API, or put the control back and say why not."""
+def _outcome_key(key: str) -> str:
+    return f"{key}-outcome"
+
+
+def save_rating(movie_id: int, title: str, key: str) -> None:
+    """on_change of a rating control: save through the API; the control's fragment then says how it went."""
     value = st.session_state.get(key)
     current = session.user()
     if current is None or value is None:
@@ -79,45 +186,73 @@ def _save_rating(movie_id: int, title: str, key: str) -> None:
         saved = session.api().rate(current.access_token, movie_id, int(value))
     except ApiUnavailable as exc:
         st.session_state.pop(key, None)  # redrawn from the last saved rating
-        session.flash("error", f"Could not save your rating of {title}: {exc.message}.", unavailable=True)
+        st.session_state[_outcome_key(key)] = (
+            "error",
+            f"Not saved: your {value}/10 for {title} did not reach the movie service ({exc.message}). "
+            "Pick it again to retry.",
+        )
         return
     except ApiError as exc:
         st.session_state.pop(key, None)
         if exc.status == 401:
             session.expire()
+            st.session_state[_outcome_key(key)] = ("expired", "")
         else:
-            session.flash("error", f"Could not save your rating of {title}: {exc.message}")
+            st.session_state[_outcome_key(key)] = ("error", f"Not saved: {exc.message}")
         return
     session.remember_rating(movie_id, saved)
-    session.flash("success", f"Saved: {title} — {saved}/10")
+    st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved}/10")
 
 
-def rating_control(movie: Movie, context: str) -> None:
-    """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once."""
+@st.fragment
+def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None:
+    """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once.
+
+    Only this fragment reruns, unless ``rerun_page`` (a page that changes with every rating, like the quick start).
+    """
     if session.user() is None:
         st.caption(":material/lock: Log in to rate")
         return
-    current = session.ratings().get(movie.id)
     key = f"rate-{context}-{movie.id}"
+    kind, text = st.session_state.pop(_outcome_key(key), (None, ""))
+    if kind == "expired":
+        st.rerun(scope="app")  # logged out: the whole page changes
+    if kind == "success" and rerun_page:
+        st.rerun(scope="app")  # the page shows the change (the quick start moves on to the next movie)
+    current = session.ratings().get(movie.id)
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
         default=current,
         required=True,  # a rating can be changed, not taken back (the API has no "unrate")
         key=key,
-        on_change=_save_rating,
+        on_change=save_rating,
         args=(movie.id, movie.title, key),
         width="stretch",
     )
+    if kind == "success":  # said in the card, not in a toast that would outlive the page
+        st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
+    elif kind == "error":
+        st.error(text, icon=":material/cloud_off:")
+
+
+@st.fragment
+def similar_button(movie: Movie, context: str) -> None:
+    if st.button(
+        "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
+    ):
+        similar_dialog(movie)
 
 
 # -- cards -----------------------------------------------------------------------------------------------------
-def movie_card(movie: Movie, context: str, *, show_reason: bool = False, show_similar: bool = False) -> None:
+def movie_card(
+    movie: Movie, context: str, *, show_reason: bool = False, show_similar: bool = False, rerun_page: bool = False
+) -> None:
     with st.container(key=f"card-{context}-{movie.id}"):
-        _card_body(movie, context, show_reason, show_similar)
+        _card_body(movie, context, show_reason, show_similar, rerun_page)
 
 
-def _card_body(movie: Movie, context: str, show_reason: bool, show_similar: bool) -> None:
+def _card_body(movie: Movie, context: str, show_reason: bool, show_similar: bool, rerun_page: bool) -> None:
     left, right = st.columns([1, 2.3], gap="small")
     with left:
         poster(movie)
@@ -133,12 +268,12 @@ def _card_body(movie: Movie, context: str, show_reason: bool, show_similar: bool
                 f":violet[:material/lightbulb: {escape_markdown(movie.reason)}]"
             )
         if movie.overview:
-            st.caption(escape_markdown(textwrap.shorten(movie.overview, 180, placeholder="…")))
-        if show_similar and st.button(
-            "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
-        ):
-            similar_dialog(movie)
-    rating_control(movie, context)
+            st.container(key=f"overview-{context}-{movie.id}").caption(
+                escape_markdown(textwrap.shorten(movie.overview, 180, placeholder="…"))
+            )
+        if show_similar:
+            similar_button(movie, context)
+    rating_control(movie, context, rerun_page)
 
 
 def movie_grid(movies: Sequence[Movie], context: str, *, show_reason: bool = False, show_similar: bool = False) -> None:
@@ -153,7 +288,7 @@ def similar_dialog(movie: Movie) -> None:
     st.markdown(f"People who liked **{escape_markdown(movie.label)}** also liked:")
     with session.guarded():
         with st.spinner("Finding similar movies…"):
-            _, items = session.api().similar(movie.id, limit=6)
+            items = session.similar(movie.id, 6)
         if not items:
             st.info("Not enough ratings of this movie yet to say what it is like.")
             return

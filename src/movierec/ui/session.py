@@ -1,7 +1,10 @@
 """Per-browser-session state (who is logged in, their ratings, messages for the next run) and the shared API client.
 
-Everything the pages know comes from the API through :class:`~movierec.ui.client.ApiClient`; the token lives in
-``st.session_state`` only.
+Everything the pages know comes from the API through :class:`~movierec.ui.client.ApiClient`, one pooled client per
+API URL (``st.cache_resource``). Reads that are the same for everyone (genres, search pages, latest, a movie, similar
+movies, the onboarding picks) are cached for a short while (``st.cache_data``), so a rerun asks the API nothing it
+asked a moment ago. The token lives in ``st.session_state`` and in the HttpOnly login cookie
+(:mod:`movierec.ui.cookie_session`), which brings it back after a reload or in a second tab until it expires.
 """
 
 from __future__ import annotations
@@ -16,13 +19,31 @@ from streamlit.delta_generator import DeltaGenerator
 
 from movierec.log import get_logger
 from movierec.settings import ConfigurationError, load_settings
-from movierec.ui.client import ApiClient, ApiError, ApiUnavailable, Genre, Session, Strategies
+from movierec.ui import cookie_session
+from movierec.ui.client import (
+    MAX_PAGE,
+    ApiClient,
+    ApiError,
+    ApiUnavailable,
+    Genre,
+    Movie,
+    Recommendations,
+    SearchPage,
+    Session,
+    Strategies,
+)
 
 log = get_logger(__name__)
 
 SESSION = "auth"
 RATINGS = "my_ratings"
 FLASH = "flash"
+RATINGS_VERSION = "ratings_version"
+RECS_MEMO = "recs_memo"
+COOKIE_ACTION = "cookie_action"
+COOKIE_CHECKED = "cookie_checked"
+SHORT_TTL = 60  # seconds: a search page or the latest movies
+LONG_TTL = 300  # genres, strategies, one movie, similar movies, the onboarding picks
 LOGIN_PAGE = "views/login.py"
 FlashKind = Literal["success", "info", "warning", "error"]
 ICONS: dict[str, str] = {
@@ -61,6 +82,53 @@ def _strategies(base_url: str) -> Strategies:
     return _client_for(base_url).strategies()
 
 
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False, max_entries=256)
+def _search(base_url: str, q: str | None, genre: str | None, limit: int, offset: int) -> SearchPage:
+    return _client_for(base_url).search(q, genre, limit, offset)
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False, max_entries=32)
+def _latest(base_url: str, limit: int) -> list[Movie]:
+    return _client_for(base_url).latest(limit, 0)
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=1024)
+def _movie(base_url: str, movie_id: int) -> Movie:
+    return _client_for(base_url).movie(movie_id)
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=256)
+def _similar(base_url: str, movie_id: int, limit: int) -> list[Movie]:
+    return _client_for(base_url).similar(movie_id, limit)[1]
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=8)
+def _popular(base_url: str) -> list[Movie]:
+    return _client_for(base_url).search(limit=MAX_PAGE).items
+
+
+def search(q: str | None, genre: str | None, limit: int, offset: int) -> SearchPage:
+    """One page of ``GET /search`` (cached for a minute: paging back and reruns ask nothing)."""
+    return _search(api_url(), q, genre, limit, offset)
+
+
+def latest(limit: int) -> list[Movie]:
+    return _latest(api_url(), limit)
+
+
+def movie(movie_id: int) -> Movie:
+    return _movie(api_url(), movie_id)
+
+
+def similar(movie_id: int, limit: int) -> list[Movie]:
+    return _similar(api_url(), movie_id, limit)
+
+
+def popular() -> list[Movie]:
+    """The catalogue's most popular movies (one page of ``GET /search`` without a query), cached."""
+    return _popular(api_url())
+
+
 def genres() -> list[Genre]:
     """The catalogue's genres, biggest first (cached for five minutes)."""
     return sorted(_genres(api_url()), key=lambda g: (-g.count, g.name))
@@ -77,20 +145,71 @@ def strategies() -> Strategies:
 
 # -- who is logged in ------------------------------------------------------------------------------------------
 def user() -> Session | None:
+    """Who is logged in: this browser session's login, else the login cookie's (read once per session)."""
     value = st.session_state.get(SESSION)
-    return value if isinstance(value, Session) else None
+    if isinstance(value, Session):
+        return value
+    if not st.session_state.get(COOKIE_CHECKED):
+        st.session_state[COOKIE_CHECKED] = True
+        restored = cookie_session.decode(_cookies().get(cookie_session.COOKIE))
+        if restored is not None:
+            st.session_state[SESSION] = restored
+            log.info("ui.session_restored", user_id=restored.user_id)
+            return restored
+    return None
+
+
+def _cookies() -> dict[str, str]:
+    try:
+        return dict(st.context.cookies)
+    except (AttributeError, RuntimeError):  # no browser behind this run (e.g. a bare script run)
+        return {}
 
 
 def start(session: Session) -> None:
+    """Log in: remember the session here and ask the browser to keep it in the login cookie."""
+    _forget()
     st.session_state[SESSION] = session
-    st.session_state.pop(RATINGS, None)
+    st.session_state[COOKIE_CHECKED] = True
+    st.session_state[COOKIE_ACTION] = ("POST", cookie_session.issue(session))
     log.info("ui.login", user_id=session.user_id)
 
 
+def _forget() -> None:
+    for key in (SESSION, RATINGS, RECS_MEMO, RATINGS_VERSION):
+        st.session_state.pop(key, None)
+
+
 def end() -> None:
-    """Forget the token and everything learnt with it."""
-    st.session_state.pop(SESSION, None)
-    st.session_state.pop(RATINGS, None)
+    """Forget the token and everything learnt with it, here and in the login cookie."""
+    _forget()
+    st.session_state[COOKIE_CHECKED] = True  # the handshake's cookie is gone once the browser clears it
+    st.session_state[COOKIE_ACTION] = ("DELETE", "")
+
+
+def log_out() -> None:
+    """Revoke the token at the API (when it can), then forget it here and in the cookie (every tab)."""
+    current = user()
+    if current is not None:
+        try:
+            api().logout(current.access_token)
+        except (ApiError, ApiUnavailable) as exc:  # logged out here all the same; the token ends at its expiry
+            log.warning("ui.logout_not_revoked", error=str(exc))
+    end()
+
+
+def cookie_script() -> None:
+    """Run the pending set/clear of the login cookie in the browser (called once per full run by the frame)."""
+    action = st.session_state.get(COOKIE_ACTION)
+    if not action:
+        return
+    method, code = action
+    if method == "DELETE" or not cookie_session.pending(code):
+        st.session_state.pop(COOKIE_ACTION, None)
+        if method != "DELETE":
+            return
+    base = str(st.get_option("server.baseUrlPath") or "")
+    st.html(cookie_session.script(method, code, base), unsafe_allow_javascript=True, width="content")
 
 
 def ratings() -> dict[int, int]:
@@ -108,6 +227,8 @@ def ratings() -> dict[int, int]:
 
 
 def remember_ratings(values: dict[int, int]) -> None:
+    if st.session_state.get(RATINGS) != values:
+        st.session_state[RATINGS_VERSION] = ratings_version() + 1
     st.session_state[RATINGS] = dict(values)
 
 
@@ -115,6 +236,26 @@ def remember_rating(movie_id: int, rating: int) -> None:
     known = st.session_state.get(RATINGS)
     if isinstance(known, dict):
         known[movie_id] = rating
+    st.session_state[RATINGS_VERSION] = ratings_version() + 1
+
+
+def ratings_version() -> int:
+    """Goes up with every rating saved in this session: what depends on the ratings is asked for again."""
+    return int(st.session_state.get(RATINGS_VERSION, 0))
+
+
+def recommendations(strategy: str | None, genre: str | None, limit: int) -> Recommendations:
+    """The user's recommendations, asked once per choice of strategy, genre and size until they rate again."""
+    current = user()
+    if current is None:
+        raise RuntimeError("recommendations need a logged-in user")
+    wanted = (current.user_id, strategy, genre, limit, ratings_version())
+    memo = st.session_state.get(RECS_MEMO)
+    if isinstance(memo, tuple) and memo[0] == wanted:
+        return memo[1]  # type: ignore[no-any-return]
+    result = api().recommendations(current.access_token, current.user_id, strategy=strategy, genre=genre, limit=limit)
+    st.session_state[RECS_MEMO] = (wanted, result)
+    return result
 
 
 # -- messages that outlive a rerun -----------------------------------------------------------------------------
@@ -150,11 +291,11 @@ def show_notices() -> None:
 
 
 def show_flashes(*, api_down_shown: bool) -> None:
-    """Toast the messages left by callbacks and page switches; the API-down notice already says it for those."""
+    """Toast the messages left by page switches, once and briefly; the API-down notice already says it for those."""
     for item in _take(sticky=False):
         if api_down_shown and item.unavailable:
             continue
-        st.toast(item.text, icon=ICONS[item.kind])
+        st.toast(item.text, icon=ICONS[item.kind], duration="short")
 
 
 def expire() -> None:

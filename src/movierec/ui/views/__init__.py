@@ -1,1 +1,1 @@
-"""The pages of the UI: each file is run by ``st.navigation`` from ``app.py`` (not imported)."""
+"""The pages of the UI: each file is run by ``st.navigation`` from ``main.py`` (not imported)."""

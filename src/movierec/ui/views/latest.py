@@ -11,23 +11,23 @@ STEP = 12
 MOST = 96
 
 
+def _show_more(shown: int) -> None:
+    st.session_state["latest_shown"] = shown + STEP
+
+
 def render() -> None:
     st.title("Recently added")
     st.caption("The newest movies in the catalogue, newest first.")
     shown = int(st.session_state.get("latest_shown", STEP))
     with st.spinner("Loading the newest movies…"):
-        movies = session.api().latest(min(shown, MAX_PAGE), 0)
+        movies = session.latest(min(shown, MAX_PAGE))
     if not movies:
         st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
         return
     components.movie_grid(movies, context="latest", show_similar=True)
-    if (
-        len(movies) >= shown
-        and shown < MOST
-        and st.button("Show more", key="latest_more", icon=":material/expand_more:")
-    ):
-        st.session_state["latest_shown"] = shown + STEP
-        st.rerun()
+    if len(movies) >= shown and shown < MOST:
+        # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
+        st.button("Show more", key="latest_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))
 
 
 render()

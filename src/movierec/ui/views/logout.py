@@ -1,4 +1,4 @@
-"""Log out: forget the token and go back to search."""
+"""Log out: revoke the token at the API, clear the login cookie (every tab) and go back to search."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import streamlit as st
 
 from movierec.ui import components, session
 
-session.end()
+with st.spinner("Logging out…"):
+    session.log_out()
 session.flash("info", "You are logged out. See you soon!")
 st.switch_page(components.SEARCH_PAGE)

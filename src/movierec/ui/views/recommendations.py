@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from movierec.ui import components, session
+from movierec.ui import components, onboarding, session
 from movierec.ui.client import ApiError
 
 STEP = 12
@@ -24,6 +24,19 @@ def strategy_label(name: str) -> str:
     if name == DEFAULT:
         return "Best for you (the service's choice)"
     return STRATEGY_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def pick_caption(count: int, strategy: str, rated: int) -> str:
+    """What the list is, in words that agree with each other: no "tailored to you" from none of your ratings."""
+    picks = "pick" if count == 1 else "picks"
+    if rated == 0:
+        return f"{count} popular {picks} · none of your ratings yet"
+    noun = "rating" if rated == 1 else "ratings"
+    return f"{count} {picks} · {strategy_label(strategy)} · from your {rated} {noun}"
+
+
+def _show_more(shown: int) -> None:
+    st.session_state["recs_shown"] = shown + STEP
 
 
 def render() -> None:
@@ -50,23 +63,23 @@ def render() -> None:
         genre = st.selectbox("Genre", [ALL_GENRES, *session.genre_names()], key="recs_genre")
 
     rated = session.ratings()
-    if not rated:
+    if len(rated) < onboarding.ENOUGH:
+        first = (
+            "You have not rated anything yet, so these are popular picks."
+            if not rated
+            else (f"With {len(rated)} of your ratings these are a first guess.")
+        )
         st.info(
-            "You have not rated anything yet, so these are popular picks. Rate a few movies you know and they "
-            "will become yours.",
+            f"{first} Rate {onboarding.ENOUGH - len(rated)} more movies you know and they become yours.",
             icon=":material/tips_and_updates:",
         )
-        st.page_link(components.SEARCH_PAGE, label="Find movies to rate", icon=":material/search:")
+        st.page_link(components.ONBOARDING_PAGE, label="Rate a few well-known movies", icon=":material/bolt:")
 
     shown = int(st.session_state.get("recs_shown", STEP))
     try:
         with st.spinner("Picking movies for you…"):
-            result = session.api().recommendations(
-                current.access_token,
-                current.user_id,
-                strategy=None if strategy == DEFAULT else strategy,
-                genre=None if genre == ALL_GENRES else genre,
-                limit=min(shown, 100),
+            result = session.recommendations(
+                None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, min(shown, 100)
             )
     except ApiError as exc:
         if exc.status == 401:
@@ -76,15 +89,11 @@ def render() -> None:
     if not result.items:
         st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
         return
-    st.caption(f"{len(result.items)} picks · {strategy_label(result.strategy)} · based on {len(rated)} of your ratings")
+    st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
     components.movie_grid(result.items, context="recs", show_reason=True, show_similar=True)
-    if (
-        len(result.items) >= shown
-        and shown < MOST
-        and st.button("Show more", key="recs_more", icon=":material/expand_more:")
-    ):
-        st.session_state["recs_shown"] = shown + STEP
-        st.rerun()
+    if len(result.items) >= shown and shown < MOST:
+        # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
+        st.button("Show more", key="recs_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))
 
 
 render()

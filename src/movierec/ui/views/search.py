@@ -13,6 +13,7 @@ from movierec.ui.client import MAX_OFFSET, ApiError
 PAGE_SIZE = 12
 ALL_GENRES = "All genres"
 BROWSE_GENRES = 14
+MAX_QUERY = 200  # the API's limit for q
 
 
 def _pick_genre() -> None:
@@ -37,13 +38,15 @@ def render() -> None:
         query = st.text_input(
             "Title",
             key="search_q",
-            max_chars=200,
             placeholder="Try “toy story”, “matrix” or “amelie” — typos are fine",
             icon=":material/search:",
         )
     with genre_column:
         genre = st.selectbox("Genre", [ALL_GENRES, *names], key="search_genre")
     q = (query or "").strip() or None
+    if q is not None and len(q) > MAX_QUERY:
+        st.warning(f"Searches are at most {MAX_QUERY} characters: searching the first {MAX_QUERY}.")
+        q = q[:MAX_QUERY].strip()
     genre_filter = None if genre == ALL_GENRES else genre
     if q is None and genre_filter is None:
         st.info("Type a title or pick a genre to start.", icon=":material/movie:")
@@ -55,7 +58,7 @@ def render() -> None:
     page_number = int(st.session_state.get(pager) or 1)
     try:
         with st.spinner("Searching…"):
-            page = session.api().search(q, genre_filter, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
+            page = session.search(q, genre_filter, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     except ApiError as exc:
         st.error(exc.message, icon=":material/error:")
         return

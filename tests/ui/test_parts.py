@@ -1,0 +1,150 @@
+"""The UI's parts that need no page: the login cookie's route, plain API messages, quick-start picks, posters."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from http.cookies import SimpleCookie
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from movierec.ui import cookie_session, onboarding
+from movierec.ui.client import ApiClient, ApiError, Movie, Session, plain_sentences
+from movierec.ui.components import placeholder_poster, poster_colours
+from movierec.ui.views.login import too_long
+
+SESSION = Session(7, "ada", "header.payload.signature", 3600)
+
+
+def _call(method: str, body: str = "", with_header: bool = True) -> Response:
+    """One request to the cookie route, through Starlette's own Request (an ASGI scope), without a server."""
+    route = cookie_session.routes()[0]
+    assert isinstance(route, Route)
+    headers = [(cookie_session.HEADER.lower().encode(), b"1")] if with_header else []
+    scope = {"type": "http", "method": method, "path": cookie_session.PATH, "headers": headers, "query_string": b""}
+    scope |= {"scheme": "http", "server": ("127.0.0.1", 8501)}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body.encode(), "more_body": False}
+
+    answer = asyncio.run(route.endpoint(Request(scope, receive)))
+    assert isinstance(answer, Response)
+    return answer
+
+
+def _cookie(answer: Response) -> tuple[str, str]:
+    header = answer.headers["set-cookie"]
+    parsed = SimpleCookie()
+    parsed.load(header)
+    return parsed[cookie_session.COOKIE].value, header
+
+
+def test_a_one_time_code_becomes_an_httponly_cookie_holding_the_session() -> None:
+    code = cookie_session.issue(SESSION)
+    assert cookie_session.pending(code)
+    answer = _call("POST", code)
+    assert answer.status_code == 204
+    value, header = _cookie(answer)
+    assert "HttpOnly" in header and "SameSite=strict" in header and "Max-Age=3600" in header
+    restored = cookie_session.decode(value)
+    assert restored is not None
+    assert (restored.user_id, restored.username, restored.access_token) == (7, "ada", SESSION.access_token)
+    assert 3590 <= restored.expires_in <= 3600
+    assert not cookie_session.pending(code)
+    again = _call("POST", code)
+    assert again.status_code == 404 and "set-cookie" not in again.headers  # a code works once
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_the_cookie_route_refuses_requests_without_its_header(method: str) -> None:
+    code = cookie_session.issue(SESSION)
+    answer = _call(method, code, with_header=False)
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    assert cookie_session.pending(code)  # a cross-site attempt does not use the code up
+
+
+def test_deleting_clears_the_cookie() -> None:
+    answer = _call("DELETE")
+    value, header = _cookie(answer)
+    assert answer.status_code == 204 and value == "" and "Max-Age=0" in header
+
+
+@pytest.mark.parametrize("value", [None, "", "not base64!", base64.urlsafe_b64encode(b'{"u": 1}').decode()])
+def test_a_malformed_cookie_is_no_session(value: str | None) -> None:
+    assert cookie_session.decode(value) is None
+
+
+def test_an_expired_cookie_is_no_session() -> None:
+    assert cookie_session.decode(cookie_session.encode(Session(1, "a", "t", -5))) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "plain"),
+    [
+        ("password: password must be at least 8 characters", "Password must be at least 8 characters."),
+        (
+            "username: username must be 3-32 characters; password: password must be at least 8 characters",
+            "Username must be 3-32 characters. Password must be at least 8 characters.",
+        ),
+        ("rating: Input should be less than or equal to 10", "Rating: Input should be less than or equal to 10."),
+        ("invalid username or password", "Invalid username or password."),
+        ("That name is taken.", "That name is taken."),
+    ],
+)
+def test_api_messages_become_plain_sentences(message: str, plain: str) -> None:
+    assert plain_sentences(message) == plain
+
+
+def test_a_short_password_is_refused_in_a_plain_sentence(api: ApiClient) -> None:
+    with pytest.raises(ApiError) as refused:
+        api.register("shorty", "short")
+    assert refused.value.message == "Password must be at least 8 characters."
+
+
+def test_log_out_revokes_the_token_or_says_there_is_nothing_to_revoke(api: ApiClient) -> None:
+    api.register("leaving", "ui-test-pw-5821")
+    session = api.login("leaving", "ui-test-pw-5821")
+    revoked = api.logout(session.access_token)
+    if revoked:  # an API with POST /logout: the token is refused from now on
+        with pytest.raises(ApiError) as refused:
+            api.my_ratings(session.access_token, session.user_id)
+        assert refused.value.status == 401
+    else:  # an older API (404/405): the token still works until it expires
+        assert api.my_ratings(session.access_token, session.user_id)[0] == 0
+
+
+def test_too_long_says_so_in_words() -> None:
+    assert too_long("A username", "x" * 32, 32) is None
+    assert too_long("A username", "x" * 40, 32) == "A username can be at most 32 characters; this one has 40."
+
+
+def _movie(movie_id: int, *genres: str) -> Movie:
+    return Movie(id=movie_id, title=f"Movie {movie_id}", genres=genres)
+
+
+def test_quick_start_picks_are_popular_and_varied() -> None:
+    popular = [_movie(i, "Drama") for i in range(10)] + [_movie(10 + i, g) for i, g in enumerate("ABCDEFGH")]
+    picks = onboarding.picks(popular, want=6, per_genre=2)
+    assert [m.id for m in picks] == [0, 1, 10, 11, 12, 13]  # two dramas, then the most popular of other genres
+
+
+def test_quick_start_fills_up_when_there_are_too_few_genres() -> None:
+    popular = [_movie(i, "Drama") for i in range(10)]
+    assert [m.id for m in onboarding.picks(popular, want=5, per_genre=2)] == [0, 1, 2, 3, 4]
+
+
+def test_poster_stand_ins_are_deterministic_and_differ_by_genre_and_title() -> None:
+    one = placeholder_poster("Heat", 1995, ("Crime", "Drama"))
+    assert one == placeholder_poster("Heat", 1995, ("Crime", "Drama"))
+    assert ">Heat<" in one and ">1995<" in one and ">CRIME<" in one
+    assert poster_colours("Heat", ("Crime",)) != poster_colours("Heat", ("Comedy",))
+    assert poster_colours("Heat", ("Crime",)) != poster_colours("Fargo", ("Crime",))
+
+
+def test_poster_stand_ins_escape_and_wrap_long_titles() -> None:
+    svg = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
+    assert "&amp;" in svg and "&lt;Bomb&gt;" in svg and "<Bomb>" not in svg
+    assert svg.count("<tspan") >= 4
