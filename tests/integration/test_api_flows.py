@@ -147,6 +147,15 @@ def test_seed_formula_ranks_favourite_genre(client: FlaskClient, container: Cont
     assert "Comedy" in body["items"][0]["reason"]
 
 
+def test_the_seed_reason_names_the_genre_asked_for(client: FlaskClient, sample_catalogue: dict[str, int]) -> None:
+    user_id, headers = Auth(client).user()
+    for title in ("The Matrix", "The Terminator"):  # the genre rated most: Action and Sci-Fi
+        client.post("/rate", json={"movie_id": sample_catalogue[title], "rating": 6}, headers=headers)
+    body = client.get(f"/recommendations/{user_id}?strategy=seed&genre=Comedy", headers=headers).get_json()
+    reasons = [m["reason"] for m in body["items"] if m["reason"].startswith("top rated in")]
+    assert reasons and all(r == "top rated in Comedy, the genre you chose" for r in reasons)
+
+
 def test_recommendations_never_include_rated_movies(client: FlaskClient, sample_catalogue: dict[str, int]) -> None:
     user_id, headers = Auth(client).user()
     rated = [sample_catalogue[t] for t in ("The Matrix", "Toy Story", "Heat")]

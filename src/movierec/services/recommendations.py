@@ -115,25 +115,31 @@ class RecommendationService:
             rated_genres = (
                 [m.genres for m in uow.movies.get_many(item_ids.tolist()).values()] if strategy == "seed" else []
             )
-        seed_genre = favourite_genre(rated_genres) if strategy == "seed" else None
+        # The seed formula ranks within one genre: the one asked for, else the one the user rates most.
+        seed_genre = (genre or favourite_genre(rated_genres)) if strategy == "seed" else None
+        why_genre = "the genre you chose" if genre else "the genre you rate most"
         items: list[Recommendation] = []
         for movie_id, score, source in zip(ids.tolist(), scores.tolist(), because, strict=True):
             movie = movies.get(movie_id)
             if movie is None:
                 continue
-            items.append(
-                Recommendation(movie, float(score), self._reason(movie, source, movies, your_rating, seed_genre))
-            )
+            reason = self._reason(movie, source, movies, your_rating, seed_genre, why_genre)
+            items.append(Recommendation(movie, float(score), reason))
         return items
 
     @staticmethod
     def _reason(
-        movie: Movie, source: int | None, movies: dict[int, Movie], your_rating: dict[int, int], seed_genre: str | None
+        movie: Movie,
+        source: int | None,
+        movies: dict[int, Movie],
+        your_rating: dict[int, int],
+        seed_genre: str | None,
+        why_genre: str,
     ) -> str:
         if source is not None and source in movies and source in your_rating:
             return f"because you rated {movies[source].title} {your_rating[source]}/10"
         if seed_genre is not None and seed_genre in movie.genres:
-            return f"top rated in {seed_genre}, the genre you rate most"
+            return f"top rated in {seed_genre}, {why_genre}"
         if movie.vote_count:
             return f"popular: {movie.vote_count:,} votes, {movie.vote_average:.1f}/10 on average"
         return "popular with people here"
