@@ -16,7 +16,7 @@ from tests.conftest import SAMPLE_MOVIES, service_url
 
 
 def _embedded(tmp_path: Path) -> MovieIndex:
-    return EmbeddedMovieIndex(tmp_path / "search.sqlite3")
+    return EmbeddedMovieIndex(tmp_path / "search")
 
 
 def _elastic(tmp_path: Path) -> MovieIndex:
