@@ -7,7 +7,8 @@ inverted index it replaced, on the IMDB catalogue (58,788 movies) and on 300k an
 For each size and engine: the index is built through the adapter's ``index_movies`` in batches of 500 (as the
 indexer and ``movierec reconcile`` write, each batch searchable on return), timed; then a **new process** opens the
 index and answers the query mix: the time from spawning it to its first answer (interpreter and imports included)
-and from opening the index to that answer, p50/p95 per kind of query (``rounds`` passes after one warm-up pass),
+and from opening the index to that answer, p50/p95 per kind of query (``rounds`` passes after one warm-up pass;
+wall time, and the CPU time of the searching thread, which a busy machine does not inflate),
 and its resident memory (VmRSS: private memory plus the index pages it mapped, which the page cache shares between
 processes; RssAnon: private memory only) beside the same process before it opened the index. Relevance beside the
 hand-written engine: same first result, and overlap of the first five, on the same queries.
@@ -180,12 +181,14 @@ def serve(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str,
         for query in queries:  # warm-up pass, whose answers are kept for the relevance comparison
             page = index.search(SearchQuery(text=query.text, genre=query.genre, limit=5))
             answers[kind].append({"total": page.total, "ids": [m.id for m in page.movies]})
+    cpu: dict[str, list[float]] = {}
     for kind, queries in mix.items():
-        found = latencies.setdefault(kind, [])
+        found, spent = latencies.setdefault(kind, []), cpu.setdefault(kind, [])
         for _ in range(rounds):
             for query in queries:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 index.search(query)
+                spent.append((time.thread_time() - c0) * 1000)
                 found.append((time.perf_counter() - t0) * 1000)
     after = memory_kib()
     index.close()
@@ -195,6 +198,7 @@ def serve(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str,
         "memory_before_kib": before,
         "memory_after_kib": after,
         "latencies_ms": latencies,
+        "cpu_ms": cpu,
         "answers": answers,
     }
 
@@ -292,6 +296,7 @@ def print_size(size: int, results: dict[str, Any], report: Callable[[str], None]
     for kind in results[engines[0]]["latencies_ms"]:
         for q, name in ((0.5, "p50"), (0.95, "p95")):
             row(f"{kind} {name} ms", lambda r, k=kind, q=q: pct(r["latencies_ms"][k], q), "{:>14.2f}")
+        row(f"{kind} p95 CPU ms", lambda r, k=kind: pct(r["cpu_ms"][k], 0.95), "{:>14.2f}")
     if baseline:
         for engine in engines:
             if engine == baseline:
@@ -301,7 +306,8 @@ def print_size(size: int, results: dict[str, Any], report: Callable[[str], None]
                 for mine, theirs in zip(answers, results[baseline]["answers"][kind], strict=True):
                     n += 1
                     same += mine["ids"][:1] == theirs["ids"][:1]
-                    overlap += len(set(mine["ids"]) & set(theirs["ids"])) / max(len(theirs["ids"]), 1)
+                    shared = len(set(mine["ids"]) & set(theirs["ids"]))
+                    overlap += shared / len(theirs["ids"]) if theirs["ids"] else float(not mine["ids"])
             report(f"  {engine} vs inverted: same first result {same}/{n}, top-5 overlap {overlap / n:.0%}")
 
 
@@ -312,10 +318,12 @@ def print_targets(size: int, results: dict[str, Any], report: Callable[[str], No
     )
     for engine, result in results.items():
         p95 = {kind: pct(result["latencies_ms"][kind], 0.95) for kind in TIMED_KINDS}
+        cpu = max(pct(result["cpu_ms"][kind], 0.95) for kind in TIMED_KINDS)
         rss = result["memory_after_kib"]["VmRSS"] / 1024
         first = result["spawn_to_first_query_s"]
         verdicts = [
             ("p95 " + "/".join(f"{v:.1f}" for v in p95.values()) + " ms", max(p95.values()) <= TARGET_P95_MS),
+            (f"(CPU p95 at most {cpu:.1f} ms)", cpu <= TARGET_P95_MS),
             (f"RSS {rss:.0f} MiB", rss <= TARGET_RSS_MIB),
             (f"first answer {first:.2f} s", first <= TARGET_FIRST_QUERY_S),
         ]
@@ -401,9 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for by_engine in everything.values():
             for result in by_engine.values():
                 result["latencies_summary"] = {
-                    kind: {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for kind, v in result["latencies_ms"].items()
+                    kind: {
+                        "p50_ms": pct(v, 0.5),
+                        "p95_ms": pct(v, 0.95),
+                        "cpu_p95_ms": pct(result["cpu_ms"][kind], 0.95),
+                    }
+                    for kind, v in result["latencies_ms"].items()
                 }
-                del result["latencies_ms"], result["answers"]
+                del result["latencies_ms"], result["cpu_ms"], result["answers"]
         args.json.write_text(json.dumps(everything, indent=2))
 
     if args.elasticsearch:

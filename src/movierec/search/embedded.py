@@ -52,7 +52,7 @@ log = get_logger(__name__)
 SCHEMA_VERSION = 1  # bump when the schema or the indexed text changes: a new directory, rebuilt by reconcile
 EXACT, PREFIX, FUZZY = 3.0, 2.0, 1.0
 GENRE_EXACT, GENRE_PREFIX, GENRE_FUZZY = 1.5, 1.0, 0.5
-COVERAGE_WEIGHT = 0.2  # times the BM25 score of an exact title word: shorter titles first among equal matches
+COVERAGE_WEIGHT = 1.0  # times the BM25 score of an exact title word: shorter titles first among equal matches
 EXACT_TITLE_BONUS = 10_000.0  # more than any text score can reach: a title equal to the query comes first
 POPULARITY_FACTOR = 0.02  # score *= 1 + POPULARITY_FACTOR * ln(1 + vote_count)
 MIN_PREFIX = 2
