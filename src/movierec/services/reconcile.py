@@ -14,6 +14,8 @@ from movierec.store.uow import Store
 
 log = get_logger(__name__)
 
+REBUILD_BATCH = 5_000
+
 
 @dataclass
 class ReconcileReport:
@@ -69,4 +71,5 @@ def rebuild_if_empty(store: Store, index: MovieIndex) -> ReconcileReport | None:
         if uow.movies.count() == 0:
             return None
     log.info("search.rebuild_from_database", reason="empty search index")
-    return reconcile(store, index)
+    # Bigger batches than the indexer's: each batch is one commit (and one fsync) on the embedded engine.
+    return reconcile(store, index, batch_size=REBUILD_BATCH)
