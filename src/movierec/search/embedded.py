@@ -197,7 +197,7 @@ class EmbeddedMovieIndex:
             finally:
                 # Waits for the merges this commit started and releases the lock; uncommitted work is dropped.
                 writer.wait_merging_threads()
-        self._searcher()
+        self._read(lambda searcher: searcher.num_docs)  # reload now: the batch is searchable on return
 
     def index_movies(self, movies: Sequence[Movie]) -> None:
         if not movies:
