@@ -20,11 +20,12 @@ Relevance is the port's (see ``movierec.search.port``), built from Tantivy queri
 the port's ``index_words``/``words``, so both adapters split and fold text the same way. Per query word, a
 ``disjunction_max`` of: the exact title word, a title word prefix, a title word with typos (a Levenshtein
 automaton, a swap of neighbours costing one edit), each scored a constant 3 / 2 / 1 times the word's rarity
-(idf), and the same three on genre words at a flat 1.5 / 1 / 0.5. Every word must match; a BM25 term on the exact
-title word adds a little for short titles; a title equal to the query gets a bonus that puts it first. The sum is
-then multiplied by ``1 + 0.02 * ln(1 + vote_count)`` (Tantivy's ``weight_by_field``), so among equal text matches
-the more voted movie comes first, and a tier never overtakes the one above it. User text only ever becomes term
-values, never query syntax.
+(idf), and the same three on genre words at a flat 1.5 / 1 / 0.5. Every word must match; the BM25 score of the
+exact title word is added on top (more for short titles, as the Elasticsearch adapter's title similarity); a title
+equal to the query gets a bonus that puts it first. The sum is then multiplied by ``1 + 0.02 * ln(1 + vote_count)``
+(Tantivy's ``weight_by_field``, at most 1.3 for any real vote count), so among equal text matches the more voted
+movie comes first, and a weaker kind of match of a word never overtakes a stronger one of the same word. User text
+only ever becomes term values, never query syntax.
 """
 
 from __future__ import annotations
