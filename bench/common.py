@@ -38,6 +38,7 @@ LIBRARIES = (
     "numpy",
     "scipy",
     "rapidfuzz",
+    "tantivy",
     "pydantic",
 )
 

@@ -1,41 +1,78 @@
-"""Embedded search engine vs Elasticsearch on the IMDB catalogue (58,788 movies), side by side in one run.
+"""Embedded search engines side by side in one run: Tantivy (the embedded adapter), SQLite FTS5 and the hand-written
+inverted index it replaced, on the IMDB catalogue (58,788 movies) and on 300k and 1M movies synthesised from it.
 
-    .venv/bin/python bench/search_engines.py [--url http://127.0.0.1:59200] [--rounds 5]
+    .venv/bin/python -m bench.search_engines [--sizes 58788,300000,1000000] [--rounds 5]
+        [--engines tantivy,fts5,inverted] [--json results.json] [--elasticsearch http://127.0.0.1:59200]
 
-Prints: bulk-index time (batches of 500, as the indexer writes), the cost of making a batch visible
-(explicit refresh vs ``refresh=wait_for`` vs ``refresh=true``), p50/p95 search latency per kind of query straight on
-each adapter, and both engines' top 5 for a few obvious queries. Elasticsearch must be running
-(``scripts/services start elasticsearch``); the benchmark's indices are deleted at the end.
+For each size and engine: the index is built through the adapter's ``index_movies`` in batches of 500 (as the
+indexer and ``movierec reconcile`` write, each batch searchable on return), timed; then a **new process** opens the
+index and answers the query mix: the time from spawning it to its first answer (interpreter and imports included)
+and from opening the index to that answer, p50/p95 per kind of query (``rounds`` passes after one warm-up pass;
+wall time, and the CPU time of the searching thread, which a busy machine does not inflate),
+and its resident memory (VmRSS: private memory plus the index pages it mapped, which the page cache shares between
+processes; RssAnon: private memory only) beside the same process before it opened the index. Relevance beside the
+hand-written engine: same first result, and overlap of the first five, on the same queries.
+
+Synthesised movies (seed 11): the real catalogue, then titles made of the first words of one real title and the last
+words of another, the genres of one real movie and the vote count of another (so the vote distribution and the title
+vocabulary stay the real ones). The queries are always drawn from the real, most voted titles (seed 7).
+
+With ``--elasticsearch`` the run adds, at the real catalogue's size only, the cost of making a batch visible on
+Elasticsearch three ways (explicit refresh, ``refresh=wait_for``, ``refresh=true``); its indices are deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from elasticsearch.helpers import streaming_bulk
+from typing import Any
 
 from movierec.domain.movies import Movie
-from movierec.ingest.offline import imdb_movies
-from movierec.log import configure_logging
-from movierec.search.elastic import ElasticMovieIndex, movie_fields
-from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.search.port import MovieIndex, SearchQuery, words
 
 BATCH = 500
+REAL_SIZE = 58_788
+ENGINES = ("tantivy", "fts5", "inverted")
+TIMED_KINDS = ("exact title", "typo", "prefix")
 OBVIOUS = ["toy story", "matirx", "termin", "star wars", "godfather", "the matrix", "lord of the rings", "amelie"]
 GENRE_WORDS = ["comedy", "drama", "action romance", "animation", "documentary", "short comedy", "romance"]
 GENRES = ["Action", "Comedy", "Drama", "Documentary", "Animation", "Romance", "Short"]
+TARGET_P95_MS, TARGET_RSS_MIB, TARGET_FIRST_QUERY_S = 25.0, 300.0, 2.0
+
+
+def open_engine(engine: str, path: Path, timeout: float = 30.0) -> MovieIndex:
+    if engine == "tantivy":
+        from movierec.search.embedded import EmbeddedMovieIndex
+
+        return EmbeddedMovieIndex(path, timeout=timeout)
+    if engine == "fts5":
+        from bench.engines.fts5 import Fts5MovieIndex
+
+        return Fts5MovieIndex(path / "fts5.sqlite3", timeout=timeout)
+    if engine == "inverted":
+        from bench.engines.inverted_index import InvertedMovieIndex
+
+        return InvertedMovieIndex(path / "search.sqlite3", timeout=timeout)
+    raise SystemExit(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+
+
+# ---------------------------------------------------------------------------------------------- data and queries
 
 
 def catalogue() -> list[Movie]:
+    from movierec.ingest.offline import imdb_movies
+
     return [
         Movie(
             id=n,
@@ -49,6 +86,30 @@ def catalogue() -> list[Movie]:
         )
         for n, d in enumerate(imdb_movies(), start=1)
     ]
+
+
+def synthesised(real: Sequence[Movie], size: int, seed: int = 11) -> list[Movie]:
+    """The real movies, then ``size - len(real)`` made from them (seeded): see the module's docstring."""
+    if size <= len(real):
+        return list(real[:size])
+    rng = random.Random(seed)
+    made = list(real)
+    for movie_id in range(len(real) + 1, size + 1):
+        first, second, third = rng.choice(real), rng.choice(real), rng.choice(real)
+        head, tail = first.title.split(), second.title.split()
+        title = " ".join(head[: rng.randint(1, len(head))] + tail[rng.randint(0, len(tail) - 1) :])
+        made.append(
+            Movie(
+                id=movie_id,
+                title=title,
+                year=rng.randint(1900, 2025),
+                genres=first.genres,
+                vote_average=third.vote_average,
+                vote_count=third.vote_count,
+                popularity=float(third.vote_count),
+            )
+        )
+    return made
 
 
 def typo(word: str, rng: random.Random) -> str:
@@ -86,35 +147,198 @@ def query_mix(movies: Sequence[Movie], seed: int = 7) -> dict[str, list[SearchQu
     }
 
 
-def timed_index(index: MovieIndex, movies: Sequence[Movie]) -> tuple[float, list[float]]:
-    per_batch = []
-    started = time.perf_counter()
-    for start in range(0, len(movies), BATCH):
-        t0 = time.perf_counter()
-        index.index_movies(movies[start : start + BATCH])
-        per_batch.append(time.perf_counter() - t0)
-    return time.perf_counter() - started, per_batch
-
-
-def latencies(index: MovieIndex, queries: Sequence[SearchQuery], rounds: int) -> list[float]:
-    for query in queries:  # warm up
-        index.search(query)
-    found = []
-    for _ in range(rounds):
-        for query in queries:
-            t0 = time.perf_counter()
-            index.search(query)
-            found.append((time.perf_counter() - t0) * 1000)
-    return found
-
-
 def pct(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# ---------------------------------------------------------------------------------------------- the serving process
+
+
+def memory_kib() -> dict[str, int]:
+    found = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return found
+
+
+def serve(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str, Any]:
+    """Run in a new process: open the index, answer the first query, then the whole mix ``rounds`` times."""
+    mix = {kind: [SearchQuery(**q) for q in qs] for kind, qs in json.loads(queries_file.read_text()).items()}
+    before = memory_kib()
+    started = time.perf_counter()
+    index = open_engine(engine, path)
+    first_query = next(iter(mix.values()))[0]
+    index.search(first_query)
+    first_answer_at = time.time()
+    open_to_first_s = time.perf_counter() - started
+    latencies: dict[str, list[float]] = {}
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for kind, queries in mix.items():
+        answers[kind] = []
+        for query in queries:  # warm-up pass, whose answers are kept for the relevance comparison
+            page = index.search(SearchQuery(text=query.text, genre=query.genre, limit=5))
+            answers[kind].append({"total": page.total, "ids": [m.id for m in page.movies]})
+    cpu: dict[str, list[float]] = {}
+    for kind, queries in mix.items():
+        found, spent = latencies.setdefault(kind, []), cpu.setdefault(kind, [])
+        for _ in range(rounds):
+            for query in queries:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                index.search(query)
+                spent.append((time.thread_time() - c0) * 1000)
+                found.append((time.perf_counter() - t0) * 1000)
+    after = memory_kib()
+    index.close()
+    return {
+        "first_answer_at": first_answer_at,
+        "open_to_first_query_s": open_to_first_s,
+        "memory_before_kib": before,
+        "memory_after_kib": after,
+        "latencies_ms": latencies,
+        "cpu_ms": cpu,
+        "answers": answers,
+    }
+
+
+def serve_in_new_process(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str, Any]:
+    spawned_at = time.time()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.search_engines", "--serve", engine, str(path), str(queries_file), str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "MOVIEREC_LOG_LEVEL": "WARNING"},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine} serving process failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["spawn_to_first_query_s"] = result["first_answer_at"] - spawned_at
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- one size
+
+
+def build(engine: str, path: Path, movies: Sequence[Movie]) -> dict[str, float]:
+    index = open_engine(engine, path)
+    per_batch = []
+    started = time.perf_counter()
+    for start in range(0, len(movies), BATCH):
+        t0 = time.perf_counter()
+        index.index_movies(movies[start : start + BATCH])
+        per_batch.append((time.perf_counter() - t0) * 1000)
+    total = time.perf_counter() - started
+    count = index.count()
+    index.close()
+    if count != len(movies):
+        raise RuntimeError(f"{engine} holds {count} documents, not {len(movies)}")
+    disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return {
+        "build_s": total,
+        "batch_p50_ms": pct(per_batch, 0.5),
+        "batch_p95_ms": pct(per_batch, 0.95),
+        "disk_mib": disk / 2**20,
+    }
+
+
+def run_size(
+    size: int, real: Sequence[Movie], engines: Sequence[str], rounds: int, workdir: Path, report: Callable[[str], None]
+) -> dict[str, Any]:
+    movies = synthesised(real, size)
+    mix = query_mix(real)
+    queries_file = workdir / "queries.json"
+    queries_file.write_text(json.dumps({k: [{"text": q.text, "genre": q.genre} for q in qs] for k, qs in mix.items()}))
+    results: dict[str, Any] = {}
+    for engine in engines:
+        path = workdir / f"{engine}-{size}"
+        report(f"  {engine}: building {size:,} movies...")
+        built = build(engine, path, movies)
+        served = serve_in_new_process(engine, path, queries_file, rounds)
+        results[engine] = {**built, **served}
+        shutil.rmtree(path, ignore_errors=True)
+    del movies
+    print_size(size, results, report)
+    return results
+
+
+def print_size(size: int, results: dict[str, Any], report: Callable[[str], None]) -> None:
+    engines = list(results)
+    report(f"\n{size:,} movies" + ("" if size == REAL_SIZE else " (synthesised from the IMDB catalogue)"))
+    head = f"  {'':<28}" + "".join(f"{e:>14}" for e in engines)
+    baseline = "inverted" if "inverted" in results else None
+    if baseline:
+        head += "".join(f"{e + '/inv':>14}" for e in engines if e != baseline)
+    report(head)
+
+    def row(label: str, value: Callable[[dict[str, Any]], float], fmt: str = "{:>14.1f}") -> None:
+        values = {e: value(results[e]) for e in engines}
+        line = f"  {label:<28}" + "".join(fmt.format(values[e]) for e in engines)
+        if baseline:
+            line += "".join(
+                f"{(values[e] / values[baseline] if values[baseline] else float('nan')):>13.2f}x"
+                for e in engines
+                if e != baseline
+            )
+        report(line)
+
+    row("build s (batches of 500)", lambda r: r["build_s"])
+    row("batch p95 ms", lambda r: r["batch_p95_ms"])
+    row("index on disk MiB", lambda r: r["disk_mib"])
+    row("new process: spawn→answer s", lambda r: r["spawn_to_first_query_s"], "{:>14.2f}")
+    row("new process: open→answer s", lambda r: r["open_to_first_query_s"], "{:>14.2f}")
+    row("RSS MiB (VmRSS)", lambda r: r["memory_after_kib"]["VmRSS"] / 1024)
+    row("  of which private (RssAnon)", lambda r: r["memory_after_kib"]["RssAnon"] / 1024)
+    row("  before opening the index", lambda r: r["memory_before_kib"]["VmRSS"] / 1024)
+    for kind in results[engines[0]]["latencies_ms"]:
+        for q, name in ((0.5, "p50"), (0.95, "p95")):
+            row(f"{kind} {name} ms", lambda r, k=kind, q=q: pct(r["latencies_ms"][k], q), "{:>14.2f}")
+        row(f"{kind} p95 CPU ms", lambda r, k=kind: pct(r["cpu_ms"][k], 0.95), "{:>14.2f}")
+    if baseline:
+        for engine in engines:
+            if engine == baseline:
+                continue
+            same = overlap = n = 0
+            for kind, answers in results[engine]["answers"].items():
+                for mine, theirs in zip(answers, results[baseline]["answers"][kind], strict=True):
+                    n += 1
+                    same += mine["ids"][:1] == theirs["ids"][:1]
+                    shared = len(set(mine["ids"]) & set(theirs["ids"]))
+                    overlap += shared / len(theirs["ids"]) if theirs["ids"] else float(not mine["ids"])
+            report(f"  {engine} vs inverted: same first result {same}/{n}, top-5 overlap {overlap / n:.0%}")
+
+
+def print_targets(size: int, results: dict[str, Any], report: Callable[[str], None]) -> None:
+    report(
+        f"\ntargets at {size:,} movies: p95 <= {TARGET_P95_MS:.0f} ms for exact, typo and prefix; "
+        f"<= {TARGET_RSS_MIB:.0f} MB per process; a new process answers within {TARGET_FIRST_QUERY_S:.0f} s"
+    )
+    for engine, result in results.items():
+        p95 = {kind: pct(result["latencies_ms"][kind], 0.95) for kind in TIMED_KINDS}
+        cpu = max(pct(result["cpu_ms"][kind], 0.95) for kind in TIMED_KINDS)
+        rss = result["memory_after_kib"]["VmRSS"] / 1024
+        first = result["spawn_to_first_query_s"]
+        verdicts = [
+            ("p95 " + "/".join(f"{v:.1f}" for v in p95.values()) + " ms", max(p95.values()) <= TARGET_P95_MS),
+            (f"(CPU p95 at most {cpu:.1f} ms)", cpu <= TARGET_P95_MS),
+            (f"RSS {rss:.0f} MiB", rss <= TARGET_RSS_MIB),
+            (f"first answer {first:.2f} s", first <= TARGET_FIRST_QUERY_S),
+        ]
+        report(f"  {engine:<10}" + "; ".join(f"{text} {'met' if ok else 'MISSED'}" for text, ok in verdicts))
+
+
+# ---------------------------------------------------------------------------------------------- Elasticsearch
+
+
 def refresh_strategies(url: str, movies: Sequence[Movie], batches: int) -> dict[str, list[float]]:
     """Per-batch time of bulk-writing 500 new movies and making them searchable, three ways, each on a fresh index."""
+    from elasticsearch.helpers import streaming_bulk
+
+    from movierec.search.elastic import ElasticMovieIndex, movie_fields
+
     chunks = [movies[i * BATCH : (i + 1) * BATCH] for i in range(batches)]
 
     def raw_bulk(index: ElasticMovieIndex, refresh: str | bool) -> Callable[[Sequence[Movie]], None]:
@@ -148,88 +372,59 @@ def refresh_strategies(url: str, movies: Sequence[Movie], batches: int) -> dict[
     return results
 
 
+# ---------------------------------------------------------------------------------------------- main
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:59200", help="Elasticsearch URL")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default=f"{REAL_SIZE},300000,1000000", help="catalogue sizes, comma-separated")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="engines, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--workdir", type=Path, help="where the indices are built (default: a temporary folder)")
+    parser.add_argument("--elasticsearch", metavar="URL", help="also measure Elasticsearch's refresh strategies")
     parser.add_argument("--refresh-batches", type=int, default=20, help="batches per refresh strategy")
+    parser.add_argument("--serve", nargs=4, metavar=("ENGINE", "PATH", "QUERIES", "ROUNDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        engine, path, queries_file, rounds = args.serve
+        print(json.dumps(serve(engine, Path(path), Path(queries_file), int(rounds))))
+        return 0
+
+    from movierec.log import configure_logging
+
     configure_logging("WARNING")
-
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    sizes = [int(s) for s in args.sizes.split(",")]
     t0 = time.perf_counter()
-    movies = catalogue()
-    print(f"catalogue: {len(movies)} movies loaded in {time.perf_counter() - t0:.1f} s\n")
-    mix = query_mix(movies)
+    real = catalogue()
+    print(f"catalogue: {len(real)} movies loaded in {time.perf_counter() - t0:.1f} s; engines {', '.join(engines)}")
+    print(f"machine: {os.cpu_count()} cores, load {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    everything: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        for size in sizes:
+            everything[str(size)] = run_size(size, real, engines, args.rounds, Path(tmp), print)
+    print_targets(sizes[-1], everything[str(sizes[-1])], print)
+    if args.json:
+        for by_engine in everything.values():
+            for result in by_engine.values():
+                result["latencies_summary"] = {
+                    kind: {
+                        "p50_ms": pct(v, 0.5),
+                        "p95_ms": pct(v, 0.95),
+                        "cpu_p95_ms": pct(result["cpu_ms"][kind], 0.95),
+                    }
+                    for kind, v in result["latencies_ms"].items()
+                }
+                del result["latencies_ms"], result["cpu_ms"], result["answers"]
+        args.json.write_text(json.dumps(everything, indent=2))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        engines: dict[str, MovieIndex] = {
-            "embedded": EmbeddedMovieIndex(Path(tmp) / "search.sqlite3"),
-            "elasticsearch": ElasticMovieIndex(args.url, alias=f"bench-{uuid.uuid4().hex[:8]}", timeout=30.0),
-        }
-        try:
-            for engine in engines.values():
-                engine.ensure_index()
-            print(f"bulk index, batches of {BATCH} (each searchable when it returns)")
-            print(f"{'engine':<15}{'total s':>10}{'batch p50 ms':>15}{'batch p95 ms':>15}")
-            for name, engine in engines.items():
-                total, per_batch = timed_index(engine, movies)
-                ms = [b * 1000 for b in per_batch]
-                print(f"{name:<15}{total:>10.1f}{pct(ms, 0.5):>15.1f}{pct(ms, 0.95):>15.1f}")
-                if engine.count() != len(movies):
-                    print(f"  !! {name} holds {engine.count()} documents", file=sys.stderr)
-
-            print(f"\nsearch latency straight on the adapter, ms ({args.rounds} rounds after a warm-up)")
-            header = f"{'queries':<16}{'n':>4}"
-            for name in engines:
-                header += f"{name + ' p50':>18}{name + ' p95':>18}"
-            print(header)
-            everything: dict[str, list[float]] = {name: [] for name in engines}
-            for kind, queries in mix.items():
-                line = f"{kind:<16}{len(queries):>4}"
-                for name, engine in engines.items():
-                    found = latencies(engine, queries, args.rounds)
-                    everything[name].extend(found)
-                    line += f"{pct(found, 0.5):>18.1f}{pct(found, 0.95):>18.1f}"
-                print(line)
-            line = f"{'all':<16}{sum(len(q) for q in mix.values()):>4}"
-            for name in engines:
-                line += f"{pct(everything[name], 0.5):>18.1f}{pct(everything[name], 0.95):>18.1f}"
-            print(line)
-
-            print("\nagreement of the two engines on the query mix")
-            same_top1 = same_total = overlap = n = 0
-            for queries in mix.values():
-                for query in queries:
-                    a, b = (engines[name].search(first_page(query)) for name in ("embedded", "elasticsearch"))
-                    ids_a, ids_b = [m.id for m in a.movies], [m.id for m in b.movies]
-                    n += 1
-                    same_top1 += bool(ids_a[:1] == ids_b[:1])
-                    same_total += a.total == b.total
-                    overlap += len(set(ids_a) & set(ids_b)) / max(len(ids_a), 1)
-            print(f"same first result {same_top1}/{n}, same total {same_total}/{n}, top-5 overlap {overlap / n:.0%}")
-
-            print("\ntop 5 for obvious queries (title (year) votes)")
-            for text in OBVIOUS:
-                print(f"\n  {text!r}")
-                pages = {name: engine.search(SearchQuery(text=text, limit=5)) for name, engine in engines.items()}
-                for name, page in pages.items():
-                    shown = "; ".join(f"{m.title} ({m.year}) {m.vote_count}" for m in page.movies)
-                    print(f"    {name:<14} total {page.total:>5}: {shown}")
-        finally:
-            for name, engine in engines.items():
-                if name == "elasticsearch":
-                    engine.drop()  # type: ignore[attr-defined]
-                engine.close()
-
-    print(f"\nmaking a batch of {BATCH} searchable, {args.refresh_batches} batches each, ms per batch")
-    print(f"{'strategy':<36}{'p50':>8}{'p95':>8}{'mean':>8}")
-    for name, timings in refresh_strategies(args.url, movies, args.refresh_batches).items():
-        print(f"{name:<36}{pct(timings, 0.5):>8.1f}{pct(timings, 0.95):>8.1f}{statistics.fmean(timings):>8.1f}")
+    if args.elasticsearch:
+        print(f"\nElasticsearch: making a batch of {BATCH} searchable, {args.refresh_batches} batches each, ms")
+        print(f"{'strategy':<36}{'p50':>8}{'p95':>8}{'mean':>8}")
+        for name, timings in refresh_strategies(args.elasticsearch, real, args.refresh_batches).items():
+            print(f"{name:<36}{pct(timings, 0.5):>8.1f}{pct(timings, 0.95):>8.1f}{statistics.fmean(timings):>8.1f}")
     return 0
-
-
-def first_page(query: SearchQuery) -> SearchQuery:
-    return SearchQuery(text=query.text, genre=query.genre, limit=5, offset=0)
 
 
 if __name__ == "__main__":

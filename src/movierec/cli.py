@@ -357,6 +357,7 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
     """Run everything on this machine: migrate, load the catalogue on first start, serve the API, index, UI."""
     from movierec.runtime import IndexerWorker, PeriodicTrainer
     from movierec.services import models as model_store
+    from movierec.services.reconcile import rebuild_if_empty
 
     settings = _settings()
     click.echo(f"data dir: {settings.data_dir}" + (" (embedded mode)" if settings.embedded else ""))
@@ -366,6 +367,7 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
     trainer = PeriodicTrainer(container)
     ui = None
     try:
+        rebuild_if_empty(container.store, container.index)  # e.g. a data dir from an earlier search engine
         if container.catalogue.count() == 0:
             _seed_offline(container, "movielens")
         if settings.demo_ratings:

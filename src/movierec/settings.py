@@ -169,7 +169,7 @@ class Settings(BaseSettings):
 
     @property
     def search_path(self) -> Path:
-        return self.data_dir / "search.sqlite3"
+        return self.data_dir / "search"
 
     @property
     def events_path(self) -> Path:

@@ -93,7 +93,20 @@ def build_index(settings: Settings) -> MovieIndex:
         )
     from movierec.search.embedded import EmbeddedMovieIndex
 
+    _remove_legacy_search_file(settings)
     return EmbeddedMovieIndex(settings.search_path, timeout=settings.search_timeout)
+
+
+LEGACY_SEARCH_FILES = ("search.sqlite3", "search.sqlite3-wal", "search.sqlite3-shm")
+
+
+def _remove_legacy_search_file(settings: Settings) -> None:
+    """The earlier embedded engine's SQLite file: unused now (``movierec up`` rebuilds the index from the database)."""
+    for name in LEGACY_SEARCH_FILES:
+        legacy = settings.data_dir / name
+        if legacy.is_file():
+            legacy.unlink(missing_ok=True)
+            log.info("search.legacy_index_removed", path=str(legacy))
 
 
 def build_events(settings: Settings) -> MovieEvents:

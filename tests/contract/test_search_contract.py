@@ -16,7 +16,7 @@ from tests.conftest import SAMPLE_MOVIES, service_url
 
 
 def _embedded(tmp_path: Path) -> MovieIndex:
-    return EmbeddedMovieIndex(tmp_path / "search.sqlite3")
+    return EmbeddedMovieIndex(tmp_path / "search")
 
 
 def _elastic(tmp_path: Path) -> MovieIndex:
@@ -113,6 +113,31 @@ def test_no_text_and_no_genre_lists_everything_by_popularity(index: MovieIndex) 
     page = index.search(SearchQuery(limit=3))
     assert page.total == len(MOVIES)
     assert [m.title for m in page.movies] == ["The Matrix", "Schindler's List", "Terminator 2: Judgment Day"]
+
+
+def test_exact_words_beat_prefixes_beat_typos(index: MovieIndex) -> None:
+    # Similar vote counts, the weaker matches a little more voted: the kind of match decides, not popularity.
+    index.index_movies(
+        [
+            Movie(id=101, title="Heat Rises", genres=("Drama",), vote_count=500_000, popularity=500_000.0),
+            Movie(id=102, title="Heatwave Rises", genres=("Drama",), vote_count=510_000, popularity=510_000.0),
+            Movie(id=103, title="Meat Rises", genres=("Drama",), vote_count=520_000, popularity=520_000.0),
+        ]
+    )
+    assert titles(index, "heat")[:4] == ["Heat", "Heat Rises", "Heatwave Rises", "Meat Rises"]
+
+
+def test_typos_within_a_genre(index: MovieIndex) -> None:
+    assert titles(index, "matirx", genre="action")[:2] == ["The Matrix", "The Matrix Reloaded"]
+    assert titles(index, "matirx", genre="Comedy") == []
+
+
+def test_text_pages_add_up_to_the_whole_list(index: MovieIndex) -> None:
+    everything = index.search(SearchQuery(text="the", limit=100))
+    assert everything.total == 3  # The Matrix, The Matrix Reloaded, The Terminator
+    pages = [index.search(SearchQuery(text="the", limit=2, offset=o)) for o in range(0, everything.total, 2)]
+    assert {p.total for p in pages} == {everything.total}
+    assert [m.id for p in pages for m in p.movies] == [m.id for m in everything.movies]
 
 
 def test_popularity_breaks_equal_text_matches(index: MovieIndex) -> None:

@@ -1,144 +1,111 @@
-"""The embedded search engine: an in-memory inverted index kept durable in a SQLite file.
+"""The embedded search engine: a Tantivy index in a directory of the data dir, shared by every process.
 
-Writes go to SQLite first (one transaction per batch) and then to memory, so a crash never loses an acknowledged
-write. Each document row carries a sequence number; another process sharing the file notices a change through
-``PRAGMA data_version`` and loads only the rows written since it last looked.
+Tantivy (through its Python bindings) keeps the index as immutable, memory-mapped segment files, so a process
+that opens the index reads only the small ``meta.json`` and maps the segments: nothing is replayed into memory,
+and every process on the machine shares the same pages of the page cache.
+
+Writes: Tantivy allows one ``IndexWriter`` per index directory and guards it with a lock file
+(``.tantivy-writer.lock``, an OS file lock, so a crashed process never leaves it held). Each ``index_movies`` /
+``delete_movies`` call takes the writer, applies its batch (delete by movie id, then add: an upsert), commits,
+waits for the merges the commit started and lets the lock go. A writer in another process (the indexer while
+``movierec reconcile`` repairs, say) waits for the lock up to the timeout, then the call fails with
+``SearchUnavailable`` and the caller retries (the indexer does, with backoff); writes are upserts, so a retry is
+harmless. A batch is durable and searchable when the call returns.
+
+Reads: every read first compares ``meta.json`` (rewritten atomically by each commit) with the one the current
+searcher was opened on, a single ``stat``; when it changed, the reader reloads. So a search in any process sees
+every commit made before it started, in this process or another.
+
+Relevance is the port's (see ``movierec.search.port``), built from Tantivy queries on words folded in Python by
+the port's ``index_words``/``words``, so both adapters split and fold text the same way. Per query word, a
+``disjunction_max`` of: the exact title word, a title word prefix, a title word with typos (a Levenshtein
+automaton, a swap of neighbours costing one edit), each scored a constant 3 / 2 / 1 times the word's rarity
+(idf), and the same three on genre words at a flat 1.5 / 1 / 0.5. Every word must match; the BM25 score of the
+exact title word is added on top (more for short titles, as the Elasticsearch adapter's title similarity); a title
+equal to the query gets a bonus that puts it first. The sum is then multiplied by ``1 + 0.02 * ln(1 + vote_count)``
+(Tantivy's ``weight_by_field``, at most 1.3 for any real vote count), so among equal text matches the more voted
+movie comes first, and a weaker kind of match of a word never overtakes a stronger one of the same word. User text
+only ever becomes term values, never query syntax.
 """
 
 from __future__ import annotations
 
-import bisect
+import fcntl
 import json
 import math
-import sqlite3
+import os
+import struct
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
+import tantivy
+from tenacity import RetryError, retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from movierec.domain.documents import movie_from_document, movie_to_document
 from movierec.domain.movies import Movie
-from movierec.search.port import SearchPage, SearchQuery, fold, index_words, max_edits, words
+from movierec.log import get_logger
+from movierec.search.port import SearchPage, SearchQuery, SearchUnavailable, fold, index_words, max_edits, words
 
+log = get_logger(__name__)
+
+SCHEMA_VERSION = 1  # bump when the schema or the indexed text changes: a new directory, rebuilt by reconcile
 EXACT, PREFIX, FUZZY = 3.0, 2.0, 1.0
-GENRE_WEIGHT = 1.5
-EXACT_TITLE_BONUS = 4.0
-POPULARITY_WEIGHT = 0.3
+GENRE_EXACT, GENRE_PREFIX, GENRE_FUZZY = 1.5, 1.0, 0.5
+COVERAGE_WEIGHT = 1.0  # times the BM25 score of an exact title word: shorter titles first among equal matches
+EXACT_TITLE_BONUS = 10_000.0  # more than any text score can reach: a title equal to the query comes first
+POPULARITY_FACTOR = 0.02  # score *= 1 + POPULARITY_FACTOR * ln(1 + vote_count)
 MIN_PREFIX = 2
+PREFIX_TERMS_FOR_IDF = 64  # prefix terms whose document counts are summed for a word's rarity
+WRITER_HEAP_BYTES = 32_000_000
+IDS_PAGE = 50_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    body TEXT
-);
-CREATE INDEX IF NOT EXISTS ix_documents_seq ON documents (seq);
-"""
+T = TypeVar("T")
 
 
-class _Memory:
-    """Documents in dense rows with numpy columns, and postings from word to rows."""
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", indexed=True, fast=True)
+    builder.add_text_field("title_words", tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("title_norm", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("genre_words", tokenizer_name="whitespace", index_option="basic")
+    builder.add_text_field("genres", tokenizer_name="raw", index_option="basic")
+    builder.add_float_field("popularity", fast=True)
+    builder.add_unsigned_field("rank", fast=True)  # popularity, then vote count: the order without text
+    builder.add_float_field("weight", fast=True)  # log2(2 + weight) = 1 + POPULARITY_FACTOR * ln(1 + votes)
+    builder.add_bytes_field("movie", stored=True)
+    return builder.build()
 
-    def __init__(self) -> None:
-        self.movies: list[Movie | None] = []
-        self.row_of: dict[int, int] = {}
-        self.title_words: list[tuple[str, ...]] = []
-        self.genre_words: list[tuple[str, ...]] = []
-        self.capacity = 0
-        self.popularity = np.zeros(0)
-        self.vote_count = np.zeros(0)
-        self.boost = np.zeros(0)
-        self.title_size = np.ones(0)
-        self.title_postings: dict[str, set[int]] = defaultdict(set)
-        self.genre_postings: dict[str, set[int]] = defaultdict(set)
-        self.by_genre: dict[str, set[int]] = defaultdict(set)
-        self.by_title: dict[str, set[int]] = defaultdict(set)
-        self.arrays: dict[tuple[str, str], np.ndarray] = {}
-        self.vocabulary: list[str] = []
-        self.by_length: dict[int, list[str]] = {}
-        self.vocabulary_dirty = True
 
-    def _grow(self) -> None:
-        capacity = max(1024, self.capacity * 2)
-        for name, fill in (("popularity", 0.0), ("vote_count", 0.0), ("boost", 0.0), ("title_size", 1.0)):
-            column = np.full(capacity, fill)
-            column[: self.capacity] = getattr(self, name)[: self.capacity]
-            setattr(self, name, column)
-        self.capacity = capacity
+def _rank(movie: Movie) -> int:
+    """An unsigned key ordering movies by popularity (as float32), then vote count, both descending."""
+    (bits,) = struct.unpack(">I", struct.pack(">f", float(movie.popularity)))
+    ordered = bits ^ 0xFFFFFFFF if bits & 0x80000000 else bits | 0x80000000  # IEEE-754 order as unsigned
+    return (ordered << 32) | min(max(movie.vote_count, 0), 0xFFFFFFFF)
 
-    def postings(self, kind: str, word: str) -> np.ndarray:
-        key = (kind, word)
-        cached = self.arrays.get(key)
-        if cached is None:
-            source = self.title_postings if kind == "title" else self.genre_postings
-            cached = np.fromiter(source.get(word, ()), dtype=np.int64)
-            self.arrays[key] = cached
-        return cached
 
-    def add(self, movie: Movie) -> None:
-        row = len(self.movies)
-        if row >= self.capacity:
-            self._grow()
-        self.movies.append(movie)
-        self.row_of[movie.id] = row
-        title_words = tuple(index_words(movie.title))
-        genre_words = tuple(dict.fromkeys(w for g in movie.genres for w in index_words(g)))
-        self.title_words.append(title_words)
-        self.genre_words.append(genre_words)
-        self.popularity[row] = movie.popularity
-        self.vote_count[row] = movie.vote_count
-        self.boost[row] = POPULARITY_WEIGHT * math.log1p(max(movie.vote_count, 0))
-        self.title_size[row] = max(len(words(movie.title)), 1)
-        for word in title_words:
-            self.title_postings[word].add(row)
-            self.arrays.pop(("title", word), None)
-        for word in genre_words:
-            self.genre_postings[word].add(row)
-            self.arrays.pop(("genre", word), None)
-        for genre in movie.genres:
-            self.by_genre[fold(genre)].add(row)
-        self.by_title[" ".join(words(movie.title))].add(row)
-        self.vocabulary_dirty = True
+def _weight(movie: Movie) -> float:
+    return 2.0 ** (1.0 + POPULARITY_FACTOR * math.log1p(max(movie.vote_count, 0))) - 2.0
 
-    def remove(self, movie_id: int) -> None:
-        row = self.row_of.pop(movie_id, None)
-        if row is None:
-            return
-        movie = self.movies[row]
-        assert movie is not None
-        self.movies[row] = None
-        for kind, postings, words_of_row in (
-            ("title", self.title_postings, self.title_words[row]),
-            ("genre", self.genre_postings, self.genre_words[row]),
-        ):
-            for word in words_of_row:
-                members = postings.get(word)
-                if members is not None:
-                    members.discard(row)
-                    if not members:
-                        del postings[word]
-                self.arrays.pop((kind, word), None)
-        for genre in movie.genres:
-            self.by_genre.get(fold(genre), set()).discard(row)
-        self.by_title.get(" ".join(words(movie.title)), set()).discard(row)
-        self.vocabulary_dirty = True
 
-    def live_rows(self) -> np.ndarray:
-        return np.fromiter(self.row_of.values(), dtype=np.int64, count=len(self.row_of))
+def _document(movie: Movie) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_integer("id", movie.id)
+    doc.add_text("title_words", " ".join(index_words(movie.title)))
+    doc.add_text("title_norm", " ".join(words(movie.title)))
+    doc.add_text("genre_words", " ".join(dict.fromkeys(w for genre in movie.genres for w in index_words(genre))))
+    for genre in movie.genres:
+        doc.add_text("genres", fold(genre.strip()))
+    doc.add_float("popularity", float(movie.popularity))
+    doc.add_unsigned("rank", _rank(movie))
+    doc.add_float("weight", _weight(movie))
+    doc.add_bytes("movie", json.dumps(movie_to_document(movie), separators=(",", ":")).encode())
+    return doc
 
-    def vocabulary_index(self) -> tuple[list[str], dict[int, list[str]]]:
-        if self.vocabulary_dirty:
-            vocabulary = sorted(set(self.title_postings) | set(self.genre_postings))
-            by_length: dict[int, list[str]] = defaultdict(list)
-            for word in vocabulary:
-                by_length[len(word)].append(word)
-            self.vocabulary, self.by_length = vocabulary, dict(by_length)
-            self.vocabulary_dirty = False
-        return self.vocabulary, self.by_length
+
+def _lock_busy(exc: BaseException) -> bool:
+    return isinstance(exc, ValueError) and "LockBusy" in str(exc)
 
 
 class EmbeddedMovieIndex:
@@ -147,207 +114,234 @@ class EmbeddedMovieIndex:
     name = "embedded"
 
     def __init__(self, path: Path | str, timeout: float = 5.0) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        self._lock = threading.RLock()
-        self._memory = _Memory()
-        self._seq = 0
-        self._data_version: int | None = None
-        self.ensure_index()
+        self.root = Path(path)
+        self.path = self.root / f"tantivy-v{SCHEMA_VERSION}"
+        self.timeout = timeout
+        self._schema = _schema()
+        self._write_lock = threading.Lock()  # one writer per process; the lock file orders processes
+        self._read_lock = threading.Lock()
+        self._meta_seen: tuple[int, int, int] | None = None
+        self._index = self._open()
 
-    # -- durability ----------------------------------------------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    def _open(self) -> tantivy.Index:
+        self.path.mkdir(parents=True, exist_ok=True)
+        # Two processes starting at once must not both create the index: creation happens under a file lock.
+        with open(self.root / ".create.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            except (OSError, ValueError) as exc:
+                raise SearchUnavailable(f"cannot open the search index in {self.path}: {exc}") from exc
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        index.config_reader(reload_policy="Manual", num_warmers=0)
+        return index
+
     def ensure_index(self) -> None:
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-            self._refresh(force=True)
+        """The index is created when the adapter opens it; nothing more to do."""
 
-    def _refresh(self, force: bool = False) -> None:
-        """Load rows other connections wrote since the last look (cheap when nothing changed)."""
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if not force and version == self._data_version:
-            return
-        self._data_version = version
-        rows = self._conn.execute(
-            "SELECT id, seq, body FROM documents WHERE seq > ? ORDER BY seq", (self._seq,)
-        ).fetchall()
-        for movie_id, seq, body in rows:
-            self._seq = max(self._seq, seq)
-            self._forget(movie_id)
-            if body is not None:
-                self._remember(movie_from_document(json.loads(body)))
+    def _meta_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            stat = os.stat(self.path / "meta.json")
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _searcher(self) -> tantivy.Searcher:
+        """The current searcher, reloaded first when a commit (of any process) changed ``meta.json``."""
+        stamp = self._meta_stamp()
+        if stamp != self._meta_seen:
+            with self._read_lock:
+                if stamp != self._meta_seen:
+                    self._index.reload()
+                    self._meta_seen = stamp
+        return self._index.searcher()
+
+    def _read(self, action: Callable[[tantivy.Searcher], T]) -> T:
+        try:
+            return action(self._searcher())
+        except (OSError, ValueError) as exc:
+            raise SearchUnavailable(f"embedded search failed: {exc}") from exc
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def _writer(self) -> tantivy.IndexWriter:
+        """Tantivy's writer, waiting for another process's writer to finish (up to the timeout)."""
+
+        @retry(
+            retry=retry_if_exception(_lock_busy),
+            wait=wait_exponential(multiplier=0.01, max=0.25),
+            stop=stop_after_delay(self.timeout),
+            reraise=False,
+        )
+        def acquire() -> tantivy.IndexWriter:
+            return self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+
+        try:
+            return acquire()
+        except RetryError as exc:
+            raise SearchUnavailable(
+                f"the search index is being written by another process (waited {self.timeout} s for its lock)"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise SearchUnavailable(f"cannot write the search index: {exc}") from exc
+
+    def _write(self, apply: Callable[[tantivy.IndexWriter], None]) -> None:
+        """Apply one batch under the writer lock, commit it, and make it visible to this process's searches."""
+        with self._write_lock:
+            writer = self._writer()
+            try:
+                apply(writer)
+                writer.commit()
+            except (OSError, ValueError) as exc:
+                raise SearchUnavailable(f"embedded search write failed: {exc}") from exc
+            finally:
+                # Waits for the merges this commit started and releases the lock; uncommitted work is dropped.
+                writer.wait_merging_threads()
+        self._read(lambda searcher: searcher.num_docs)  # reload now: the batch is searchable on return
 
     def index_movies(self, movies: Sequence[Movie]) -> None:
         if not movies:
             return
         latest = {movie.id: movie for movie in movies}
-        with self._lock:
-            self._refresh()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                (seq,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()
-                rows = []
-                for offset, movie in enumerate(latest.values(), start=1):
-                    rows.append((movie.id, seq + offset, json.dumps(movie_to_document(movie))))
-                self._conn.executemany(
-                    "INSERT INTO documents (id, seq, body) VALUES (?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-                    rows,
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            # Apply what was written (and anything another process wrote in between) to memory.
-            self._refresh(force=True)
+        documents = [_document(movie) for movie in latest.values()]
+
+        def apply(writer: tantivy.IndexWriter) -> None:
+            for movie_id, document in zip(latest, documents, strict=True):
+                writer.delete_documents_by_term("id", movie_id)
+                writer.add_document(document)
+
+        self._write(apply)
 
     def delete_movies(self, movie_ids: Iterable[int]) -> None:
         ids = sorted(set(movie_ids))
         if not ids:
             return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                (seq,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()
-                self._conn.executemany(
-                    "UPDATE documents SET body = NULL, seq = ? WHERE id = ?",
-                    [(seq + n, movie_id) for n, movie_id in enumerate(ids, start=1)],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._refresh(force=True)
+
+        def apply(writer: tantivy.IndexWriter) -> None:
+            for movie_id in ids:
+                writer.delete_documents_by_term("id", movie_id)
+
+        self._write(apply)
 
     def reset(self) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM documents")
-            self._memory = _Memory()
-            self._seq = 0
-            self._data_version = None
-
-    def _remember(self, movie: Movie) -> None:
-        self._memory.add(movie)
-
-    def _forget(self, movie_id: int) -> None:
-        self._memory.remove(movie_id)
+        self._write(lambda writer: writer.delete_all_documents())
 
     # -- queries -------------------------------------------------------------------------------------------------
-    def _expansions(self, word: str) -> dict[str, float]:
-        """Vocabulary words that ``word`` matches, each with its match weight (exact > prefix > typo)."""
-        memory = self._memory
-        vocabulary, by_length = memory.vocabulary_index()
-        found: dict[str, float] = {}
-        edits = max_edits(word)
-        if edits:
-            for length in range(len(word) - edits, len(word) + edits + 1):
-                candidates = by_length.get(length)
-                if not candidates:
-                    continue
-                for candidate, _distance, _ in process.extract(
-                    word, candidates, scorer=OSA.distance, score_cutoff=edits, limit=None
-                ):
-                    found[candidate] = FUZZY
+    def _rarity(self, searcher: tantivy.Searcher, word: str) -> float:
+        """BM25's idf of a word over titles, counting the titles that have it or a word it begins."""
+        found = searcher.doc_freq("title_words", word)
         if len(word) >= MIN_PREFIX:
-            start = bisect.bisect_left(vocabulary, word)
-            for candidate in vocabulary[start:]:
-                if not candidate.startswith(word):
-                    break
-                found[candidate] = PREFIX
-        if word in memory.title_postings or word in memory.genre_postings:
-            found[word] = EXACT
-        return found
+            found += sum(
+                count
+                for term, count in searcher.terms_with_prefix("title_words", word, limit=PREFIX_TERMS_FOR_IDF)
+                if term != word
+            )
+        live = max(searcher.num_docs, 1)
+        found = min(found, live)
+        return math.log(1 + (live - found + 0.5) / (found + 0.5))
 
-    def _word_scores(self, word: str) -> np.ndarray:
-        """Per row: how well ``word`` matches (0 = not at all), scaled by how rare its matches are."""
-        memory = self._memory
-        title = np.zeros(memory.capacity)
-        genre = np.zeros(memory.capacity)
-        # Apply weaker matches first so a stronger match of the same row overwrites them.
-        for candidate, weight in sorted(self._expansions(word).items(), key=lambda kv: kv[1]):
-            rows = memory.postings("title", candidate)
-            if rows.size:
-                title[rows] = np.maximum(title[rows], weight)
-            rows = memory.postings("genre", candidate)
-            if rows.size:
-                genre[rows] = np.maximum(genre[rows], GENRE_WEIGHT * weight / EXACT)
-        matched = np.count_nonzero(title)
-        live = max(len(memory.row_of), 1)
-        idf = math.log(1 + (live - matched + 0.5) / (matched + 0.5))
-        return np.maximum(title * idf, genre)
+    def _word_query(self, searcher: tantivy.Searcher, word: str) -> tantivy.Query:
+        schema, edits, idf = self._schema, max_edits(word), self._rarity(searcher, word)
+        choices: list[tantivy.Query] = []
+        for field, weights in (("title_words", (EXACT * idf, PREFIX * idf, FUZZY * idf)),
+                               ("genre_words", (GENRE_EXACT, GENRE_PREFIX, GENRE_FUZZY))):  # fmt: skip
+            exact, prefix, fuzzy = weights
+            choices.append(tantivy.Query.const_score_query(tantivy.Query.term_query(schema, field, word), exact))
+            if len(word) >= MIN_PREFIX:
+                starts = tantivy.Query.fuzzy_term_query(schema, field, word, distance=0, prefix=True)
+                choices.append(tantivy.Query.const_score_query(starts, prefix))
+            if edits:
+                typo = tantivy.Query.fuzzy_term_query(schema, field, word, distance=edits, transposition_cost_one=True)
+                choices.append(tantivy.Query.const_score_query(typo, fuzzy))
+        return tantivy.Query.disjunction_max_query(choices)
+
+    def _text_query(self, searcher: tantivy.Searcher, query_words: Sequence[str]) -> tantivy.Query:
+        schema = self._schema
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for word in query_words:
+            clauses.append((tantivy.Occur.Must, self._word_query(searcher, word)))
+            coverage = tantivy.Query.boost_query(tantivy.Query.term_query(schema, "title_words", word), COVERAGE_WEIGHT)
+            clauses.append((tantivy.Occur.Should, coverage))
+        same_title = tantivy.Query.term_query(schema, "title_norm", " ".join(query_words))
+        clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(same_title, EXACT_TITLE_BONUS)))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _genre_filter(self, genre: str) -> tantivy.Query:
+        return tantivy.Query.const_score_query(
+            tantivy.Query.term_query(self._schema, "genres", fold(genre.strip())), 0.0
+        )
 
     def search(self, query: SearchQuery) -> SearchPage:
-        with self._lock:
-            self._refresh()
-            memory = self._memory
-            if memory.capacity == 0:
+        query_words = list(dict.fromkeys(words(query.text or "")))
+        if not query_words and query.text and query.text.strip():
+            return SearchPage(0, [])  # only punctuation: nothing to match
+
+        def run(searcher: tantivy.Searcher) -> SearchPage:
+            if searcher.num_docs == 0:
                 return SearchPage(0, [])
-            allowed: np.ndarray | None = None
-            if query.genre:
-                allowed = np.zeros(memory.capacity, dtype=bool)
-                allowed[list(memory.by_genre.get(fold(query.genre.strip()), ()))] = True
-            query_words = list(dict.fromkeys(words(query.text or "")))
-            if not query_words:
-                if query.text and query.text.strip():
-                    return SearchPage(0, [])  # only punctuation: nothing to match
-                rows = memory.live_rows() if allowed is None else np.flatnonzero(allowed)
-                order = np.lexsort((self._ids(rows), -memory.vote_count[rows], -memory.popularity[rows]))
-                return self._page(rows[order], query)
+            if query_words:
+                text = self._text_query(searcher, query_words)
+                if query.genre:
+                    text = text.and_must_match(self._genre_filter(query.genre))
+                result = searcher.search(
+                    text, limit=query.limit, offset=query.offset, count=True, weight_by_field="weight"
+                )
+            else:
+                listing = self._genre_filter(query.genre) if query.genre else tantivy.Query.all_query()
+                result = searcher.search(
+                    listing, limit=query.limit, offset=query.offset, count=True, order_by_field="rank"
+                )
+            movies = [self._movie(searcher.doc(address)) for _key, address in result.hits]
+            return SearchPage(total=int(result.count or 0), movies=movies)  # type: ignore[attr-defined]
 
-            total = np.zeros(memory.capacity)
-            matches_all = np.ones(memory.capacity, dtype=bool) if allowed is None else allowed.copy()
-            title_hits = np.zeros(memory.capacity)
-            for word in query_words:
-                scores = self._word_scores(word)
-                matches_all &= scores > 0
-                total += scores
-                exact_rows = memory.postings("title", word)
-                if exact_rows.size:
-                    title_hits[exact_rows] += 1
-            rows = np.flatnonzero(matches_all)
-            if rows.size == 0:
-                return SearchPage(0, [])
-            text = total[rows]
-            coverage = np.minimum(title_hits[rows] / memory.title_size[rows], 1.0)
-            score = text * (1.0 + 0.5 * coverage) + memory.boost[rows]
-            exact_title = np.isin(rows, list(memory.by_title.get(" ".join(query_words), ())))
-            score += EXACT_TITLE_BONUS * text * exact_title
-            order = np.lexsort((self._ids(rows), -memory.popularity[rows], -np.round(score, 9)))
-            return self._page(rows[order], query)
+        return self._read(run)
 
-    def _ids(self, rows: np.ndarray) -> np.ndarray:
-        movies = self._memory.movies
-        return np.fromiter((movies[r].id for r in rows), dtype=np.int64, count=rows.size)  # type: ignore[union-attr]
-
-    def _page(self, ranked_rows: np.ndarray, query: SearchQuery) -> SearchPage:
-        window = ranked_rows[query.offset : query.offset + query.limit]
-        movies = [self._memory.movies[int(r)] for r in window]
-        return SearchPage(total=int(ranked_rows.size), movies=[m for m in movies if m is not None])
+    @staticmethod
+    def _movie(doc: tantivy.Document) -> Movie:
+        body = doc.get_first("movie")
+        if not isinstance(body, bytes):
+            raise SearchUnavailable("a search document has no stored movie")
+        return movie_from_document(json.loads(body))
 
     def get(self, movie_id: int) -> Movie | None:
-        with self._lock:
-            self._refresh()
-            row = self._memory.row_of.get(movie_id)
-            return None if row is None else self._memory.movies[row]
+        def run(searcher: tantivy.Searcher) -> Movie | None:
+            hits = searcher.search(tantivy.Query.term_query(self._schema, "id", movie_id), limit=1, count=False).hits
+            return self._movie(searcher.doc(hits[0][1])) if hits else None
+
+        return self._read(run)
 
     def count(self) -> int:
-        with self._lock:
-            self._refresh()
-            return len(self._memory.row_of)
+        return self._read(lambda searcher: int(searcher.num_docs))
 
     def ids(self) -> set[int]:
-        with self._lock:
-            self._refresh()
-            return set(self._memory.row_of)
+        """Every movie id, read from the id column in pages (any catalogue size)."""
+
+        def run(searcher: tantivy.Searcher) -> set[int]:
+            found: set[int] = set()
+            after: int | None = None
+            while True:
+                scope = (
+                    tantivy.Query.all_query()
+                    if after is None
+                    else tantivy.Query.range_query(
+                        self._schema, "id", tantivy.FieldType.Integer, lower_bound=after, include_lower=False
+                    )
+                )
+                hits = searcher.search(
+                    scope, limit=IDS_PAGE, count=False, order_by_field="id", order=tantivy.Order.Asc
+                ).hits
+                found.update(int(key) for key, _address in hits)
+                if len(hits) < IDS_PAGE:
+                    return found
+                after = int(hits[-1][0])
+
+        return self._read(run)
 
     def ping(self) -> None:
-        with self._lock:
-            self._conn.execute("SELECT 1").fetchone()
+        if self._meta_stamp() is None:
+            raise SearchUnavailable(f"the search index in {self.path} is gone")
+        self._read(lambda searcher: searcher.num_docs)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Nothing to release: the writer lock is only held during a write, and segments are unmapped on exit."""

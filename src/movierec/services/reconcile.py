@@ -14,6 +14,8 @@ from movierec.store.uow import Store
 
 log = get_logger(__name__)
 
+REBUILD_BATCH = 5_000
+
 
 @dataclass
 class ReconcileReport:
@@ -55,3 +57,19 @@ def reconcile(store: Store, index: MovieIndex, *, repair: bool = True, batch_siz
         repaired=report.repaired,
     )
     return report
+
+
+def rebuild_if_empty(store: Store, index: MovieIndex) -> ReconcileReport | None:
+    """Fill an empty search index from the database when the database has movies; None when nothing to do.
+
+    This is how a data dir written by an earlier search engine (or one whose index was deleted) gets its index
+    back on the first start: by the same reconciliation as ``movierec reconcile``.
+    """
+    if index.count() > 0:
+        return None
+    with store.uow() as uow:
+        if uow.movies.count() == 0:
+            return None
+    log.info("search.rebuild_from_database", reason="empty search index")
+    # Bigger batches than the indexer's: each batch is one commit (and one fsync) on the embedded engine.
+    return reconcile(store, index, batch_size=REBUILD_BATCH)
