@@ -62,19 +62,21 @@ def reference_top_k(dense: np.ndarray, k: int) -> np.ndarray:
     """Each row's k largest magnitudes, ties to the lower column, written the slow obvious way."""
     out = np.zeros_like(dense)
     for r, row in enumerate(dense):
-        cols = [c for c in np.flatnonzero(row)]
+        cols = np.flatnonzero(row).tolist()
         cols.sort(key=lambda c: (-abs(row[c]), c))
         out[r, cols[:k]] = row[cols[:k]]
     return out
 
 
 class TestStreamedCounts:
+    @pytest.mark.parametrize("dense_from", [1, 10**9])  # always the sparse sum; always the dense one
     @pytest.mark.parametrize(("cells", "pairs"), [(10**9, 10**9), (60, 25), (1, 1)])
     def test_blocks_equal_the_dense_computation(
-        self, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, cells: int, pairs: int
+        self, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, cells: int, pairs: int, dense_from: int
     ) -> None:
         monkeypatch.setattr(ease, "BLOCK_CELLS", cells)
         monkeypatch.setattr(ease, "BLOCK_PAIRS", pairs)
+        monkeypatch.setattr(ease, "DENSE_FROM", dense_from)
         interactions = random_ratings(rng)
         cfg = EaseSeqConfig(seq_window=5, seq_half_life=2.0)
         data = FitData.build(interactions, catalogue(np.unique(interactions.item_ids)))
@@ -84,7 +86,7 @@ class TestStreamedCounts:
         assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))
         if cells == 1:
             assert len(blocks) == len(data.table)  # one row per block
-        streamed = np.vstack([sequence.counts(start, stop) for start, stop in blocks])
+        streamed = np.vstack([sequence.counts(start, stop).toarray() for start, stop in blocks])
         expected = dense_sequential(interactions, data.table.ids, cfg)
         np.testing.assert_allclose(streamed, expected, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(sequence.col_sum, expected.sum(axis=0), rtol=1e-12)
@@ -95,7 +97,7 @@ class TestStreamedCounts:
         cfg = EaseSeqConfig(seq_window=2, seq_half_life=1.0, seq_disliked_weight=0.25)
         data = FitData.build(interactions, catalogue(np.array([1, 2, 3, 4])))
         sequence = _Sequence(data, cfg)
-        counts = np.vstack([sequence.counts(a, b) for a, b in sequence.blocks()])
+        counts = np.vstack([sequence.counts(a, b).toarray() for a, b in sequence.blocks()])
         expected = np.array(
             [
                 [0, 1.0, 0.5 * 0.25, 0],  # 1 -> 2 at distance 1, 1 -> 3 at distance 2 (disliked)
@@ -110,7 +112,7 @@ class TestStreamedCounts:
         interactions = Interactions(np.array([1, 2]), np.array([1, 2]), np.array([9, 9]), np.array([0, 1]))
         data = FitData.build(interactions, catalogue(np.array([1, 2])))
         sequence = _Sequence(data, EaseSeqConfig())
-        assert not np.vstack([sequence.counts(a, b) for a, b in sequence.blocks()]).any()
+        assert not np.vstack([sequence.counts(a, b).toarray() for a, b in sequence.blocks()]).any()
 
 
 class TestPruning:

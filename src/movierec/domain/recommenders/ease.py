@@ -22,7 +22,10 @@ now); nothing about users is stored and a new rating counts without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -115,6 +118,7 @@ def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 # (row, later item) pairs at once. Both bound the fit's extra memory, whatever the number of ratings.
 BLOCK_CELLS = 8_000_000
 BLOCK_PAIRS = 8_000_000
+DENSE_FROM = 16  # a block is counted dense when its pairs fill at least 1/16 of its cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +203,7 @@ def _dense_top_k(dense: np.ndarray, k: int, prune_below: float = 0.0, chunk: int
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, n_rows, chunk):
         block = dense[start : start + chunk]
-        rows, cols = np.nonzero(block)
+        rows, cols = np.divmod(np.flatnonzero(block), n_cols)
         kept = _top_k_segments(rows, cols, block[rows, cols], k, prune_below)
         parts.append((kept[0] + start, kept[1], kept[2]))
     rows, cols, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
@@ -256,9 +260,14 @@ class _Sequence:
             yield start, stop
             start = stop
 
-    def counts(self, start: int, stop: int) -> np.ndarray:
-        """Decayed counts of rows ``start:stop`` against every item, dense float64 ``(stop - start, n)``."""
+    def counts(self, start: int, stop: int) -> sp.csr_matrix:
+        """Decayed counts of rows ``start:stop`` against every item, a ``(stop - start, n)`` canonical CSR.
+
+        Pairs are summed with one ``bincount`` over a dense block when they fill at least ``1 / DENSE_FROM`` of
+        it (its cost is the block's cells), else by sorting them into a sparse matrix (its cost is the pairs).
+        """
         n = self.n
+        block_rows = stop - start
         sources = self.by_row[self.row_start[start] : self.row_start[stop]]
         sources = sources[np.argsort(-self.ahead[sources], kind="stable")]  # most pairs first: prefixes below
         reach = self.ahead[sources]
@@ -275,9 +284,26 @@ class _Sequence:
             flat[filled : filled + count] = local[:count] + self.rows[later]
             values[filled : filled + count] = self.weight[distance - 1] * self.later[later]
             filled += count
-        block = np.bincount(flat, weights=values, minlength=(stop - start) * n).reshape(stop - start, n)
-        block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # a movie does not predict itself
-        return block
+        del sources, reach, local
+        if total * DENSE_FROM >= block_rows * n:
+            dense = np.bincount(flat, weights=values, minlength=block_rows * n)
+            del flat, values
+            dense[np.arange(block_rows) * n + np.arange(start, stop)] = 0.0  # a movie does not predict itself
+            cells = np.flatnonzero(dense)
+            rows, cols = np.divmod(cells, n)
+            data = dense[cells]
+        else:
+            rows, cols = np.divmod(flat, n)
+            del flat
+            summed = sp.csr_matrix((values, (rows, cols)), shape=(block_rows, n))
+            summed.sum_duplicates()
+            rows = np.repeat(np.arange(block_rows), np.diff(summed.indptr))
+            cols, data = summed.indices, summed.data
+            itself = cols == rows + start  # a movie does not predict itself
+            rows, cols, data = rows[~itself], cols[~itself], data[~itself]
+        indptr = np.zeros(block_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=block_rows), out=indptr[1:])
+        return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(block_rows, n))
 
 
 def _sequential_top_k(data: FitData, config: EaseSeqConfig) -> sp.csr_matrix:
@@ -291,9 +317,11 @@ def _sequential_top_k(data: FitData, config: EaseSeqConfig) -> sp.csr_matrix:
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start, stop in sequence.blocks():
         block = sequence.counts(start, stop)
-        row_norm = (block.sum(axis=1) + 1.0) ** -config.seq_row_exponent
-        rows, cols = np.nonzero(block)
-        values = (row_norm[rows] * block[rows, cols]) * col_norm[cols]
+        lengths = np.diff(block.indptr)
+        row_norm = (np.asarray(block.sum(axis=1)).ravel() + 1.0) ** -config.seq_row_exponent
+        rows = np.repeat(np.arange(stop - start), lengths)
+        cols = block.indices
+        values = (row_norm[rows] * block.data) * col_norm[cols]
         del block
         rows, cols, values = _top_k_segments(rows, cols, values, config.neighbours, config.prune_below)
         parts.append(((rows + start).astype(np.int32), cols.astype(np.int32), values.astype(np.float32)))
@@ -317,6 +345,8 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
+        self._recent_norms: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
+        self._norms_lock = threading.Lock()
 
     @classmethod
     def default_config(cls) -> EaseSeqConfig:
@@ -424,6 +454,7 @@ class EaseSeqRecommender:
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
                 total += prior * table.rating_count / top
+        self._remember_norms(history, parts["ease_norm"], parts["seq_norm"])
         return total, parts
 
     def score_all(self, history: UserHistory) -> np.ndarray:
@@ -447,25 +478,29 @@ class EaseSeqRecommender:
         return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates)
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
-        """For each item, the rated movie whose weighted neighbour link contributed most to its score."""
+        """For each item, the rated movie whose weighted neighbour link contributed most to its score.
+
+        Reads only the links from the rated movies to ``item_ids``; the score scales come from the
+        ``recommend`` just made for the same history (remembered briefly), so nothing is scored twice.
+        """
         item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
         if len(item_ids) == 0:
             return []
         cfg = self.config
         table = self.table
-        _, parts = self._scores(history)
-        rows = parts["rows"]
+        rows, w_ease, w_seq = self._weights(history)
         targets, known = table.rows_of(item_ids)
         result: list[int | None] = [None] * len(item_ids)
         if len(rows) == 0 or len(targets) == 0:
             return result
+        ease_norm, seq_norm = self._norms(history)
         contribution = np.zeros((len(rows), len(targets)))
-        if parts["ease_norm"] > 0:
-            block = self._ease[rows][:, targets].toarray()  # type: ignore[index]
-            contribution += cfg.ease_weight / parts["ease_norm"] * parts["w_ease"][:, None] * block
-        if parts["seq_norm"] > 0:
-            block = self._seq[rows][:, targets].toarray()  # type: ignore[index]
-            contribution += cfg.seq_weight / parts["seq_norm"] * parts["w_seq"][:, None] * block
+        if ease_norm > 0:
+            block = _links(self._ease, rows, targets)  # type: ignore[arg-type]
+            contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
+        if seq_norm > 0:
+            block = _links(self._seq, rows, targets)  # type: ignore[arg-type]
+            contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
         best = contribution.argmax(axis=0)
         best_value = contribution[best, np.arange(len(targets))]
         history_ids = table.ids[rows]
@@ -475,6 +510,24 @@ class EaseSeqRecommender:
             if value > 0:
                 result[slot] = int(history_ids[index])
         return result
+
+    def _norms(self, history: UserHistory) -> tuple[float, float]:
+        """The EASE and sequential score scales of ``history`` (remembered from scoring, else scored now)."""
+        key = _history_key(history)
+        with self._norms_lock:
+            found = self._recent_norms.get(key)
+        if found is not None:
+            return found
+        _, parts = self._scores(history)
+        return parts["ease_norm"], parts["seq_norm"]
+
+    def _remember_norms(self, history: UserHistory, ease_norm: float, seq_norm: float) -> None:
+        key = _history_key(history)
+        with self._norms_lock:
+            self._recent_norms[key] = (ease_norm, seq_norm)
+            self._recent_norms.move_to_end(key)
+            while len(self._recent_norms) > _RECENT_NORMS:
+                self._recent_norms.popitem(last=False)
 
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Movies linked to ``item_id`` (as if a user had rated only it); by genre when it has no links."""
@@ -538,6 +591,31 @@ class EaseRecommender(EaseSeqRecommender):
             rating_centre=None,
             pop_weight=0.0,
         )
+
+
+_RECENT_NORMS = 256  # histories whose score scales are remembered between recommend and explain
+
+
+def _history_key(history: UserHistory) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (history.item_ids, history.ratings, history.timestamps):
+        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(b"|")
+    return digest.digest()
+
+
+def _links(matrix: sp.csr_matrix, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, targets]`` as a dense float64 array, by one pass over the rows' entries."""
+    wanted, inverse = np.unique(targets, return_inverse=True)
+    slot = np.full(matrix.shape[1], -1, dtype=np.int64)
+    slot[wanted] = np.arange(len(wanted))
+    sub = matrix[rows]
+    found = slot[sub.indices]
+    keep = found >= 0
+    row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    out = np.zeros((len(rows), len(wanted)))
+    out[row_of[keep], found[keep]] = sub.data[keep]
+    return out[:, inverse]
 
 
 def _decay(positions: np.ndarray, half_life: float | None) -> np.ndarray:
