@@ -517,7 +517,8 @@ def _latest_of_each_pair(
 
 
 def _copy_in_ratings(cursor: Any, users: np.ndarray, movies: np.ndarray, values: np.ndarray, micros: np.ndarray) -> int:
-    """Binary ``COPY`` into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT`` per chunk."""
+    """Per chunk, a binary ``COPY``: straight into ``ratings`` when none of its users has a rating yet, else into
+    a temporary table and then one ``INSERT ... SELECT ... ON CONFLICT``."""
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS ratings_import "
         "(user_id int4, movie_id int4, rating int2, rated_at timestamptz) ON COMMIT DROP"
@@ -532,13 +533,23 @@ def _copy_in_ratings(cursor: Any, users: np.ndarray, movies: np.ndarray, values:
         rows["movie"] = movies[start:stop]
         rows["rating"] = values[start:stop]
         rows["time"] = micros[start:stop] - _PG_EPOCH_MICROS
-        cursor.execute("TRUNCATE ratings_import")
-        with cursor.copy(
-            "COPY ratings_import (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        # Users with no rating yet (a first import) cannot conflict: straight into the table. These are
+        # login-less users, so only another import could rate for them meanwhile, and its duplicate key would
+        # fail this transaction as a whole rather than lose anything.
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM ratings WHERE user_id = ANY(%s))", (np.unique(users[start:stop]).tolist(),)
+        )
+        (rated,) = cursor.fetchone()
+        target = "ratings_import" if rated else "ratings"
+        if rated:
+            cursor.execute("TRUNCATE ratings_import")
+        with cursor.copy(f"COPY {target} (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(_COPY_SIGNATURE)
             copy.write(rows.tobytes())
             copy.write(_COPY_TRAILER)
+        if not rated:
+            written += stop - start
+            continue
         cursor.execute(
             "INSERT INTO ratings (user_id, movie_id, rating, rated_at) "
             "SELECT user_id, movie_id, rating, rated_at FROM ratings_import "
