@@ -350,17 +350,26 @@ class RatingRepository:
     def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's ratings as arrays (movie ids, ratings, unix seconds), oldest first: one query, no datetimes."""
         dialect, cursor = self._raw_cursor()
-        mark = "?" if dialect == "sqlite" else "%s"
         try:
-            cursor.execute(
-                f"SELECT movie_id, rating, {_EPOCH_MICROS[dialect]} FROM ratings WHERE user_id = {mark} "  # noqa: S608
-                "ORDER BY rated_at, movie_id",
-                (int(user_id),),
-            )
-            values = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+            if dialect == "postgresql":
+                cursor.execute(
+                    f"SELECT movie_id, rating, {_PG_EPOCH_MICROS_SQL} FROM ratings WHERE user_id = %s "  # noqa: S608
+                    "ORDER BY rated_at, movie_id",
+                    (int(user_id),),
+                )
+            else:
+                cursor.execute(
+                    "SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ? ORDER BY rated_at, movie_id",
+                    (int(user_id),),
+                )
+            rows = cursor.fetchall()
         finally:
             cursor.close()
-        return values[:, 0].copy(), values[:, 1].copy(), values[:, 2] / 1e6
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        movies, ratings, times = zip(*rows, strict=True)
+        micros = np.array(times, dtype=np.int64 if dialect == "postgresql" else "datetime64[us]").astype(np.int64)
+        return np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6
 
     def all_interactions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every rating as arrays (user ids, movie ids, ratings, unix seconds), read in chunks.
@@ -426,14 +435,9 @@ class RatingRepository:
 
 # ------------------------------------------------------------------------------------------ bulk rating paths
 
-# ``rated_at`` as integer microseconds since the epoch, computed by the database. SQLAlchemy stores SQLite
-# datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC here), so whole seconds plus the six digits after the dot.
-_EPOCH_MICROS = {
-    "postgresql": "CAST(EXTRACT(EPOCH FROM rated_at) * 1000000 AS BIGINT)",
-    # (the seconds from the text without its fraction: strftime would round it to milliseconds first)
-    "sqlite": "CAST(strftime('%s', substr(rated_at, 1, 19)) AS INTEGER) * 1000000 "
-    "+ CAST(substr(rated_at, 21, 6) AS INTEGER)",
-}
+# ``rated_at`` as integer microseconds since the epoch, computed by PostgreSQL. SQLite holds SQLAlchemy's text
+# ("YYYY-MM-DD HH:MM:SS.ffffff", UTC here), which numpy parses as datetime64[us] in one call per chunk.
+_PG_EPOCH_MICROS_SQL = "CAST(EXTRACT(EPOCH FROM rated_at) * 1000000 AS BIGINT)"
 _FETCH_ROWS = 200_000
 _WRITE_ROWS = 500_000
 _SQLITE_IMPORT_CACHE_KIB = -262_144  # negative: KiB, i.e. 256 MB
@@ -458,10 +462,15 @@ _COPY_ROW = np.dtype(
 
 
 def _fetch_ratings(cursor: Any) -> Iterator[tuple[np.ndarray, ...]]:
-    cursor.execute(f"SELECT user_id, movie_id, rating, {_EPOCH_MICROS['sqlite']} FROM ratings")  # noqa: S608
+    cursor.execute("SELECT user_id, movie_id, rating, rated_at FROM ratings")
     while rows := cursor.fetchmany(_FETCH_ROWS):
-        block = np.array(rows, dtype=np.int64)
-        yield block[:, 0].astype(np.int32), block[:, 1].astype(np.int32), block[:, 2].astype(np.int8), block[:, 3]
+        users, movies, ratings, times = zip(*rows, strict=True)
+        yield (
+            np.array(users, dtype=np.int32),
+            np.array(movies, dtype=np.int32),
+            np.array(ratings, dtype=np.int8),
+            np.array(times, dtype="datetime64[us]").astype(np.int64),
+        )
 
 
 def _parse_copy_rows(buffer: memoryview) -> tuple[np.ndarray, ...]:
@@ -480,7 +489,7 @@ def _copy_out_ratings(cursor: Any) -> Iterator[tuple[np.ndarray, ...]]:
     """``COPY (SELECT ...) TO STDOUT (FORMAT BINARY)``, parsed a few MB at a time."""
     statement = (
         "COPY (SELECT user_id::int4, movie_id::int4, rating::int2, "
-        f"{_EPOCH_MICROS['postgresql']} FROM ratings) TO STDOUT (FORMAT BINARY)"
+        f"{_PG_EPOCH_MICROS_SQL} FROM ratings) TO STDOUT (FORMAT BINARY)"
     )
     size = _COPY_ROW.itemsize
     pending = bytearray()
