@@ -122,6 +122,13 @@ def generate(size: str, report: Report = print) -> Path:
         movies = items % n_movies
     ratings = real_ratings[source]
     keep = np.r_[True, (users[1:] != users[:-1]) | (movies[1:] != movies[:-1])]  # merged copies (tiny size)
+    np.savez(
+        folder / "ratings.npz",
+        users=users[keep].astype(np.int32),
+        movies=(movies[keep] + 1).astype(np.int32),
+        ratings=ratings[keep],
+        timestamps=times[keep],
+    )
     pd.DataFrame(
         {
             "user": np.char.add("u", users[keep].astype(str)),
@@ -232,14 +239,66 @@ def stage_ease_seq(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_als(args: dict[str, Any]) -> dict[str, Any]:
-    import scipy.sparse as sp
-    from implicit.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
     from movierec.services.models import training_data
 
     store = _store(args["database_url"])
     interactions, _ = training_data(store)
+    return _fit_als(interactions)
+
+
+def _arrays(folder: Path) -> tuple[Any, Any]:
+    """The generated ratings and catalogue straight from the cache (no database): for ``--fit-only``."""
+    from movierec.domain.recommenders.base import Interactions, ItemCatalogue
+
+    with np.load(folder / "ratings.npz") as data:
+        interactions = Interactions(data["users"], data["movies"], data["ratings"], data["timestamps"])
+    movies = json.loads((folder / "movies.json").read_text())
+    ids = np.arange(1, len(movies) + 1)
+    catalogue = ItemCatalogue(
+        ids,
+        tuple(tuple(m["genres"]) for m in movies),
+        np.full(len(ids), 7.0),
+        np.full(len(ids), 10),
+        np.array([np.nan if m["year"] is None else m["year"] for m in movies], dtype=np.float64),
+    )
+    return interactions, catalogue
+
+
+def stage_fit_arrays(args: dict[str, Any]) -> dict[str, Any]:
+    """``movierec train``'s fitting (every strategy, EASE-family sharing one prepared fit) without the database."""
+    from movierec.services.models import fit_all
+
+    interactions, catalogue = _arrays(Path(args["data"]))
+    started = time.perf_counter()
+    models = fit_all(interactions, catalogue)
+    return {
+        "ratings": len(interactions),
+        "fit_s": round(time.perf_counter() - started, 2),
+        "model_mb": {
+            name: round(model.nbytes / 2**20, 1) for name, model in models.items() if hasattr(model, "nbytes")
+        },
+    }
+
+
+def stage_ease_seq_arrays(args: dict[str, Any]) -> dict[str, Any]:
+    from movierec.domain.recommenders.ease import EaseSeqRecommender
+
+    interactions, catalogue = _arrays(Path(args["data"]))
+    started = time.perf_counter()
+    model = EaseSeqRecommender().fit(interactions, catalogue)
+    return {"fit_s": round(time.perf_counter() - started, 2), "model_mb": round(model.nbytes / 2**20, 1)}
+
+
+def stage_als_arrays(args: dict[str, Any]) -> dict[str, Any]:
+    interactions, _ = _arrays(Path(args["data"]))
+    return _fit_als(interactions)
+
+
+def _fit_als(interactions: Any) -> dict[str, Any]:
+    import scipy.sparse as sp
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
     started = time.perf_counter()
     _, rows = np.unique(interactions.user_ids, return_inverse=True)
     _, cols = np.unique(interactions.item_ids, return_inverse=True)
@@ -324,6 +383,9 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "ease_seq": stage_ease_seq,
     "als": stage_als,
     "serve": stage_serve,
+    "fit_arrays": stage_fit_arrays,
+    "ease_seq_arrays": stage_ease_seq_arrays,
+    "als_arrays": stage_als_arrays,
 }
 
 
@@ -423,6 +485,32 @@ def run(size: str, *, postgres: bool = True, output_dir: Path | None = None, rep
     return results
 
 
+def run_fit_only(size: str, *, output_dir: Path | None = None, report: Report = print) -> dict[str, Any]:
+    """Only the fitting, from the cached arrays (no database): every strategy, ease_seq alone, implicit's ALS."""
+    data = generate(size, report)
+    if not (data / "ratings.npz").exists():
+        raise BenchError(f"{data} predates ratings.npz: delete it to generate it again")
+    facts = json.loads((data / "done").read_text())
+    report(f"scale {size} (fit only): {facts['ratings']:,} ratings, {facts['movies']:,} movies (load {load_average()})")
+    report(f"  {'stage':<12} {'database':<10} {'wall s':>9} {'CPU s':>9} {'peak RSS MB':>12}  detail")
+    stages: dict[str, Any] = {}
+    base = {"data": str(data)}
+    stage = stages["ease_seq"] = run_stage("ease_seq_arrays", base)
+    report(_line("ease_seq", "-", stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
+    stage = stages["als"] = run_stage("als_arrays", base)
+    report(_line("implicit_als", "-", stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
+    stage = stages["train"] = run_stage("fit_arrays", base)
+    report(_line("train (fit)", "-", stage, f"every strategy; in memory: {stage['model_mb']}"))
+    results = {"size": size, "data": facts, "machine": machine(), "fit_only": True, "stages": stages}
+    results["figures"] = figures(stages)
+    for key, value in results["figures"].items():
+        report(f"  {key}: {value}")
+    out = (output_dir or DEFAULT_OUTPUT) / f"scale-{size}-fit.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    report(f"written {out}")
+    return results
+
+
 def figures(stages: dict[str, Any]) -> dict[str, Any]:
     """The ratios and the targets' figures, each beside its target."""
     found: dict[str, Any] = {}
@@ -453,6 +541,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="1M")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--output-dir", type=Path)
+    parser.add_argument("--fit-only", action="store_true", help="only the fitting, from the cached arrays")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -463,6 +552,9 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging("WARNING")
         result = STAGES[options.stage](json.loads(options.args))
         Path(options.out).write_text(json.dumps({**result, "peak_rss_mb": round(_status_mb("VmHWM"), 1)}))
+        return
+    if options.fit_only:
+        run_fit_only(options.size, output_dir=options.output_dir)
         return
     run(options.size, postgres=not options.no_postgres, output_dir=options.output_dir)
 
