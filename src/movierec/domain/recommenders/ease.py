@@ -218,18 +218,19 @@ class _Sequence:
     def __init__(self, data: FitData, config: EaseSeqConfig) -> None:
         self.n = len(data.table)
         self.window = config.seq_window
-        order = np.lexsort((data.table.ids[data.rows], data.timestamps, data.users))
+        # Positions and rows fit int32 (fewer than 2**31 ratings); a block's flat cell index is int64.
+        order = np.lexsort((data.rows, data.timestamps, data.users))  # rows sort as ids do: the table is sorted
         users = data.users[order]
-        self.rows = data.rows[order].astype(np.int64)
+        self.rows = data.rows[order]
         # the later item's factor: liked (>= 8) counts fully, disliked by ``seq_disliked_weight``
         self.later = np.where(data.ratings[order] >= 8, 1.0, config.seq_disliked_weight)
         del order
         size = len(users)
-        first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if size else np.zeros(0, dtype=np.int64)
-        run_length = np.diff(np.r_[first, size])
+        first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).astype(np.int32)
+        run_length = np.diff(np.r_[first, size]).astype(np.int32)
         run_start = np.repeat(first, run_length)
         run_end = run_start + np.repeat(run_length, run_length)
-        position = np.arange(size, dtype=np.int64)
+        position = np.arange(size, dtype=np.int32)
         # pairs with this rating as the earlier one; and how many earlier ratings vote for it
         self.ahead = np.minimum(run_end - position - 1, self.window).astype(np.int32)
         behind = np.minimum(position - run_start, self.window)
@@ -239,7 +240,7 @@ class _Sequence:
         # column sums in closed form: an item gets sum(weight[:behind]) x its factor from its earlier ratings
         self.col_sum = np.bincount(self.rows, weights=cumulative[behind] * self.later, minlength=self.n)
         del behind
-        self.by_row = np.argsort(self.rows, kind="stable")
+        self.by_row = np.argsort(self.rows, kind="stable").astype(np.int32)
         self.row_start = np.zeros(self.n + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.rows, minlength=self.n), out=self.row_start[1:])
         self.row_pairs = np.bincount(self.rows, weights=self.ahead, minlength=self.n).astype(np.int64)
@@ -274,7 +275,7 @@ class _Sequence:
         total = int(reach.sum(dtype=np.int64))
         flat = np.empty(total, dtype=np.int64)
         values = np.empty(total, dtype=np.float64)
-        local = (self.rows[sources] - start) * n
+        local = (self.rows[sources] - start).astype(np.int64) * n
         filled = 0
         for distance in range(1, self.window + 1):
             count = int(np.searchsorted(-reach, -distance, side="right"))  # sources with >= distance ahead
@@ -632,4 +633,6 @@ def _latest_per_pair(interactions: Interactions) -> Interactions:
     order = np.lexsort((np.arange(n), interactions.timestamps, interactions.item_ids, interactions.user_ids))
     users, items = interactions.user_ids[order], interactions.item_ids[order]
     last = np.r_[(users[1:] != users[:-1]) | (items[1:] != items[:-1]), True]
+    if last.all():  # no pair rated twice (the database's key guarantees it): no copy
+        return interactions
     return interactions.subset(np.sort(order[last]))
