@@ -112,9 +112,17 @@ def test_re_running_changes_nothing_and_only_a_more_recent_rating_wins(
     first = write(tmp_path, "user,movie,rating,timestamp\na,movielens:1,6,100\na,movielens:2,6,100\n")
     assert import_csv(store, first).written == 2
     assert import_csv(store, first).written == 0
-    later = write(tmp_path, "user,movie,rating,timestamp\na,movielens:1,9,200\na,movielens:2,2,50\n", "later.csv")
-    assert import_csv(store, later).written == 1
-    assert {(r[1], r[2]) for r in ratings_of(store)} == {(movies["movielens:1"], 9), (movies["movielens:2"], 6)}
+    later = write(
+        tmp_path,
+        "user,movie,rating,timestamp\na,movielens:1,9,200\na,movielens:2,2,50\nb,movielens:3,4,10\n",
+        "later.csv",
+    )  # a known user (more recent once, older once) and a new one in the same chunk
+    assert import_csv(store, later).written == 2
+    assert {(r[0], r[1], r[2]) for r in ratings_of(store)} == {
+        ("csv-a", movies["movielens:1"], 9),
+        ("csv-a", movies["movielens:2"], 6),
+        ("csv-b", movies["movielens:3"], 4),
+    }
 
 
 def test_within_a_file_the_most_recent_rating_of_a_pair_wins(

@@ -525,40 +525,46 @@ def _latest_of_each_pair(
     return users[keep], movies[keep], ratings[keep], micros[keep]
 
 
+def _copy_rows(
+    cursor: Any, table: str, users: np.ndarray, movies: np.ndarray, values: np.ndarray, micros: np.ndarray
+) -> None:
+    rows = np.empty(len(users), dtype=_COPY_ROW)
+    rows["fields"] = 4
+    rows["user_len"], rows["movie_len"], rows["rating_len"], rows["time_len"] = 4, 4, 2, 8
+    rows["user"], rows["movie"], rows["rating"] = users, movies, values
+    rows["time"] = micros - _PG_EPOCH_MICROS
+    with cursor.copy(f"COPY {table} (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_COPY_SIGNATURE)
+        copy.write(rows.tobytes())
+        copy.write(_COPY_TRAILER)
+
+
 def _copy_in_ratings(cursor: Any, users: np.ndarray, movies: np.ndarray, values: np.ndarray, micros: np.ndarray) -> int:
-    """Per chunk, a binary ``COPY``: straight into ``ratings`` when none of its users has a rating yet, else into
-    a temporary table and then one ``INSERT ... SELECT ... ON CONFLICT``."""
+    """Per chunk, binary ``COPY``: the ratings of users with no rating yet straight into ``ratings``, the others
+    into a temporary table and then one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    A user with no rating cannot conflict. Imported users are login-less, so only another import could rate for
+    them meanwhile, and its duplicate key would fail this transaction as a whole rather than lose anything.
+    """
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS ratings_import "
         "(user_id int4, movie_id int4, rating int2, rated_at timestamptz) ON COMMIT DROP"
     )
     written = 0
     for start in range(0, len(users), _WRITE_ROWS):
-        stop = min(start + _WRITE_ROWS, len(users))
-        rows = np.empty(stop - start, dtype=_COPY_ROW)
-        rows["fields"] = 4
-        rows["user_len"], rows["movie_len"], rows["rating_len"], rows["time_len"] = 4, 4, 2, 8
-        rows["user"] = users[start:stop]
-        rows["movie"] = movies[start:stop]
-        rows["rating"] = values[start:stop]
-        rows["time"] = micros[start:stop] - _PG_EPOCH_MICROS
-        # Users with no rating yet (a first import) cannot conflict: straight into the table. These are
-        # login-less users, so only another import could rate for them meanwhile, and its duplicate key would
-        # fail this transaction as a whole rather than lose anything.
+        chunk = slice(start, min(start + _WRITE_ROWS, len(users)))
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM ratings WHERE user_id = ANY(%s))", (np.unique(users[start:stop]).tolist(),)
+            "SELECT DISTINCT user_id FROM ratings WHERE user_id = ANY(%s)", (np.unique(users[chunk]).tolist(),)
         )
-        (rated,) = cursor.fetchone()
-        target = "ratings_import" if rated else "ratings"
-        if rated:
-            cursor.execute("TRUNCATE ratings_import")
-        with cursor.copy(f"COPY {target} (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(_COPY_SIGNATURE)
-            copy.write(rows.tobytes())
-            copy.write(_COPY_TRAILER)
-        if not rated:
-            written += stop - start
+        rated = np.isin(users[chunk], np.array([row[0] for row in cursor.fetchall()], dtype=np.int64))
+        fresh = ~rated
+        if fresh.any():
+            _copy_rows(cursor, "ratings", *(a[chunk][fresh] for a in (users, movies, values, micros)))
+            written += int(fresh.sum())
+        if not rated.any():
             continue
+        cursor.execute("TRUNCATE ratings_import")
+        _copy_rows(cursor, "ratings_import", *(a[chunk][rated] for a in (users, movies, values, micros)))
         cursor.execute(
             "INSERT INTO ratings (user_id, movie_id, rating, rated_at) "
             "SELECT user_id, movie_id, rating, rated_at FROM ratings_import "
