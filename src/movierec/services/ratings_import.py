@@ -4,8 +4,9 @@ ratings (``movierec seed movielens --with-ratings``) share one path, ``COPY`` on
 
 The CSV has a header line and these columns (others are ignored):
 
-* ``user`` (required): your identifier for the person, any text up to 48 characters. Each becomes a login-less
-  user keyed ``<source>:<user>`` (``--source``, default ``csv``), created on first sight and reused after.
+* ``user`` (required): your identifier for the person (text; with the ``<source>:`` prefix at most 64
+  characters). Each becomes a login-less user keyed ``<source>:<user>`` (``--source``, default ``csv``),
+  created on first sight and reused after.
 * ``movie`` (required): the movie, either the catalogue's external key (``movielens:1``, ``imdb:42``,
   ``tmdb:603``) or movierec's numeric movie id. Ratings of movies the catalogue does not have are skipped and
   counted (the first such line is reported).
