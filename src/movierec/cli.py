@@ -96,8 +96,8 @@ def _import_ratings(container: Any) -> None:
     from movierec.services.seeding import import_movielens_ratings
 
     with _progress("importing MovieLens ratings", 100_004) as advance:
-        inserted = import_movielens_ratings(container.store, progress=advance)
-    click.echo(f"movielens ratings: {inserted} imported")
+        written = import_movielens_ratings(container.store, progress=advance)
+    click.echo(f"movielens ratings: {written} written")
 
 
 @seed.command("movielens")
@@ -152,6 +152,43 @@ def seed_tmdb(pages: int, start_page: int | None, base_url: str | None) -> None:
     click.echo(report.summary())
     if report.error is not None:
         raise click.ClickException(f"{report.error}; run it again to resume from page {report.next_page}")
+
+
+@main.command("import-ratings")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default="csv", show_default=True, help="users become login-less users <source>:<user>")
+@click.option("--stars", is_flag=True, help="ratings are 0.5-5 stars (stored x 2 on the 1-10 scale)")
+def import_ratings(csv_file: Path, source: str, stars: bool) -> None:
+    """Import ratings from CSV_FILE (header: user,movie,rating[,timestamp]) in one transaction.
+
+    \b
+    user       your identifier for the person (text); a login-less user <source>:<user> is created once
+    movie      the catalogue's external key (movielens:1, imdb:42, tmdb:603) or movierec's movie id;
+               ratings of movies not in the catalogue are skipped and counted
+    rating     integer 1-10 (or 0.5-5 with --stars)
+    timestamp  optional, unix seconds; empty or absent = now
+
+    A bad row refuses the whole file, naming its line; nothing is written. Re-running is harmless: a pair keeps
+    its rating unless the file's is more recent.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from movierec.services.errors import InvalidInput
+    from movierec.services.ratings_import import import_csv
+
+    container = _container(_settings())
+    try:
+        with _progress(f"importing {csv_file.name}", None) as advance:
+            report = import_csv(container.store, csv_file, source=source, stars=stars, progress=advance)
+    except InvalidInput as exc:
+        raise click.ClickException(f"{csv_file}: {exc.message}; nothing was imported") from None
+    except IntegrityError as exc:
+        raise click.ClickException(
+            f"{csv_file}: the database refused the import ({exc.orig}); nothing was imported"
+        ) from None
+    finally:
+        container.close()
+    click.echo(report.summary(source))
 
 
 @main.command()
@@ -472,7 +509,20 @@ def stack(
     help="for RESULTS.md, results.json  [default: bench]",
 )
 @click.option("--ui", "ui_only", is_flag=True, help="only the UI benchmark (Chromium against movierec up): ui.json")
-def bench(quick: bool, embedded_only: bool, output_dir: Path | None, ui_only: bool) -> None:
+@click.option(
+    "--scale",
+    type=click.Choice(["10k", "100k", "1M", "5M", "25M"], case_sensitive=False),
+    help="instead: import, train and serve MovieLens-shaped data of this many ratings (bench/scale.py)",
+)
+@click.option(
+    "--scale-postgres/--no-scale-postgres",
+    default=True,
+    show_default=True,
+    help="with --scale: also import into (and read from) a fresh PostgreSQL database on the local server",
+)
+def bench(
+    quick: bool, embedded_only: bool, output_dir: Path | None, ui_only: bool, scale: str | None, scale_postgres: bool
+) -> None:
     """Ingest, search, recommendations and load through Nginx, measured side by side: bench/RESULTS.md and JSON."""
     checkout = next(
         (p for p in (Path(__file__).resolve().parents[2], Path.cwd()) if (p / "bench" / "run.py").is_file()), None
@@ -480,6 +530,14 @@ def bench(quick: bool, embedded_only: bool, output_dir: Path | None, ui_only: bo
     if checkout is None:
         raise click.ClickException("the benchmarks are in the source checkout's bench/ folder: run this from there")
     sys.path.insert(0, str(checkout))
+    if scale is not None:
+        scaler = importlib.import_module("bench.scale")
+        configure_logging("WARNING")
+        try:
+            scaler.run(scale, postgres=scale_postgres, output_dir=output_dir, report=click.echo)
+        except scaler.BenchError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     runner = importlib.import_module("bench.run")  # the checkout's bench/, outside the package (and mypy's files)
 
     configure_logging("WARNING")

@@ -18,6 +18,7 @@ from typing import Any
 
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Interactions, ItemCatalogue, Recommender
+from movierec.domain.recommenders.ease import EaseSeqRecommender, FitData
 from movierec.log import get_logger
 from movierec.store.uow import Store
 
@@ -47,10 +48,17 @@ def training_data(store: Store) -> tuple[Interactions, ItemCatalogue]:
 
 
 def fit_all(interactions: Interactions, catalogue: ItemCatalogue) -> dict[str, Recommender]:
+    """Fit every strategy once; the EASE-family models share one prepared fit (arrays, item table, Gram)."""
     models: dict[str, Recommender] = {}
+    shared: FitData | None = None
     for name, cls in STRATEGIES.items():
         started = time.perf_counter()
-        models[name] = cls().fit(interactions, catalogue)
+        model = cls()
+        if isinstance(model, EaseSeqRecommender):
+            shared = shared if shared is not None else FitData.build(interactions, catalogue)
+            models[name] = model.fit_data(shared)
+        else:
+            models[name] = model.fit(interactions, catalogue)
         log.info("model.fitted", strategy=name, seconds=round(time.perf_counter() - started, 2))
     return models
 

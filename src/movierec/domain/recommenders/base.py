@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -237,7 +238,12 @@ class ItemTable:
 
     @classmethod
     def from_arrays(cls, data: dict[str, np.ndarray]) -> ItemTable:
-        genres = tuple(tuple(s.split("|")) if s else () for s in data["item_genres"].tolist())
+        # One tuple per distinct genre list, shared by every movie that has it (a few hundred for 60k movies).
+        shared: dict[str, tuple[str, ...]] = {}
+        genres = tuple(
+            shared.setdefault(s, tuple(sys.intern(g) for g in s.split("|")) if s else ())
+            for s in data["item_genres"].tolist()
+        )
         return cls(
             data["item_ids"].astype(np.int64),
             genres,

@@ -22,7 +22,12 @@ now); nothing about users is stored and a new rating counts without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -65,6 +70,8 @@ class EaseSeqConfig(BaseModel):
     rating_centre: float | None = 5.5  # None: binary (every rating counts +1)
     pop_weight: float = Field(1.0, ge=0)
     pop_half_life: float = Field(3.0, gt=0)  # in ratings: the prior halves with every this many
+    # after the top ``neighbours`` cut, drop a row's links weaker than this fraction of its strongest (0: keep)
+    prune_below: float = Field(0.0, ge=0, lt=1)
 
 
 SCORING_FIELDS = frozenset(
@@ -106,94 +113,223 @@ def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     return inverse
 
 
-def _dense_top_k(dense: np.ndarray, k: int, chunk: int = 1024) -> sp.csr_matrix:
+# The sequential part is counted one block of source rows at a time: a block is dense (rows x items, float64)
+# while it is counted and pruned, so it holds at most this many cells; a block also takes at most this many
+# (row, later item) pairs at once. Both bound the fit's extra memory, whatever the number of ratings.
+BLOCK_CELLS = 8_000_000
+BLOCK_PAIRS = 8_000_000
+DENSE_FROM = 16  # a block is counted dense when its pairs fill at least 1/16 of its cells
+
+
+@dataclass(frozen=True, slots=True)
+class FitData:
+    """What every EASE-family fit starts from, computed once and shared (``movierec train`` fits two models).
+
+    One rating per (user, item) (the latest), as compact arrays: the dense user index, the item's row in
+    ``table``, the rating and the time; plus a cache of Gram matrices by their item set.
+    """
+
+    table: ItemTable
+    users: np.ndarray  # int32, dense user index
+    rows: np.ndarray  # int32, row of the item in ``table``
+    ratings: np.ndarray  # int8
+    timestamps: np.ndarray  # float64
+    n_users: int
+    grams: dict[bytes, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, interactions: Interactions, items: ItemCatalogue) -> FitData:
+        table = ItemTable.build(interactions, items)
+        latest = _latest_per_pair(interactions)
+        rows = np.searchsorted(table.ids, latest.item_ids).astype(np.int32)
+        _, users = np.unique(latest.user_ids, return_inverse=True)
+        n_users = int(users.max()) + 1 if len(users) else 0
+        return cls(table, users.astype(np.int32), rows, latest.ratings.astype(np.int8), latest.timestamps, n_users)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def gram(self, eligible: np.ndarray) -> np.ndarray:
+        """``X^T X`` over the binary user x eligible-item matrix, float32 (exact: counts stay below 2**24)."""
+        key = eligible.astype(np.int64).tobytes()
+        if key not in self.grams:
+            column = np.full(len(self.table), -1, dtype=np.int64)
+            column[eligible] = np.arange(len(eligible))
+            mask = column[self.rows] >= 0
+            x = sp.csr_matrix(
+                (np.ones(int(mask.sum()), dtype=np.float32), (self.users[mask], column[self.rows[mask]])),
+                shape=(self.n_users, len(eligible)),
+            )
+            self.grams[key] = (x.T @ x).toarray()
+        return self.grams[key]
+
+
+def _top_k_segments(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, k: int, prune_below: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of entries sorted by row (columns ascending within a row), keep each row's ``k`` largest magnitudes
+    (ties at the cut to the lower column), then drop those below ``prune_below`` times the row's largest."""
+    if len(rows) == 0:
+        return rows, cols, values
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    keep = np.ones(len(rows), dtype=bool)
+    magnitude = np.abs(values)
+    for start, end in zip(starts[ends - starts > k].tolist(), ends[ends - starts > k].tolist(), strict=True):
+        segment = magnitude[start:end]
+        kth = np.partition(segment, len(segment) - k)[len(segment) - k]  # the k-th largest magnitude
+        tied = np.flatnonzero(segment == kth)
+        chosen = segment > kth
+        chosen[tied[: k - int(chosen.sum())]] = True  # ties at the cut go to the lower column: deterministic
+        keep[start:end] = chosen
+    if prune_below > 0:
+        row_max = np.maximum.reduceat(magnitude, starts)
+        keep &= magnitude >= prune_below * np.repeat(row_max, ends - starts)
+    return rows[keep], cols[keep], values[keep]
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> sp.csr_matrix:
+    """A float32 CSR from entries already sorted by row then column (no sort, no duplicate pass)."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    matrix = sp.csr_matrix((values.astype(np.float32), cols.astype(np.int32), indptr), shape=(n, n), dtype=np.float32)
+    matrix.indices = matrix.indices.astype(np.int32)
+    return matrix
+
+
+def _dense_top_k(dense: np.ndarray, k: int, prune_below: float = 0.0, chunk: int = 1024) -> sp.csr_matrix:
     """Keep the ``k`` largest-magnitude non-zero entries of each row of a dense matrix."""
     n_rows, n_cols = dense.shape
-    k = min(k, n_cols)
-    indptr = [0]
-    indices: list[np.ndarray] = []
-    data: list[np.ndarray] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, n_rows, chunk):
         block = dense[start : start + chunk]
-        if k < n_cols:
-            cols = np.argpartition(-np.abs(block), k - 1, axis=1)[:, :k]
+        rows, cols = np.divmod(np.flatnonzero(block), n_cols)
+        kept = _top_k_segments(rows, cols, block[rows, cols], k, prune_below)
+        parts.append((kept[0] + start, kept[1], kept[2]))
+    rows, cols, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((values.astype(np.float32), cols.astype(np.int32), indptr), shape=dense.shape)
+
+
+class _Sequence:
+    """Every user's ratings in time order, with what a block of source rows needs to count its pairs."""
+
+    def __init__(self, data: FitData, config: EaseSeqConfig) -> None:
+        self.n = len(data.table)
+        self.window = config.seq_window
+        # Positions and rows fit int32 (fewer than 2**31 ratings); a block's flat cell index is int64.
+        order = np.lexsort((data.rows, data.timestamps, data.users))  # rows sort as ids do: the table is sorted
+        users = data.users[order]
+        self.rows = data.rows[order]
+        # the later item's factor: liked (>= 8) counts fully, disliked by ``seq_disliked_weight``
+        self.later = np.where(data.ratings[order] >= 8, 1.0, config.seq_disliked_weight)
+        del order
+        size = len(users)
+        first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).astype(np.int32)
+        run_length = np.diff(np.r_[first, size]).astype(np.int32)
+        run_start = np.repeat(first, run_length)
+        run_end = run_start + np.repeat(run_length, run_length)
+        position = np.arange(size, dtype=np.int32)
+        # pairs with this rating as the earlier one; and how many earlier ratings vote for it
+        self.ahead = np.minimum(run_end - position - 1, self.window).astype(np.int32)
+        behind = np.minimum(position - run_start, self.window)
+        del run_start, run_end, position, users
+        self.weight = 0.5 ** (np.arange(self.window, dtype=np.float64) / config.seq_half_life)  # distance 1..window
+        cumulative = np.r_[0.0, np.cumsum(self.weight)]
+        # column sums in closed form: an item gets sum(weight[:behind]) x its factor from its earlier ratings
+        self.col_sum = np.bincount(self.rows, weights=cumulative[behind] * self.later, minlength=self.n)
+        del behind
+        self.by_row = np.argsort(self.rows, kind="stable").astype(np.int32)
+        self.row_start = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.rows, minlength=self.n), out=self.row_start[1:])
+        self.row_pairs = np.bincount(self.rows, weights=self.ahead, minlength=self.n).astype(np.int64)
+
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        """Row ranges whose dense block and pair count stay within ``BLOCK_CELLS`` and ``BLOCK_PAIRS``."""
+        max_rows = max(1, BLOCK_CELLS // max(self.n, 1))
+        start = 0
+        while start < self.n:
+            stop, pairs = start, 0
+            while (
+                stop < self.n
+                and stop - start < max_rows
+                and (stop == start or pairs + self.row_pairs[stop] <= BLOCK_PAIRS)
+            ):
+                pairs += int(self.row_pairs[stop])
+                stop += 1
+            yield start, stop
+            start = stop
+
+    def counts(self, start: int, stop: int) -> sp.csr_matrix:
+        """Decayed counts of rows ``start:stop`` against every item, a ``(stop - start, n)`` canonical CSR.
+
+        Pairs are summed with one ``bincount`` over a dense block when they fill at least ``1 / DENSE_FROM`` of
+        it (its cost is the block's cells), else by sorting them into a sparse matrix (its cost is the pairs).
+        """
+        n = self.n
+        block_rows = stop - start
+        sources = self.by_row[self.row_start[start] : self.row_start[stop]]
+        sources = sources[np.argsort(-self.ahead[sources], kind="stable")]  # most pairs first: prefixes below
+        reach = self.ahead[sources]
+        total = int(reach.sum(dtype=np.int64))
+        flat = np.empty(total, dtype=np.int64)
+        values = np.empty(total, dtype=np.float64)
+        local = (self.rows[sources] - start).astype(np.int64) * n
+        filled = 0
+        for distance in range(1, self.window + 1):
+            count = int(np.searchsorted(-reach, -distance, side="right"))  # sources with >= distance ahead
+            if count == 0:
+                break
+            later = sources[:count] + distance
+            flat[filled : filled + count] = local[:count] + self.rows[later]
+            values[filled : filled + count] = self.weight[distance - 1] * self.later[later]
+            filled += count
+        del sources, reach, local
+        if total * DENSE_FROM >= block_rows * n:
+            dense = np.bincount(flat, weights=values, minlength=block_rows * n)
+            del flat, values
+            dense[np.arange(block_rows) * n + np.arange(start, stop)] = 0.0  # a movie does not predict itself
+            cells = np.flatnonzero(dense)
+            rows, cols = np.divmod(cells, n)
+            data = dense[cells]
         else:
-            cols = np.broadcast_to(np.arange(n_cols), block.shape)
-        values = np.take_along_axis(block, cols, axis=1)
-        for row_cols, row_values in zip(cols, values, strict=True):
-            nonzero = row_values != 0
-            order = np.argsort(row_cols[nonzero])
-            indices.append(row_cols[nonzero][order].astype(np.int32))
-            data.append(row_values[nonzero][order].astype(np.float32))
-            indptr.append(indptr[-1] + int(nonzero.sum()))
-    return sp.csr_matrix(
-        (
-            np.concatenate(data) if data else np.zeros(0, np.float32),
-            np.concatenate(indices) if indices else np.zeros(0, np.int32),
-            np.asarray(indptr, dtype=np.int64),
-        ),
-        shape=dense.shape,
-    )
+            rows, cols = np.divmod(flat, n)
+            del flat
+            summed = sp.csr_matrix((values, (rows, cols)), shape=(block_rows, n))
+            summed.sum_duplicates()
+            rows = np.repeat(np.arange(block_rows), np.diff(summed.indptr))
+            cols, data = summed.indices, summed.data
+            itself = cols == rows + start  # a movie does not predict itself
+            rows, cols, data = rows[~itself], cols[~itself], data[~itself]
+        indptr = np.zeros(block_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=block_rows), out=indptr[1:])
+        return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(block_rows, n))
 
 
-def _sparse_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest-magnitude entries of each row of a CSR matrix."""
-    matrix = matrix.tocsr()
-    matrix.sum_duplicates()
-    matrix.eliminate_zeros()
-    lengths = np.diff(matrix.indptr)
-    keep = np.ones(matrix.nnz, dtype=bool)
-    for row in np.flatnonzero(lengths > k).tolist():
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        values = np.abs(matrix.data[start:end])
-        drop = np.argpartition(-values, k - 1)[k:]
-        keep[start + drop] = False
-    rows = np.repeat(np.arange(matrix.shape[0]), lengths)[keep]
-    out = sp.csr_matrix(
-        (matrix.data[keep].astype(np.float32), (rows, matrix.indices[keep])),
-        shape=matrix.shape,
-        dtype=np.float32,
-    )
-    out.indices = out.indices.astype(np.int32)
-    return out
+def _sequential_top_k(data: FitData, config: EaseSeqConfig) -> sp.csr_matrix:
+    """The sequential matrix, normalised and pruned to ``neighbours`` per row, one block of rows at a time.
 
-
-def _sequential_counts(
-    users: np.ndarray,
-    rows: np.ndarray,
-    ratings: np.ndarray,
-    timestamps: np.ndarray,
-    item_ids: np.ndarray,
-    n_items: int,
-    config: EaseSeqConfig,
-) -> sp.csr_matrix:
-    """Decayed counts of "``j`` was rated within ``seq_window`` ratings after ``i`` by the same user"."""
-    order = np.lexsort((item_ids, timestamps, users))
-    users, rows, liked = users[order], rows[order], ratings[order] >= 8
-    total = sp.csr_matrix((n_items, n_items), dtype=np.float64)
-    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for distance in range(1, config.seq_window + 1):
-        same = users[distance:] == users[:-distance]
-        if not same.any():
-            break
-        later_liked = liked[distance:][same]
-        weight = 0.5 ** ((distance - 1) / config.seq_half_life)
-        values = np.where(later_liked, weight, weight * config.seq_disliked_weight)
-        batch.append((rows[:-distance][same], rows[distance:][same], values))
-        if sum(len(b[0]) for b in batch) > 2_000_000:
-            total = total + _coo(batch, n_items)
-            batch = []
-    if batch:
-        total = total + _coo(batch, n_items)
-    return total.tocsr()
-
-
-def _coo(batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_items: int) -> sp.csr_matrix:
-    src = np.concatenate([b[0] for b in batch])
-    dst = np.concatenate([b[1] for b in batch])
-    values = np.concatenate([b[2] for b in batch])
-    keep = src != dst  # a re-rated movie does not predict itself
-    return sp.csr_matrix((values[keep], (src[keep], dst[keep])), shape=(n_items, n_items))
+    Rows are normalised by ``(row sum + 1) ** -seq_row_exponent`` and columns by ``(column sum + 1) **
+    -seq_pop_exponent``; column sums come first (in closed form), so each block is final once counted.
+    """
+    sequence = _Sequence(data, config)
+    col_norm = (sequence.col_sum + 1.0) ** -config.seq_pop_exponent
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start, stop in sequence.blocks():
+        block = sequence.counts(start, stop)
+        lengths = np.diff(block.indptr)
+        row_norm = (np.asarray(block.sum(axis=1)).ravel() + 1.0) ** -config.seq_row_exponent
+        rows = np.repeat(np.arange(stop - start), lengths)
+        cols = block.indices
+        values = (row_norm[rows] * block.data) * col_norm[cols]
+        del block
+        rows, cols, values = _top_k_segments(rows, cols, values, config.neighbours, config.prune_below)
+        parts.append(((rows + start).astype(np.int32), cols.astype(np.int32), values.astype(np.float32)))
+    if not parts:
+        return sp.csr_matrix((sequence.n, sequence.n), dtype=np.float32)
+    rows, cols, values = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return _csr(rows, cols, values, sequence.n)
 
 
 class EaseSeqRecommender:
@@ -210,6 +346,8 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
+        self._recent_norms: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
+        self._norms_lock = threading.Lock()
 
     @classmethod
     def default_config(cls) -> EaseSeqConfig:
@@ -224,42 +362,30 @@ class EaseSeqRecommender:
         return self._table
 
     def fit(self, interactions: Interactions, items: ItemCatalogue) -> Self:
-        cfg = self.config
-        table = ItemTable.build(interactions, items)
-        n = len(table)
-        latest = _latest_per_pair(interactions)
-        rows = np.searchsorted(table.ids, latest.item_ids)
-        _, users = np.unique(latest.user_ids, return_inverse=True)
-        n_users = int(users.max()) + 1 if len(users) else 0
+        return self.fit_data(FitData.build(interactions, items))
 
+    def fit_data(self, data: FitData) -> Self:
+        """Fit from prepared arrays (shared by every EASE-family model fitted on the same ratings)."""
+        cfg = self.config
+        table = data.table
+        n = len(table)
         counts = table.rating_count
         eligible = np.flatnonzero(counts >= cfg.ease_min_count)
         if len(eligible) > cfg.ease_max_items:
             eligible = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[: cfg.ease_max_items]])
         self._ease = sp.csr_matrix((n, n), dtype=np.float32)
         if cfg.ease_weight > 0 and len(eligible) > 1:
-            column = np.full(n, -1, dtype=np.int64)
-            column[eligible] = np.arange(len(eligible))
-            mask = column[rows] >= 0
-            x = sp.csr_matrix(
-                (np.ones(int(mask.sum())), (users[mask], column[rows[mask]])), shape=(n_users, len(eligible))
-            )
-            gram = (x.T @ x).toarray()
-            pruned = _dense_top_k(_ease_weights(gram, cfg.l2), cfg.neighbours).tocoo()
+            weights = _ease_weights(data.gram(eligible).copy(), cfg.l2)
+            pruned = _dense_top_k(weights, cfg.neighbours, cfg.prune_below).tocoo()
+            del weights
             self._ease = sp.csr_matrix(
                 (pruned.data, (eligible[pruned.row], eligible[pruned.col])), shape=(n, n), dtype=np.float32
             )
             self._ease.indices = self._ease.indices.astype(np.int32)
 
         self._seq = sp.csr_matrix((n, n), dtype=np.float32)
-        if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(latest):
-            counts_seq = _sequential_counts(users, rows, latest.ratings, latest.timestamps, latest.item_ids, n, cfg)
-            row_sum = np.asarray(counts_seq.sum(axis=1)).ravel() + 1.0
-            col_sum = np.asarray(counts_seq.sum(axis=0)).ravel() + 1.0
-            normalised = (
-                sp.diags(row_sum**-cfg.seq_row_exponent) @ counts_seq @ sp.diags(col_sum**-cfg.seq_pop_exponent)
-            )
-            self._seq = _sparse_top_k(sp.csr_matrix(normalised), cfg.neighbours)
+        if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(data):
+            self._seq = _sequential_top_k(data, cfg)
         self._table = table
         return self
 
@@ -329,6 +455,7 @@ class EaseSeqRecommender:
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
                 total += prior * table.rating_count / top
+        self._remember_norms(history, parts["ease_norm"], parts["seq_norm"])
         return total, parts
 
     def score_all(self, history: UserHistory) -> np.ndarray:
@@ -352,25 +479,29 @@ class EaseSeqRecommender:
         return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates)
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
-        """For each item, the rated movie whose weighted neighbour link contributed most to its score."""
+        """For each item, the rated movie whose weighted neighbour link contributed most to its score.
+
+        Reads only the links from the rated movies to ``item_ids``; the score scales come from the
+        ``recommend`` just made for the same history (remembered briefly), so nothing is scored twice.
+        """
         item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
         if len(item_ids) == 0:
             return []
         cfg = self.config
         table = self.table
-        _, parts = self._scores(history)
-        rows = parts["rows"]
+        rows, w_ease, w_seq = self._weights(history)
         targets, known = table.rows_of(item_ids)
         result: list[int | None] = [None] * len(item_ids)
         if len(rows) == 0 or len(targets) == 0:
             return result
+        ease_norm, seq_norm = self._norms(history)
         contribution = np.zeros((len(rows), len(targets)))
-        if parts["ease_norm"] > 0:
-            block = self._ease[rows][:, targets].toarray()  # type: ignore[index]
-            contribution += cfg.ease_weight / parts["ease_norm"] * parts["w_ease"][:, None] * block
-        if parts["seq_norm"] > 0:
-            block = self._seq[rows][:, targets].toarray()  # type: ignore[index]
-            contribution += cfg.seq_weight / parts["seq_norm"] * parts["w_seq"][:, None] * block
+        if ease_norm > 0:
+            block = _links(self._ease, rows, targets)  # type: ignore[arg-type]
+            contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
+        if seq_norm > 0:
+            block = _links(self._seq, rows, targets)  # type: ignore[arg-type]
+            contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
         best = contribution.argmax(axis=0)
         best_value = contribution[best, np.arange(len(targets))]
         history_ids = table.ids[rows]
@@ -380,6 +511,24 @@ class EaseSeqRecommender:
             if value > 0:
                 result[slot] = int(history_ids[index])
         return result
+
+    def _norms(self, history: UserHistory) -> tuple[float, float]:
+        """The EASE and sequential score scales of ``history`` (remembered from scoring, else scored now)."""
+        key = _history_key(history)
+        with self._norms_lock:
+            found = self._recent_norms.get(key)
+        if found is not None:
+            return found
+        _, parts = self._scores(history)
+        return parts["ease_norm"], parts["seq_norm"]
+
+    def _remember_norms(self, history: UserHistory, ease_norm: float, seq_norm: float) -> None:
+        key = _history_key(history)
+        with self._norms_lock:
+            self._recent_norms[key] = (ease_norm, seq_norm)
+            self._recent_norms.move_to_end(key)
+            while len(self._recent_norms) > _RECENT_NORMS:
+                self._recent_norms.popitem(last=False)
 
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Movies linked to ``item_id`` (as if a user had rated only it); by genre when it has no links."""
@@ -445,6 +594,31 @@ class EaseRecommender(EaseSeqRecommender):
         )
 
 
+_RECENT_NORMS = 256  # histories whose score scales are remembered between recommend and explain
+
+
+def _history_key(history: UserHistory) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (history.item_ids, history.ratings, history.timestamps):
+        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(b"|")
+    return digest.digest()
+
+
+def _links(matrix: sp.csr_matrix, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, targets]`` as a dense float64 array, by one pass over the rows' entries."""
+    wanted, inverse = np.unique(targets, return_inverse=True)
+    slot = np.full(matrix.shape[1], -1, dtype=np.int64)
+    slot[wanted] = np.arange(len(wanted))
+    sub = matrix[rows]
+    found = slot[sub.indices]
+    keep = found >= 0
+    row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    out = np.zeros((len(rows), len(wanted)))
+    out[row_of[keep], found[keep]] = sub.data[keep]
+    return out[:, inverse]
+
+
 def _decay(positions: np.ndarray, half_life: float | None) -> np.ndarray:
     if half_life is None:
         return np.ones(len(positions))
@@ -459,4 +633,6 @@ def _latest_per_pair(interactions: Interactions) -> Interactions:
     order = np.lexsort((np.arange(n), interactions.timestamps, interactions.item_ids, interactions.user_ids))
     users, items = interactions.user_ids[order], interactions.item_ids[order]
     last = np.r_[(users[1:] != users[:-1]) | (items[1:] != items[:-1]), True]
+    if last.all():  # no pair rated twice (the database's key guarantees it): no copy
+        return interactions
     return interactions.subset(np.sort(order[last]))

@@ -1,0 +1,249 @@
+"""Bulk ratings on SQLite and PostgreSQL: the CSV import (good files, bad rows, re-runs), the bulk write and the
+array reads it feeds (every rating for training, one user's history for serving)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from movierec.cli import main
+from movierec.domain.movies import MovieDraft
+from movierec.services.errors import InvalidInput
+from movierec.services.ratings_import import import_csv
+from movierec.store import migrate
+from movierec.store.database import create_db_engine
+from movierec.store.uow import Store
+from tests.conftest import fresh_postgres_database
+
+
+def _sqlite(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+def _postgres(tmp_path: Path) -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite, "postgres": _postgres}
+
+
+@pytest.fixture(params=sorted(DATABASES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    urls = DATABASES[request.param](tmp_path)
+    built = Store(create_db_engine(next(urls)))
+    migrate.upgrade(built.engine)
+    yield built
+    built.dispose()
+    next(urls, None)
+
+
+@pytest.fixture
+def movies(store: Store) -> dict[str, int]:
+    """Three catalogue movies: external key -> movie id."""
+    with store.uow() as uow:
+        outcomes = uow.movies.upsert_many(
+            [MovieDraft(f"movielens:{n}", f"Film {n}", 2000, genres=("Drama",)) for n in (1, 2, 3)]
+        )
+        uow.commit()
+    return {f"movielens:{n}": o.movie_id for n, o in zip((1, 2, 3), outcomes, strict=True)}
+
+
+def write(tmp_path: Path, text: str, name: str = "ratings.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def ratings_of(store: Store) -> set[tuple[str, int, int, float]]:
+    """(user key, movie id, rating, unix seconds) of every rating."""
+    with store.uow() as uow:
+        users, items, values, times = uow.ratings.all_interactions()
+        keys = {}
+        for user in set(users.tolist()):
+            found = uow.users.get(user)
+            assert found is not None
+            keys[user] = found.username
+    return {
+        (keys[u], i, r, t)
+        for u, i, r, t in zip(users.tolist(), items.tolist(), values.tolist(), times.tolist(), strict=True)
+    }
+
+
+def test_a_csv_is_imported_with_users_created_and_unknown_movies_counted(
+    store: Store, movies: dict[str, int], tmp_path: Path
+) -> None:
+    by_id = movies["movielens:3"]
+    path = write(
+        tmp_path,
+        "user,movie,rating,timestamp,comment\n"
+        "alice,movielens:1,9,1700000000,loved it\n"
+        f"alice,{by_id},4,1700000060.25,\n"
+        "bob,movielens:2,10,,\n"
+        "bob,movielens:999,7,1700000000,not in the catalogue\n"
+        "carol,77777,7,1700000000,no such id\n",
+    )
+    before = dt.datetime.now(dt.UTC).timestamp()
+    report = import_csv(store, path, source="club")
+    assert (report.rows, report.written, report.unknown_movies, report.first_unknown_line) == (5, 3, 2, 5)
+    found = ratings_of(store)
+    assert ("club-alice", movies["movielens:1"], 9, 1_700_000_000.0) in found
+    assert ("club-alice", by_id, 4, 1_700_000_060.25) in found
+    (bob,) = [r for r in found if r[0] == "club-bob"]
+    assert bob[:3] == ("club-bob", movies["movielens:2"], 10) and bob[3] >= before - 1  # no timestamp: now
+    with store.uow() as uow:
+        assert uow.users.count() == 2  # carol rated nothing the catalogue has
+
+
+def test_stars_are_stored_on_the_ten_point_scale(store: Store, movies: dict[str, int], tmp_path: Path) -> None:
+    path = write(tmp_path, "user,movie,rating\nu,movielens:1,3.5\nu,movielens:2,0.5\nu,movielens:3,5\n")
+    import_csv(store, path, stars=True)
+    assert sorted(r[2] for r in ratings_of(store)) == [1, 7, 10]
+
+
+def test_re_running_changes_nothing_and_only_a_more_recent_rating_wins(
+    store: Store, movies: dict[str, int], tmp_path: Path
+) -> None:
+    first = write(tmp_path, "user,movie,rating,timestamp\na,movielens:1,6,100\na,movielens:2,6,100\n")
+    assert import_csv(store, first).written == 2
+    assert import_csv(store, first).written == 0
+    later = write(
+        tmp_path,
+        "user,movie,rating,timestamp\na,movielens:1,9,200\na,movielens:2,2,50\nb,movielens:3,4,10\n",
+        "later.csv",
+    )  # a known user (more recent once, older once) and a new one in the same chunk
+    assert import_csv(store, later).written == 2
+    assert {(r[0], r[1], r[2]) for r in ratings_of(store)} == {
+        ("csv-a", movies["movielens:1"], 9),
+        ("csv-a", movies["movielens:2"], 6),
+        ("csv-b", movies["movielens:3"], 4),
+    }
+
+
+def test_within_a_file_the_most_recent_rating_of_a_pair_wins(
+    store: Store, movies: dict[str, int], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "user,movie,rating,timestamp\na,movielens:1,3,300\na,movielens:1,8,100\na,movielens:1,5,300\n",
+    )
+    assert import_csv(store, path).written == 1
+    assert [(r[2], r[3]) for r in ratings_of(store)] == [(3, 300.0)]  # the first of the two at time 300
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a,movielens:1,7,1\n,movielens:2,7,1\n", "line 4: user '' is empty"),
+        ("a,movielens:1,11,1\n", "line 3: rating '11' is not an integer from 1 to 10"),
+        ("a,movielens:1,7.5,1\n", "line 3: rating '7.5' is not an integer"),
+        ("a,movielens:1,seven,1\n", "line 3: rating 'seven'"),
+        ("a,movielens:1,7,1\na,movielens:2,7,yesterday\n", "line 4: timestamp 'yesterday' is not unix seconds"),
+        ("a,movielens:1,7,-5\n", "line 3: timestamp '-5'"),
+        ("a,,7,1\n", "line 3: movie '' is empty"),
+        ("a,movielens:1,7,1\n\nb,movielens:2,7,1\n", "line 4: user '' is empty"),
+        ("a,movielens:1,7,1,extra,fields\n", "not a well-formed CSV"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_file_naming_its_line(
+    store: Store, movies: dict[str, int], tmp_path: Path, rows: str, message: str
+) -> None:
+    path = write(tmp_path, "user,movie,rating,timestamp\nfirst,movielens:3,8,1\n" + rows)
+    with pytest.raises(InvalidInput, match=message):
+        import_csv(store, path)
+    with store.uow() as uow:
+        assert uow.ratings.count() == 0 and uow.users.count() == 0  # nothing written, not even the good rows
+
+
+def test_a_bad_row_in_a_later_chunk_still_writes_nothing(
+    store: Store, movies: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from movierec.services import ratings_import
+
+    monkeypatch.setattr(ratings_import, "CHUNK_ROWS", 2)
+    path = write(tmp_path, "user,movie,rating\na,movielens:1,7\nb,movielens:1,7\nc,movielens:1,7\nd,movielens:1,0\n")
+    with pytest.raises(InvalidInput, match="line 5: rating '0'"):
+        import_csv(store, path)
+    with store.uow() as uow:
+        assert uow.ratings.count() == 0 and uow.users.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "the file is empty"), ("user,film,rating\na,movielens:1,7\n", "line 1: the header lacks movie")],
+)
+def test_a_file_without_the_columns_is_refused(
+    store: Store, movies: dict[str, int], tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        import_csv(store, write(tmp_path, text))
+
+
+def test_bulk_write_and_array_reads_round_trip_many_ratings(store: Store, movies: dict[str, int]) -> None:
+    # more than one read chunk on either database (PostgreSQL's binary COPY is parsed 4 MB at a time)
+    rng = np.random.default_rng(3)
+    with store.uow() as uow:
+        users = np.sort(list(uow.users.ensure_external([f"t:{n}" for n in range(60_000)]).values()))
+        uow.commit()
+    n = 180_000
+    user_ids = np.repeat(users, 3)
+    movie_ids = np.tile(np.array(sorted(movies.values())), len(users))
+    values = rng.integers(1, 11, size=n)
+    micros = rng.integers(0, 2_000_000_000_000_000, size=n)
+    with store.uow() as uow:
+        assert uow.ratings.import_many(user_ids, movie_ids, values, micros) == n
+        uow.commit()
+    with store.uow() as uow:
+        got_users, got_movies, got_values, got_times = uow.ratings.all_interactions()
+        mine, mine_values, mine_times = uow.ratings.history(int(users[7]))
+    order = np.lexsort((got_movies, got_users))
+    np.testing.assert_array_equal(got_users[order], user_ids)
+    np.testing.assert_array_equal(got_movies[order], movie_ids)
+    np.testing.assert_array_equal(got_values[order], values)
+    np.testing.assert_array_equal(got_times[order], micros / 1e6)
+    expected = np.lexsort((movie_ids[21:24], micros[21:24]))  # oldest first, ties by movie id
+    np.testing.assert_array_equal(mine, movie_ids[21:24][expected])
+    np.testing.assert_array_equal(mine_values, values[21:24][expected])
+    np.testing.assert_array_equal(mine_times, micros[21:24][expected] / 1e6)
+
+
+def test_history_reads_ratings_written_one_by_one(store: Store, movies: dict[str, int]) -> None:
+    with store.uow() as uow:
+        user = uow.users.add("dora", "hash")
+        moment = dt.datetime(2026, 3, 4, 5, 6, 7, 891_234, tzinfo=dt.UTC)
+        uow.ratings.upsert(user.id, movies["movielens:2"], 8, moment)
+        uow.ratings.upsert(user.id, movies["movielens:1"], 3, moment - dt.timedelta(days=1))
+        uow.commit()
+    with store.uow() as uow:
+        items, values, times = uow.ratings.history(user.id)
+        empty = uow.ratings.history(user.id + 1000)
+    assert items.tolist() == [movies["movielens:1"], movies["movielens:2"]]
+    assert values.tolist() == [3, 8]
+    assert times.tolist() == [(moment - dt.timedelta(days=1)).timestamp(), moment.timestamp()]
+    assert [len(a) for a in empty] == [0, 0, 0]
+
+
+def test_import_ratings_command(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"MOVIEREC_DATA_DIR": str(data), "DATABASE_URL": "", "REDIS_URL": "", "ELASTICSEARCH_URL": ""}
+    env["KAFKA_BOOTSTRAP_SERVERS"] = ""
+    store = Store(create_db_engine(f"sqlite:///{data / 'movierec.sqlite3'}"))
+    migrate.upgrade(store.engine)
+    with store.uow() as uow:
+        uow.movies.upsert_many([MovieDraft("movielens:1", "Film", 2000)])
+        uow.commit()
+    bad = write(tmp_path, "user,movie,rating\na,movielens:1,12\n", "bad.csv")
+    result = CliRunner().invoke(main, ["import-ratings", str(bad)], env=env)
+    assert result.exit_code == 1 and "line 2: rating '12'" in result.output and "nothing was imported" in result.output
+    good = write(tmp_path, "user,movie,rating\na,movielens:1,7\nb,movielens:2,7\n", "good.csv")
+    result = CliRunner().invoke(main, ["import-ratings", str(good)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 ratings read, 1 written" in result.output and "1 skipped" in result.output
+    with store.uow() as uow:
+        assert uow.ratings.count() == 1
+    store.dispose()
