@@ -41,9 +41,8 @@ def compose(*args: str, timeout: float = 120) -> str:
     except subprocess.TimeoutExpired:
         raise JourneyFailed(f"`docker-compose {' '.join(args)}` did not finish in {timeout:.0f} s") from None
     if result.returncode != 0:
-        raise JourneyFailed(
-            f"`docker-compose {' '.join(args)}` exited {result.returncode}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-        )
+        output = result.stdout[-3000:] + result.stderr[-3000:]
+        raise JourneyFailed(f"`docker-compose {' '.join(args)}` exited {result.returncode}:\n{output}")
     return result.stdout + result.stderr
 
 

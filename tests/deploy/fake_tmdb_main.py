@@ -21,7 +21,7 @@ def serve(host: str, port: int, pages: int) -> None:
         def __init__(self, _address: object, handler: type[BaseHTTPRequestHandler]) -> None:
             super().__init__((host, port), handler)
 
-    tmdb_server.ThreadingHTTPServer = BoundServer  # type: ignore[misc]
+    tmdb_server.ThreadingHTTPServer = BoundServer  # type: ignore[assignment,misc]
     fake = tmdb_server.FakeTmdb(pages=pages).start()
     sys.stderr.write(f"fake TMDB at {fake.url} ({pages} pages of {tmdb_server.PAGE_SIZE} movies)\n")
     threading.Event().wait()
