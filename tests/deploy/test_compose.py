@@ -263,6 +263,21 @@ def test_dockerfile_installs_dependencies_before_the_source_and_runs_as_non_root
     assert "gunicorn" in cmd and "gthread" in cmd and "movierec.api:create_app()" in cmd
 
 
+def test_dockerfile_installs_the_system_libraries_of_the_wheels_before_them() -> None:
+    """implicit's extension modules link against libgomp.so.1, which the slim image lacks.
+
+    scripts/compose-test checks the built image itself (ldd over every extension module); this keeps the step
+    in its place: one apt layer, before the dependencies, with the package lists removed.
+    """
+    instructions = dockerfile_instructions()
+    apt = [i for i, (kw, rest) in enumerate(instructions) if kw == "RUN" and "apt-get install" in rest]
+    pip = [i for i, (kw, rest) in enumerate(instructions) if kw == "RUN" and re.search(r"pip install .*-r ", rest)]
+    assert len(apt) == 1 and pip and apt[0] < pip[0]
+    command = instructions[apt[0]][1]
+    assert re.search(r"\blibgomp1\b", command) and "--no-install-recommends" in command
+    assert "rm -rf /var/lib/apt/lists/*" in command
+
+
 def test_dockerfile_bakes_in_no_secret() -> None:
     for keyword, rest in dockerfile_instructions():
         if keyword in {"ENV", "ARG", "LABEL"}:
