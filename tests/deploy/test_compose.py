@@ -1,8 +1,9 @@
 """The deployment files: docker-compose.yml, deploy/Dockerfile, deploy/nginx.conf, .env.example, .dockerignore.
 
-There is no Docker engine here, so the compose file is validated by Debian's docker-compose (`config -q`, which
-checks it against the Compose spec schema and interpolates it) and its structure is checked in Python. The Nginx
-template is rendered the way both deployments render it and checked by a real ``nginx -t``.
+The compose file is validated by Debian's docker-compose (`config -q`, which checks it against the Compose spec
+schema and interpolates it) and its structure is checked in Python; scripts/compose-test runs it in containers (on
+stand-in images, see test_compose_standins.py). The Nginx template is rendered the way both deployments render it
+and checked by a real ``nginx -t``.
 """
 
 from __future__ import annotations
