@@ -1,8 +1,9 @@
 """The deployment files: docker-compose.yml, deploy/Dockerfile, deploy/nginx.conf, .env.example, .dockerignore.
 
-There is no Docker engine here, so the compose file is validated by Debian's docker-compose (`config -q`, which
-checks it against the Compose spec schema and interpolates it) and its structure is checked in Python. The Nginx
-template is rendered the way both deployments render it and checked by a real ``nginx -t``.
+The compose file is validated by Debian's docker-compose (`config -q`, which checks it against the Compose spec
+schema and interpolates it) and its structure is checked in Python; scripts/compose-test runs it in containers (on
+stand-in images, see test_compose_standins.py). The Nginx template is rendered the way both deployments render it
+and checked by a real ``nginx -t``.
 """
 
 from __future__ import annotations
@@ -261,6 +262,21 @@ def test_dockerfile_installs_dependencies_before_the_source_and_runs_as_non_root
     assert "HEALTHCHECK" in keywords
     cmd = instructions[keywords.index("CMD")][1]
     assert "gunicorn" in cmd and "gthread" in cmd and "movierec.api:create_app()" in cmd
+
+
+def test_dockerfile_installs_the_system_libraries_of_the_wheels_before_them() -> None:
+    """implicit's extension modules link against libgomp.so.1, which the slim image lacks.
+
+    scripts/compose-test checks the built image itself (ldd over every extension module); this keeps the step
+    in its place: one apt layer, before the dependencies, with the package lists removed.
+    """
+    instructions = dockerfile_instructions()
+    apt = [i for i, (kw, rest) in enumerate(instructions) if kw == "RUN" and "apt-get install" in rest]
+    pip = [i for i, (kw, rest) in enumerate(instructions) if kw == "RUN" and re.search(r"pip install .*-r ", rest)]
+    assert len(apt) == 1 and pip and apt[0] < pip[0]
+    command = instructions[apt[0]][1]
+    assert re.search(r"\blibgomp1\b", command) and "--no-install-recommends" in command
+    assert "rm -rf /var/lib/apt/lists/*" in command
 
 
 def test_dockerfile_bakes_in_no_secret() -> None:
