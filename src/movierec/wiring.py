@@ -30,6 +30,8 @@ from movierec.store.database import create_db_engine
 from movierec.store.uow import Store
 
 log = get_logger(__name__)
+# How long a command that migrates first (every CLI command) waits for the database to answer.
+DATABASE_WAIT_SECONDS = 30.0
 
 
 def build_store(settings: Settings) -> Store:
@@ -182,6 +184,7 @@ class Container:
 def build_container(settings: Settings, *, run_migrations: bool = False) -> Container:
     store = build_store(settings)
     if run_migrations:
+        store.wait_until_reachable(timeout=DATABASE_WAIT_SECONDS)
         migrate.upgrade(store.engine)
     cache = build_cache(settings)
     index = build_index(settings)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import delete, insert, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from movierec.domain.accounts import UsernameTaken
@@ -22,7 +24,7 @@ from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.models import RatingRow
 from movierec.store.uow import Store
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, service_url
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
@@ -425,3 +427,48 @@ def test_token_state_follows_revocations(store: Store) -> None:
         uow.commit()
         remaining = {row[0] for row in uow.session.execute(text("SELECT token_id FROM revoked_tokens"))}
     assert remaining == {"a" * 32, "c" * 32}
+
+
+def test_a_command_waits_for_the_database_to_answer(tmp_path: Path) -> None:
+    """A one-shot command started while PostgreSQL restarts (or its host name briefly does not resolve) waits for
+    it, bounded: nothing listens at first, then a real server does, and the wait ends on its first answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    real = urlsplit(normalise_url(service_url("postgres")))
+    store = Store(create_db_engine(f"postgresql://movierec:movierec@127.0.0.1:{port}/movierec", timeout=1.0))
+    relay = subprocess.Popen(  # after a while, a TCP relay on that port forwards to the real server
+        [sys.executable, "-c", RELAY, str(port), real.hostname or "127.0.0.1", str(real.port or 5432)]
+    )
+    try:
+        assert store.wait_until_reachable(timeout=120) >= 2  # refused at least once, then answered
+    finally:
+        relay.kill()
+        relay.wait(10)
+        store.dispose()
+    down = Store(create_db_engine(f"postgresql://movierec:movierec@127.0.0.1:{port}/movierec", timeout=1.0))
+    with pytest.raises(OperationalError):
+        down.wait_until_reachable(timeout=1.0)  # never answers: the last error, once the wait is over
+    down.dispose()
+
+
+RELAY = """
+import socket, sys, threading, time
+port, host, target = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+time.sleep(2)
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port)); server.listen(8)
+def pipe(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+while True:
+    client, _ = server.accept()
+    upstream = socket.create_connection((host, target))
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+"""

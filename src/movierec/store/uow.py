@@ -5,7 +5,9 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from movierec.store.database import make_session_factory
 from movierec.store.repositories import MovieRepository, OutboxRepository, RatingRepository, UserRepository
@@ -63,6 +65,23 @@ class Store:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def wait_until_reachable(self, timeout: float) -> int:
+        """Ping until the database answers, for at most ``timeout`` seconds (then the last error is raised): a
+        one-shot command started while the database restarts, or while its name briefly does not resolve in a
+        container network, waits for it instead of failing. The number of attempts it took."""
+        retrying = Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            retry=retry_if_exception_type(OperationalError),
+            reraise=True,
+        )
+        attempts = 0
+        for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                self.ping()
+        return attempts
 
     def dispose(self) -> None:
         self.engine.dispose()
