@@ -3,6 +3,13 @@
 Needs Debian's Chromium at /usr/bin/chromium (``scripts/services install chromium``); skipped with the reason when it
 is missing, except with CI=true, where that fails the run. Playwright drives it; no browser is ever downloaded.
 Screenshots of every page land in ``artifacts/screenshots/``.
+
+Chromium fails every request still waiting for a connection when the host's network interfaces change (a container
+starting or stopping adds or drops a veth link and its addresses): ``net::ERR_NETWORK_CHANGED``, never retried.
+Streamlit's front end loads well over a hundred JavaScript modules, queued behind six connections, some only when a
+widget first shows; one failed module leaves the page blank for good, or a widget missing. So the browser contexts
+here fetch those hashed, immutable bundles (``/static/``) through Playwright, outside Chromium's connection pool (see
+:func:`_context`); the page, the WebSocket, the login cookie route and everything else still go through Chromium.
 """
 
 from __future__ import annotations
@@ -13,11 +20,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from movierec.services.models import train
@@ -48,6 +58,7 @@ CHROMIUM_ARGS = [
 WAIT_MS = 120_000  # generous: the first recommendations fit the models, and CI machines are busy
 expect.set_options(timeout=WAIT_MS)
 USERNAME, PASSWORD = "e2e_viewer", "ui-test-pw-5821"
+BUNDLES = re.compile(r"^http://127\.0\.0\.1:\d+/static/")
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +132,26 @@ def ui_url(movielens_api: str, tmp_path: Path) -> Iterator[str]:
             process.wait(5)
 
 
+def _fetch_outside_chromium(route: Route) -> None:
+    """Answer a bundle request with Playwright's own HTTP client: the same bytes and headers from the same server."""
+    try:
+        response = route.fetch(timeout=WAIT_MS)
+    except PlaywrightError:  # the browser is closing, or the server is gone: let Chromium meet the same fate
+        with suppress(PlaywrightError):
+            route.continue_()
+        return
+    with suppress(PlaywrightError):  # the page went away meanwhile
+        route.fulfill(response=response)
+
+
+def _context(browser: Browser, **options: Any) -> BrowserContext:
+    """A browser context whose Streamlit bundles cannot be lost to a network change; failed requests are printed."""
+    context = browser.new_context(**options)
+    context.route(BUNDLES, _fetch_outside_chromium)
+    context.on("requestfailed", lambda request: print(f"request failed: {request.url} {request.failure}"))
+    return context
+
+
 def _shot(page: Page, name: str) -> None:
     page.wait_for_timeout(600)  # let images and charts finish drawing
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -140,7 +171,7 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page: Page | None = None
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
+            page = _context(browser, viewport={"width": 1400, "height": 1500}).new_page()
             page.set_default_timeout(WAIT_MS)
             page.goto(ui_url)
             expect(page.get_by_role("heading", name="Search movies")).to_be_visible(timeout=WAIT_MS)
@@ -249,7 +280,7 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
     username = "e2e_newcomer"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1200})
+        context = _context(browser, viewport={"width": 1280, "height": 1200})
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         try:
@@ -334,7 +365,7 @@ def test_phone_compact_cards_poster_stand_ins_no_overflow_and_the_drawer_closes(
     assert toy_story.poster_url is None  # MovieLens has no posters: every card shows a drawn stand-in
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+        page = _context(browser, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2).new_page()
         page.set_default_timeout(WAIT_MS)
         elsewhere: list[str] = []  # the page icon, fonts and stand-ins need nothing from the web
         page.on(
