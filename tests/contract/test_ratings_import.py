@@ -4,7 +4,6 @@ array reads it feeds (every rating for training, one user's history for serving)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,29 +17,6 @@ from movierec.services.ratings_import import import_csv
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
 from movierec.store.uow import Store
-from tests.conftest import fresh_postgres_database
-
-
-def _sqlite(tmp_path: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-
-
-def _postgres(tmp_path: Path) -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite, "postgres": _postgres}
-
-
-@pytest.fixture(params=sorted(DATABASES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    urls = DATABASES[request.param](tmp_path)
-    built = Store(create_db_engine(next(urls)))
-    migrate.upgrade(built.engine)
-    yield built
-    built.dispose()
-    next(urls, None)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,30 +23,8 @@ from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.models import RatingRow
 from movierec.store.uow import Store
-from tests.conftest import fresh_postgres_database, service_url
-
-
-def _sqlite(tmp_path: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-
-
-def _postgres(tmp_path: Path) -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-DATABASES: dict[str, Callable[[Path], Iterator[str]]] = {"sqlite": _sqlite, "postgres": _postgres}
-
-
-@pytest.fixture(params=sorted(DATABASES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    urls = DATABASES[request.param](tmp_path)
-    url = next(urls)
-    built = Store(create_db_engine(url))
-    migrate.upgrade(built.engine)
-    yield built
-    built.dispose()
-    next(urls, None)  # let the database factory clean up
+from tests.conftest import service_url
+from tests.contract.conftest import database_url
 
 
 def drafts(*specs: tuple[str, str, tuple[str, ...]]) -> list[MovieDraft]:
@@ -256,8 +233,11 @@ def test_url_normalisation() -> None:
 @pytest.mark.slow  # two Python processes: 3-4 s, more on a busy machine
 def test_concurrent_migrations_on_postgres(tmp_path: Path) -> None:
     """Two `movierec migrate` processes on one fresh database: both wait for the lock, one migrates, both succeed."""
-    urls = _postgres(tmp_path)
-    url = next(urls)
+    with database_url("postgres", tmp_path) as url:
+        _concurrent_migrations(url, tmp_path)
+
+
+def _concurrent_migrations(url: str, tmp_path: Path) -> None:
     engine = create_db_engine(url)
     try:
         env = {
@@ -315,7 +295,6 @@ def test_concurrent_migrations_on_postgres(tmp_path: Path) -> None:
             assert uow.movies.count() == 0
     finally:
         engine.dispose()
-        next(urls, None)
 
 
 def test_outbox_ids_are_never_reused(store: Store) -> None:

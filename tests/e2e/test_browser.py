@@ -299,7 +299,11 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             for done in range(1, 11):
                 movie_id = _card_ids(page, "onboard")[0]
                 card = page.locator(f".st-key-card-onboard-{movie_id}")
-                card.get_by_role("radio", name="8", exact=True).click()
+                eight = card.get_by_role("radio", name="8", exact=True)
+                # While the page reruns after the last rating, a card that moved up a cell can show its old and
+                # new rating rows for a moment: wait until it has settled to one.
+                expect(eight).to_have_count(1)
+                eight.click()
                 if done < 10:
                     expect(page.get_by_text(f"{done} of 10 rated")).to_be_visible()
                     expect(card).to_have_count(0)  # rated: the next movie takes its place
