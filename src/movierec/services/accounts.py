@@ -99,18 +99,16 @@ class AccountService:
         return user
 
     def login(self, username: str, password: str, address: str | None = None) -> AccessToken:
-        key = username_key(username)
-        delay = self.throttle.reserve(key, address)  # the attempt is taken before the password is checked
         with self.store.uow() as uow:
             found = uow.users.credentials(username)
         stored_hash = found[1] if found else None
-        if not self.hashing.verify(stored_hash, password, delay=delay) or found is None or stored_hash is None:
-            self.throttle.failed(key, address)
-            log.info("login.failed", username=key, address=address)
+        if (
+            not self._password_matches(username_key(username), stored_hash, password, address, "login.failed")
+            or not found
+        ):
             raise Unauthorized(BAD_CREDENTIALS)
-        self.throttle.succeeded(key, address)
         user = found[0]
-        if self.hashing.needs_rehash(stored_hash):
+        if stored_hash is not None and self.hashing.needs_rehash(stored_hash):
             with self.store.uow() as uow:
                 uow.users.set_password_hash(user.id, self.hashing.hash(password))
                 uow.commit()
@@ -125,13 +123,10 @@ class AccountService:
         if found is None:
             raise Unauthorized("invalid token")
         user, stored_hash = found
-        key = username_key(user.username)
-        delay = self.throttle.reserve(key, address)
-        if not self.hashing.verify(stored_hash, current_password, delay=delay):
-            self.throttle.failed(key, address)
-            log.info("password_change.failed", username=key, address=address)
+        if not self._password_matches(
+            username_key(user.username), stored_hash, current_password, address, "password_change.failed"
+        ):
             raise Unauthorized("the current password is wrong")
-        self.throttle.succeeded(key, address)
         problem = password_problem(new_password, user.username)
         if problem:
             raise _invalid("new_password", problem)
@@ -141,6 +136,19 @@ class AccountService:
             uow.commit()
         log.info("password_change.ok", user_id=user.id, address=address)
         return self.issue_token(user.id, version)
+
+    def _password_matches(
+        self, key: str, stored_hash: str | None, password: str, address: str | None, failed_event: str
+    ) -> bool:
+        """One throttled password check, as a login does it: the attempt is reserved (429 past the budget) before
+        argon2 runs, slowed down by the username's recent failures; a failure is counted and logged."""
+        delay = self.throttle.reserve(key, address)
+        if not self.hashing.verify(stored_hash, password, delay=delay):
+            self.throttle.failed(key, address)
+            log.info(failed_event, username=key, address=address)
+            return False
+        self.throttle.succeeded(key, address)
+        return True
 
     def logout(self, caller: Caller, *, everywhere: bool = False) -> None:
         """Revoke the caller's token, or with ``everywhere`` every token issued to the caller so far."""
