@@ -31,7 +31,7 @@ from tests.conftest import SAMPLE_MOVIES, index_everything
 
 from bench.common import load_average, poll_until, summarise, timed_ms
 from movierec.processes import terminate
-from movierec.stack import free_ports
+from movierec.stack import free_ports, http_ok
 from movierec.wiring import build_container
 
 CONFIGURATIONS = {
@@ -64,17 +64,10 @@ def serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        poll_until(lambda: _ok(f"{base}/healthz"), timeout=120, interval=0.2, what="movierec serve")
+        poll_until(lambda: http_ok(f"{base}/healthz"), timeout=120, interval=0.2, what="movierec serve")
         yield base
     finally:
         terminate(process)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def searches(base: str, count: int, while_alive: threading.Thread | None = None) -> list[float]:

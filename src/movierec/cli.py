@@ -65,12 +65,11 @@ def main() -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from movierec.store import migrate as migrations
-    from movierec.wiring import DATABASE_WAIT_SECONDS, build_store
+    from movierec.wiring import build_store, migrate_store
 
     settings = _settings()
     store = build_store(settings)
-    store.wait_until_reachable(timeout=DATABASE_WAIT_SECONDS)
-    migrations.upgrade(store.engine)
+    migrate_store(store)
     click.echo(f"database at revision {migrations.current_revision(store.engine)}")
     store.dispose()
 

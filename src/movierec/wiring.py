@@ -78,6 +78,12 @@ def build_accounts(settings: Settings, store: Store, throttle: Throttle) -> Acco
     )
 
 
+def migrate_store(store: Store) -> None:
+    """Wait (bounded) for the database to answer, then bring its schema to the newest revision."""
+    store.wait_until_reachable(timeout=DATABASE_WAIT_SECONDS)
+    migrate.upgrade(store.engine)
+
+
 def build_cache(settings: Settings) -> Cache:
     if settings.redis_url:
         from movierec.cache.redis import RedisCache
@@ -184,8 +190,7 @@ class Container:
 def build_container(settings: Settings, *, run_migrations: bool = False) -> Container:
     store = build_store(settings)
     if run_migrations:
-        store.wait_until_reachable(timeout=DATABASE_WAIT_SECONDS)
-        migrate.upgrade(store.engine)
+        migrate_store(store)
     cache = build_cache(settings)
     index = build_index(settings)
     events = build_events(settings)

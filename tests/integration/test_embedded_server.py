@@ -16,7 +16,7 @@ import pytest
 
 from movierec.cli import UiFailed, _start_ui
 from movierec.processes import terminate, with_parent_death_signal
-from movierec.stack import free_ports
+from movierec.stack import free_ports, http_ok
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
         )
     try:
         wait_until(
-            lambda: process.poll() is not None or _healthy(port),
+            lambda: process.poll() is not None or http_ok(f"http://127.0.0.1:{port}/healthz"),
             timeout=120,
             what=f"movierec serve to answer:\n{log_path.read_text()[-2000:]}",
         )
@@ -50,13 +50,6 @@ def served(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
         yield port, data_dir, log_path
     finally:
         terminate(process)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_idle_and_half_open_connections_do_not_lock_others_out(served: tuple[int, Path, Path]) -> None:
