@@ -1,24 +1,28 @@
-"""Load through Nginx with two backends: ``movierec stack`` (two gunicorn backends, 2 gthread workers x 4 threads
-each, behind Nginx, plus the indexer) on the full-stack MovieLens run, driven by ``wrk`` on 127.0.0.1 only.
+"""Load: the same wrk runs against the embedded server (``movierec serve``, what ``movierec up`` runs: waitress) and
+against the full stack (``movierec stack``: two gunicorn backends, 2 gthread workers x 4 threads each, behind
+Nginx, plus the indexer), each beside ``bench.hello`` (a Flask app with one JSON route) on the same server and
+settings: the framework's ceiling. wrk runs on 127.0.0.1 only.
 
 Each run is ``wrk -t2 -c<connections> -d<seconds>s`` with a Lua script that cycles through a fixed list of requests
-(search queries; recommendation users each with their own bearer token) and prints wrk's own summary as JSON.
-Every endpoint runs through Nginx and against one backend directly; ``/healthz`` through the same Nginx is the
-reference (it pings PostgreSQL, Redis, Elasticsearch and Kafka), ``/nginx-health`` (answered by Nginx itself)
-is the proxy's own ceiling, and ``bench.hello`` (a Flask app with one JSON route, on one gunicorn backend with the
-same worker settings, after the stack has stopped) is the framework's.
+(search queries; users each with their own bearer token) and prints wrk's own summary as JSON. Cached
+recommendations are warmed before their run. Uncached recommendations are never served from the cache: every user
+re-rates a movie (which drops their cached lists) before the run, and the run cycles through (user, limit) pairs
+that are each requested once. On the full stack every endpoint also runs against one backend directly;
+``/healthz`` pings PostgreSQL, Redis, Elasticsearch and Kafka, ``/nginx-health`` is answered by Nginx itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,9 +32,11 @@ import httpx
 from bench.common import BenchError, Report, peak_memory, poll_until, ratio
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec.stack import REPO_ROOT, Stack, StackOptions, free_ports, http_ok
+from movierec.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions, free_ports, http_ok
 
 WRK_THREADS = 2
+# The embedded server must not pick up service URLs from the environment.
+EMBEDDED_UNSET = {*ENV_NAMES.values(), "SECRET_KEY", "MOVIEREC_API_URL"}
 MINIMAL_APP = "/hello (minimal Flask app)"
 
 _LUA = """
@@ -115,6 +121,37 @@ def search_paths(queries: Sequence[SearchQuery]) -> list[str]:
     return paths
 
 
+@dataclass(frozen=True)
+class LoadUser:
+    """A user the load runs as: their token, and a movie they rated (re-rated to drop their cached lists)."""
+
+    user_id: int
+    token: str
+    movie_id: int
+    rating: int
+
+
+UNCACHED_LIMITS = range(1, 101)  # (user, limit) pairs: each asked once per run, so each one is computed
+
+
+def endpoints(
+    search_queries: Sequence[SearchQuery], users: Sequence[LoadUser], uncached_users: Sequence[LoadUser]
+) -> dict[str, list[tuple[str, str]]]:
+    """Every endpoint the load runs measure, as the (path, token) pairs its script cycles through."""
+    uncached = [(f"/recommendations/{u.user_id}?limit={n}", u.token) for n in UNCACHED_LIMITS for u in uncached_users]
+    return {
+        "/movies/latest": [("/movies/latest", "")],
+        "/search?q=": [(path, "") for path in search_paths(search_queries)],
+        CACHED: [(f"/recommendations/{u.user_id}", u.token) for u in users],
+        UNCACHED: uncached,
+        "/my-ratings": [(f"/my-ratings/{u.user_id}", u.token) for u in users],
+    }
+
+
+CACHED = "/recommendations (cached)"
+UNCACHED = "/recommendations (uncached)"
+
+
 def warm_recommendations(base_url: str, requests: Sequence[tuple[str, str]]) -> None:
     """One request per user, so the load that follows is served from the cache."""
     with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
@@ -122,6 +159,19 @@ def warm_recommendations(base_url: str, requests: Sequence[tuple[str, str]]) -> 
             response = client.get(path, headers={"Authorization": f"Bearer {token}"})
             if response.status_code != 200:
                 raise BenchError(f"warming {path}: {response.status_code} {response.text[:200]}")
+
+
+def drop_recommendations(base_url: str, users: Sequence[LoadUser]) -> None:
+    """Every user re-rates a movie they rated, as another client would: their cached lists are dropped."""
+    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
+        for user in users:
+            response = client.post(
+                "/rate",
+                json={"movie_id": user.movie_id, "rating": user.rating},
+                headers={"Authorization": f"Bearer {user.token}"},
+            )
+            if response.status_code != 200:
+                raise BenchError(f"re-rating as user {user.user_id}: {response.status_code} {response.text[:200]}")
 
 
 @contextmanager
@@ -149,16 +199,68 @@ def minimal_backend(options: StackOptions, run_dir: Path) -> Iterator[str]:
                 process.wait(10)
 
 
+def _measure(
+    targets: dict[str, str],
+    scripts: dict[str, Path],
+    requests: dict[str, list[tuple[str, str]]],
+    uncached_users: Sequence[LoadUser],
+    connections: Sequence[int],
+    seconds: float,
+    report: Report,
+    label: str,
+) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for base in targets.values():  # warm up every endpoint on every target (connections, models, caches)
+        for name in scripts:
+            if name != "/nginx-health" or base == targets.get("nginx"):
+                wrk(base, scripts[name], 4, 1)
+    for count in connections:
+        for name in scripts:
+            for target, base in targets.items():
+                if name == "/nginx-health" and target != "nginx":
+                    continue
+                if name == CACHED:
+                    warm_recommendations(base, requests[name])
+                if name == UNCACHED:
+                    drop_recommendations(base, uncached_users)
+                outcome = {"endpoint": name, "target": target, **wrk(base, scripts[name], count, seconds)}
+                runs.append(outcome)
+                report(
+                    f"    {label} {name} via {target} c={count}: {outcome['requests_per_s']} req/s, "
+                    f"p99 {outcome['p99_ms']} ms" + (f", {outcome['errors']} errors" if outcome["errors"] else "")
+                )
+    return runs
+
+
+def _write_scripts(directory: Path, requests: dict[str, list[tuple[str, str]]]) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return {name: write_script(directory / f"{n}.lua", pairs) for n, (name, pairs) in enumerate(requests.items())}
+
+
+def _hello_runs(url: str, directory: Path, connections: Sequence[int], seconds: float, report: Report, label: str,
+                target: str) -> list[dict[str, Any]]:  # fmt: skip
+    hello = write_script(directory / "hello.lua", [("/hello", "")])
+    wrk(url, hello, 4, 1)
+    runs = []
+    for count in connections:
+        outcome = {"endpoint": MINIMAL_APP, "target": target, **wrk(url, hello, count, seconds)}
+        runs.append(outcome)
+        report(f"    {label} {MINIMAL_APP} c={count}: {outcome['requests_per_s']} req/s, p99 {outcome['p99_ms']} ms")
+    return runs
+
+
 def run_load(
     settings: Settings,
     run_dir: Path,
     search_queries: Sequence[SearchQuery],
-    recommendation_users: Sequence[tuple[int, str]],
+    users: Sequence[LoadUser],
+    uncached_users: Sequence[LoadUser],
     *,
     seconds: float,
     connections: Sequence[int],
     report: Report,
 ) -> dict[str, Any]:
+    """The full stack through Nginx and one backend direct, then the one-route app on one gunicorn backend."""
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed: scripts/services install wrk (or apt-get install wrk)")
     nginx_port, backend1, backend2 = free_ports(3)
@@ -171,51 +273,22 @@ def run_load(
         start_services=False,
     )
     stack = Stack(settings, options, report=lambda line: report(f"    stack: {line}"), base_env=dict(os.environ))
-    scripts = run_dir / "wrk"
-    scripts.mkdir(parents=True, exist_ok=True)
-    recommendations = [(f"/recommendations/{user}", token) for user, token in recommendation_users]
-    endpoints: dict[str, list[tuple[str, str]]] = {
+    requests = {
         "/healthz": [("/healthz", "")],
         "/nginx-health": [("/nginx-health", "")],
-        "/movies/latest": [("/movies/latest", "")],
-        "/search?q=": [(path, "") for path in search_paths(search_queries)],
-        "/recommendations (cached)": recommendations,
+        **endpoints(search_queries, users, uncached_users),
     }
-    script_of = {
-        name: write_script(scripts / f"{n}.lua", requests) for n, (name, requests) in enumerate(endpoints.items())
-    }
-    runs: list[dict[str, Any]] = []
+    scripts = _write_scripts(run_dir / "wrk", requests)
     try:
         stack.start()
         targets = {"nginx": stack.nginx_url, "backend1": f"http://127.0.0.1:{backend1}"}
         pids = {child.name: child.pid for child in stack.children}
-        for base in targets.values():  # warm up every endpoint on every target (connections, models, caches)
-            for name in endpoints:
-                if name != "/nginx-health" or base == stack.nginx_url:
-                    wrk(base, script_of[name], 4, 1)
-        for count in connections:
-            for name in endpoints:
-                for target, base in targets.items():
-                    if name == "/nginx-health" and target != "nginx":
-                        continue
-                    if name.startswith("/recommendations"):
-                        warm_recommendations(base, recommendations)
-                    outcome = {"endpoint": name, "target": target, **wrk(base, script_of[name], count, seconds)}
-                    runs.append(outcome)
-                    report(
-                        f"    {name} via {target} c={count}: {outcome['requests_per_s']} req/s, "
-                        f"p99 {outcome['p99_ms']} ms" + (f", {outcome['errors']} errors" if outcome["errors"] else "")
-                    )
+        runs = _measure(targets, scripts, requests, uncached_users, connections, seconds, report, "full stack")
         memory = {name: peak_memory(pid) for name, pid in pids.items() if pid is not None and name != "nginx"}
     finally:
         stack.stop()
-    hello = write_script(scripts / "hello.lua", [("/hello", "")])
     with minimal_backend(options, run_dir) as url:
-        wrk(url, hello, 4, 1)
-        for count in connections:
-            outcome = {"endpoint": MINIMAL_APP, "target": "one backend", **wrk(url, hello, count, seconds)}
-            runs.append(outcome)
-            report(f"    {MINIMAL_APP} c={count}: {outcome['requests_per_s']} req/s, p99 {outcome['p99_ms']} ms")
+        runs += _hello_runs(url, run_dir / "wrk", connections, seconds, report, "full stack", "one backend")
     return {
         "seconds_per_run": seconds,
         "wrk_threads": WRK_THREADS,
@@ -226,8 +299,103 @@ def run_load(
     }
 
 
+EMBEDDED_THREADS = 8  # movierec serve's default, what movierec up runs
+
+
+@contextmanager
+def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, what: str) -> Iterator[None]:
+    with log_path.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603
+            argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
+        )
+    try:
+        poll_until(lambda: process.poll() is None and http_ok(health), 120, 0.25, what)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def run_embedded_load(
+    data_dir: Path,
+    run_dir: Path,
+    search_queries: Sequence[SearchQuery],
+    users: Sequence[LoadUser],
+    uncached_users: Sequence[LoadUser],
+    *,
+    seconds: float,
+    connections: Sequence[int],
+    report: Report,
+) -> dict[str, Any]:
+    """``movierec serve`` on the embedded data dir (SQLite, in-process cache, embedded search), then the
+    one-route app on the same waitress settings."""
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed: scripts/services install wrk (or apt-get install wrk)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_UNSET}
+    env["MOVIEREC_DATA_DIR"] = str(data_dir)
+    env["MOVIEREC_LOG_LEVEL"] = "WARNING"  # as the full stack's backends, the access log is not what is measured
+    requests = endpoints(search_queries, users, uncached_users)
+    scripts = _write_scripts(run_dir / "wrk", requests)
+    (api_port, hello_port) = free_ports(2)
+    api = f"http://127.0.0.1:{api_port}"
+    serve = [sys.executable, "-m", "movierec", "serve", "--port", str(api_port), "--threads", str(EMBEDDED_THREADS)]
+    with _process(serve, env, run_dir / "serve.log", f"{api}/healthz", "movierec serve"):
+        pid = _child_pid(api_port)
+        runs = _measure({"server": api}, scripts, requests, uncached_users, connections, seconds, report, "embedded")
+        memory = peak_memory(pid) if pid else None
+    hello = [sys.executable, "-m", "bench.hello", str(hello_port), str(EMBEDDED_THREADS)]
+    hello_url = f"http://127.0.0.1:{hello_port}"
+    with _process(hello, env, run_dir / "hello.log", f"{hello_url}/hello", "the minimal Flask app on waitress"):
+        runs += _hello_runs(hello_url, run_dir / "wrk", connections, seconds, report, "embedded", "server")
+    return {
+        "seconds_per_run": seconds,
+        "wrk_threads": WRK_THREADS,
+        "server": {"name": "waitress", "processes": 1, "threads": EMBEDDED_THREADS},
+        "runs": runs,
+        "over_minimal_app": over_minimal_app(runs, "server"),
+        "memory": memory,
+    }
+
+
+def _child_pid(port: int) -> int | None:
+    """The pid listening on ``port`` (the server), from /proc; None when it cannot be told."""
+    try:
+        done = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"pid=(\d+)", done.stdout)
+    return int(found.group(1)) if found else None
+
+
+def over_minimal_app(runs: Sequence[dict[str, Any]], target: str) -> list[dict[str, Any]]:
+    """Per endpoint and connection count on ``target``: requests/s over the one-route app's on the same server."""
+    hello = {r["connections"]: r for r in runs if r["endpoint"] == MINIMAL_APP}
+    found = []
+    for run in runs:
+        base = hello.get(run["connections"])
+        if run["target"] != target or run["endpoint"] == MINIMAL_APP or base is None:
+            continue
+        found.append(
+            {
+                "endpoint": run["endpoint"],
+                "connections": run["connections"],
+                "requests_per_s": run["requests_per_s"],
+                "minimal_app_requests_per_s": base["requests_per_s"],
+                "over_minimal_app": ratio(run["requests_per_s"], base["requests_per_s"]),
+            }
+        )
+    return found
+
+
 def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per endpoint and connection count: through Nginx over /healthz through Nginx, and over one backend direct."""
+    """Per endpoint and connection count through Nginx: over /healthz through Nginx, over one backend direct, and
+    over the one-route app on one backend with the same gunicorn settings."""
     by = {(r["endpoint"], r["target"], r["connections"]): r for r in runs}
     found = []
     for (endpoint, target, connections), run in by.items():
@@ -246,6 +414,7 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "direct_over_minimal_app": (
                     ratio(direct["requests_per_s"], hello["requests_per_s"]) if direct and hello else None
                 ),
+                "nginx_over_minimal_app": ratio(run["requests_per_s"], hello["requests_per_s"]) if hello else None,
             }
         )
     return found

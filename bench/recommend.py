@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from bench.common import Report, summarise
 from movierec.api import create_app
+from movierec.api.routes.recommendations import render_items
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.services.models import train
-from movierec.services.ratings import recommendations_key
+from movierec.services.recommendations import recommendations_key
 from movierec.services.seeding import import_movielens_ratings
 from movierec.store.models import RatingRow, UserRow
 from movierec.wiring import Container
@@ -86,7 +87,7 @@ def measure(container: Container, users: list[int], report: Report) -> dict[str,
         return elapsed
 
     def uncached(user: int, strategy: str) -> float:
-        cache.delete(recommendations_key(user))
+        cache.drop(recommendations_key(user))
         return get(user, strategy, expect_cached=False)
 
     result: dict[str, Any] = {
@@ -106,7 +107,7 @@ def measure(container: Container, users: list[int], report: Report) -> dict[str,
             for _ in range(CACHED_REPEATS):
                 samples["cached"].append(get(user, strategy, expect_cached=True))
             started = time.perf_counter()
-            listed = container.recommendations.recommend(user, strategy)
+            listed = container.recommendations.recommend(user, strategy, render=render_items)
             samples["service"].append((time.perf_counter() - started) * 1000.0)
             if not listed.cached:
                 raise RuntimeError("the service call was expected to be served from the cache")

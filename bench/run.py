@@ -54,10 +54,18 @@ class Sizes:
     load_connections: tuple[int, ...]
     load_search_queries: int = 100
     load_users: int = 20
+    load_uncached_users: int = 100  # x 100 limits: more (user, limit) pairs than a run asks for
 
 
 FULL = Sizes(search_queries=1000, recommendation_users=100, load_seconds=10, load_connections=(16, 64))
-QUICK = Sizes(search_queries=200, recommendation_users=20, load_seconds=3, load_connections=(16,), load_users=10)
+QUICK = Sizes(
+    search_queries=200,
+    recommendation_users=20,
+    load_seconds=3,
+    load_connections=(16,),
+    load_users=10,
+    load_uncached_users=20,
+)
 
 
 def command_line(quick: bool, embedded_only: bool) -> str:
@@ -95,10 +103,9 @@ def run(
     """Run the benchmarks, write ``RESULTS.md`` and ``results.json`` into ``output_dir``, return the results."""
     sizes = QUICK if quick else FULL
     urls = None if embedded_only else local_service_urls()  # fail early, before minutes of embedded runs
-    if not embedded_only:
-        missing = [tool for tool in ("wrk", "nginx") if not _installed(tool)]
-        if missing:
-            raise BenchError(f"not installed: {', '.join(missing)} (scripts/services install nginx wrk)")
+    missing = [tool for tool in ("wrk",) + (() if embedded_only else ("nginx",)) if not _installed(tool)]
+    if missing:
+        raise BenchError(f"not installed: {', '.join(missing)} (scripts/services install nginx wrk)")
     started = time.perf_counter()
     results: dict[str, Any] = {
         "command": command_line(quick, embedded_only),
@@ -203,6 +210,37 @@ def _embedded(
                 "prepare": prepared,
                 **recommend.measure(movielens, users, report),
             }
+        cached_users, uncached_users = _load_users(movielens, sizes)
+    with section("load embedded"):
+        load_queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
+        results["load_embedded"] = load.run_embedded_load(
+            root / "movielens",
+            root / "load",
+            load_queries,
+            cached_users,
+            uncached_users,
+            seconds=sizes.load_seconds,
+            connections=sizes.load_connections,
+            report=report,
+        )
+        results["load_embedded"]["catalogue"] = {"source": "movielens", "movies": len(drafts["movielens"])}
+
+
+def _load_users(container: Container, sizes: Sizes) -> tuple[list[load.LoadUser], list[load.LoadUser]]:
+    """The users the load runs as (each with a token and a movie they rated), cached and uncached."""
+    cached = recommend.movielens_users(container, sizes.load_users, seed=23)
+    uncached = recommend.movielens_users(container, sizes.load_uncached_users, seed=29)
+    found = []
+    for user in [*cached, *uncached]:
+        _, rated = container.ratings.history(user, 1)
+        found.append(load.LoadUser(user, container.accounts.issue_token(user).access_token, *rated_pair(rated)))
+    return found[: len(cached)], found[len(cached) :]
+
+
+def rated_pair(rated: list[Any]) -> tuple[int, int]:
+    if not rated:
+        raise BenchError("a MovieLens user without ratings")
+    return rated[0].movie.id, rated[0].rating
 
 
 def _full_stack(
@@ -251,15 +289,15 @@ def _full_stack(
                     "prepare": prepared,
                     **recommend.measure(movielens, users, report),
                 }
-            load_users = recommend.movielens_users(movielens, sizes.load_users, seed=23)
-            tokens = [(user, movielens.accounts.issue_token(user).access_token) for user in load_users]
+            cached_users, uncached_users = _load_users(movielens, sizes)
         with section("load through nginx"):
             load_queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
             results["load"] = load.run_load(
                 settings,
                 root / "stack",
                 load_queries,
-                tokens,
+                cached_users,
+                uncached_users,
                 seconds=sizes.load_seconds,
                 connections=sizes.load_connections,
                 report=report,

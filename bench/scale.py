@@ -28,13 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.common import BenchError, fresh_database, load_average, machine, summarise
+from movierec.cache.port import Entry
 from movierec.stack import LOCAL_SERVICES, REPO_ROOT, tcp_reachable
 
 Report = Callable[[str], None]
@@ -316,13 +317,16 @@ class _NoCache:
 
     name = "none"
 
-    def get(self, key: str, field: str) -> str | None:
-        return None
+    def lookup(self, key: str, field: str, ttl_seconds: int) -> Entry:
+        return Entry(b"0", None)
 
-    def set(self, key: str, field: str, value: str, ttl_seconds: int) -> None:
-        return None
+    def lookup_many(self, slots: Sequence[tuple[str, str, int]]) -> list[Entry]:
+        return [Entry(b"0", None) for _ in slots]
 
-    def delete(self, key: str) -> None:
+    def store(self, key: str, field: str, value: bytes, version: bytes) -> bool:
+        return False
+
+    def drop(self, key: str) -> None:
         return None
 
     def ttl(self, key: str) -> float | None:
@@ -338,6 +342,8 @@ class _NoCache:
 def stage_serve(args: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
+    from movierec.api.routes.recommendations import render_items
+    from movierec.cache.guarded import GuardedCache
     from movierec.services.models import ModelRegistry
     from movierec.services.recommendations import RecommendationService
     from movierec.store.models import RatingRow
@@ -347,7 +353,7 @@ def stage_serve(args: dict[str, Any]) -> dict[str, Any]:
     registry = ModelRegistry(store, Path(args["models_dir"]), check_every_seconds=3600)
     generation = registry.current()
     model_mb = _rss_mb() - before
-    service = RecommendationService(store, _NoCache(), registry)  # type: ignore[arg-type]
+    service = RecommendationService(store, GuardedCache(_NoCache()), registry)
     with store.uow() as uow:
         counts = uow.session.execute(select(RatingRow.user_id, func.count()).group_by(RatingRow.user_id)).all()
     users = np.array([c[0] for c in counts], dtype=np.int64)
@@ -358,10 +364,10 @@ def stage_serve(args: dict[str, Any]) -> dict[str, Any]:
         lengths = sizes[np.argsort(np.abs(sizes - wanted), kind="stable")[:SERVE_USERS]]
         samples, cpu = [], []
         for user in chosen.tolist():
-            service.recommend(user)  # warm this user's pages
+            service.recommend(user, render=render_items)  # warm this user's pages
             for _ in range(SERVE_REPEATS):
                 started, cpu_started = time.perf_counter(), time.process_time()
-                listed = service.recommend(user)
+                listed = service.recommend(user, render=render_items)
                 samples.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - cpu_started) * 1000)
                 assert not listed.cached

@@ -295,11 +295,17 @@ def serve(host: str, port: int, threads: int) -> None:
 
 
 def _serve_api(container: Any, host: str, port: int, threads: int) -> None:
+    from movierec.api import create_app
+
+    serve_wsgi(create_app(container=container), host, port, threads)
+
+
+def serve_wsgi(app: Any, host: str, port: int, threads: int) -> None:
+    """Serve a WSGI app with waitress as ``movierec serve``/``up`` do (the load benchmark's reference app too)."""
     from waitress import create_server
 
-    from movierec.api import MAX_BODY_BYTES, create_app
+    from movierec.api import MAX_BODY_BYTES
 
-    app = create_app(container=container)
     # Exposed directly: idle or half-open connections are closed after 30 s and cannot use the server up (poll, not
     # select: room for 1,000 of them), and bodies over the API's 64 KiB are refused (413) before they are read.
     server = create_server(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
 from limits.storage import Storage, storage_from_string
+from sqlalchemy.engine import make_url
 
+from movierec.cache.guarded import GuardedCache
 from movierec.cache.memory import InProcessCache
 from movierec.cache.port import Cache
 from movierec.events.indexer import MovieIndexer
@@ -26,7 +29,7 @@ from movierec.services.search import SearchService
 from movierec.services.throttle import LoginThrottle, RegistrationThrottle, Throttle
 from movierec.settings import Settings
 from movierec.store import migrate
-from movierec.store.database import create_db_engine
+from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.uow import Store
 
 log = get_logger(__name__)
@@ -57,7 +60,7 @@ def build_throttle(settings: Settings) -> Throttle:
     return Throttle(storage)
 
 
-def build_accounts(settings: Settings, store: Store, throttle: Throttle) -> AccountService:
+def build_accounts(settings: Settings, store: Store, throttle: Throttle, cache: GuardedCache) -> AccountService:
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_kib,
@@ -75,6 +78,7 @@ def build_accounts(settings: Settings, store: Store, throttle: Throttle) -> Acco
         ),
         LoginThrottle(throttle, settings.login_attempts_per_minute, settings.login_address_attempts_per_minute),
         RegistrationThrottle(throttle, settings.registrations_per_hour),
+        cache,
     )
 
 
@@ -84,11 +88,18 @@ def migrate_store(store: Store) -> None:
     migrate.upgrade(store.engine)
 
 
+def cache_namespace(settings: Settings) -> str:
+    """A key prefix naming the database the cached entries were computed from: a Redis shared by two databases
+    (a test run, a staging copy, a recreated database) never serves one's entries to the other's users."""
+    url = make_url(normalise_url(settings.effective_database_url)).render_as_string(hide_password=True)
+    return f"movierec:{hashlib.sha256(url.encode()).hexdigest()[:12]}:"
+
+
 def build_cache(settings: Settings) -> Cache:
     if settings.redis_url:
         from movierec.cache.redis import RedisCache
 
-        return RedisCache(settings.redis_url, timeout=settings.cache_timeout)
+        return RedisCache(settings.redis_url, timeout=settings.cache_timeout, key_prefix=cache_namespace(settings))
     return InProcessCache()
 
 
@@ -192,9 +203,11 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
     if run_migrations:
         migrate_store(store)
     cache = build_cache(settings)
+    guarded = GuardedCache(cache)  # one for every service: a drop that failed is retried before any lookup of its key
     index = build_index(settings)
     events = build_events(settings)
     relay = OutboxRelay(store, events.publisher())
+    catalogue = CatalogueService(store, relay)
     models = ModelRegistry(store, settings.models_dir)
     return Container(
         settings=settings,
@@ -203,10 +216,10 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         index=index,
         events=events,
         relay=relay,
-        accounts=build_accounts(settings, store, build_throttle(settings)),
-        catalogue=CatalogueService(store, relay),
-        ratings=RatingService(store, cache),
-        recommendations=RecommendationService(store, cache, models, settings.recommendation_cache_seconds),
+        accounts=build_accounts(settings, store, build_throttle(settings), guarded),
+        catalogue=catalogue,
+        ratings=RatingService(store, guarded),
+        recommendations=RecommendationService(store, guarded, models, settings.recommendation_cache_seconds, catalogue),
         search=SearchService(index),
         models=models,
     )

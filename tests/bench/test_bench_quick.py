@@ -43,7 +43,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
         env={**os.environ, "MOVIEREC_DATA_DIR": str(out / "unused-data-dir")},
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=480,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -98,6 +98,21 @@ def test_recommendations_cover_every_strategy_cached_and_not(quick_run: tuple[di
             latencies(recommendations[strategy][kind])
         assert recommendations[strategy]["cached"]["n"] == 60
         assert recommendations[strategy]["all_cached"]["n"] == 60 + recommendations[strategy]["new_cached"]["n"]
+
+
+def test_the_embedded_server_is_loaded_beside_the_minimal_app(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, markdown = quick_run
+    load = results["load_embedded"]
+    endpoints = {run["endpoint"] for run in load["runs"]}
+    assert {"/recommendations (cached)", "/recommendations (uncached)", "/my-ratings", "/movies/latest"} <= endpoints
+    assert "/hello (minimal Flask app)" in endpoints
+    for run in load["runs"]:
+        assert number(run["requests"]) > 0 and number(run["requests_per_s"]) > 0, run
+        assert run["errors"] == 0, run
+    assert {entry["endpoint"] for entry in load["over_minimal_app"]} == endpoints - {"/hello (minimal Flask app)"}
+    for entry in load["over_minimal_app"]:
+        assert number(entry["over_minimal_app"]) > 0
+    assert "## Load: embedded server" in markdown
 
 
 def test_targets_and_the_report(quick_run: tuple[dict[str, Any], str]) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
+from movierec.api.routes.recommendations import render_items
 from movierec.domain.movies import MovieDraft
+from movierec.services.recommendations import Recommendation
 from movierec.wiring import Container
 from tests.conftest import Auth, index_everything
 
@@ -199,15 +204,81 @@ def test_a_list_computed_before_a_rating_is_never_served_after_it(
     service = container.recommendations
     user = container.accounts.register("racer", "a fine password")
     container.ratings.rate(user.id, sample_catalogue["Heat"], 9)
-    with container.store.uow() as uow:
-        version_before = uow.ratings.version(user.id)
-    stale = service._compute(user.id, "ease_seq", None, 20)  # started before the next rating...
     matrix = sample_catalogue["The Matrix"]
-    assert matrix in [item.movie.id for item in stale]
-    container.ratings.rate(user.id, matrix, 10)  # ...which drops the cache...
-    container.cache.set(  # ...and then the slow request writes its result
-        f"recommendations:{user.id}", f"ease_seq||20|{version_before}", service._encode(stale), 300
-    )
-    fresh = service.recommend(user.id, "ease_seq", None, 20)
+    compute = service.compute
+
+    def slow_compute(*args: Any) -> list[Recommendation]:
+        items = compute(*args)  # computed from the ratings before the next one...
+        container.ratings.rate(user.id, matrix, 10)  # ...which lands (and drops the cache) before it is stored
+        return items
+
+    service.compute = slow_compute  # type: ignore[method-assign]
+    try:
+        stale = service.recommend(user.id, "ease_seq", None, 20, render=render_items)
+    finally:
+        service.compute = compute  # type: ignore[method-assign]
+    assert matrix in [item["id"] for item in json.loads(stale.items)]
+    fresh = service.recommend(user.id, "ease_seq", None, 20, render=render_items)
     assert fresh.cached is False
-    assert matrix not in [item.movie.id for item in fresh.items]
+    assert matrix not in [item["id"] for item in json.loads(fresh.items)]
+
+
+def test_a_token_checked_before_a_logout_is_not_remembered_after_it(client: FlaskClient, container: Container) -> None:
+    """A request that found its token live, and remembers that after the user logged out, must not revive it."""
+    user_id, headers = Auth(client).user()
+    token = headers["Authorization"].removeprefix("Bearer ")
+    accounts = container.accounts
+    remember = accounts.cache.store
+
+    logged_out: list[int] = []
+
+    def slow_store(*args: Any) -> None:
+        if not logged_out:  # the logout (which checks the token itself) lands between the check and the write
+            logged_out.append(0)
+            logged_out[0] = client.post("/logout", headers=headers).status_code
+        remember(*args)
+
+    accounts.cache.store = slow_store  # type: ignore[method-assign]
+    try:
+        accounts.verify(token)  # this request was already past its check
+    finally:
+        accounts.cache.store = remember  # type: ignore[method-assign]
+    assert logged_out == [204]
+    response = client.get(f"/recommendations/{user_id}", headers=headers)
+    assert response.status_code == 401, response.get_json()
+
+
+def test_a_cached_answer_reads_nothing_from_the_database(
+    client: FlaskClient, container: Container, sample_catalogue: dict[str, int]
+) -> None:
+    """The token check and the list come from the cache, in one lookup: no SQL at all for a cached answer."""
+    user_id, headers = Auth(client).user()
+    client.post("/rate", json={"movie_id": sample_catalogue["Heat"], "rating": 9}, headers=headers)
+    assert client.get(f"/recommendations/{user_id}", headers=headers).get_json()["cached"] is False
+    checkouts: list[object] = []  # every use of the database checks a connection out of the pool, raw cursors too
+
+    def count(connection: Any, *_: Any) -> None:
+        checkouts.append(connection)
+
+    event.listen(container.store.engine.pool, "checkout", count)
+    try:
+        again = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
+        assert again["cached"] is True and again["items"]
+        assert checkouts == []
+        other = client.get(f"/recommendations/{user_id}?limit=3", headers=headers).get_json()
+        assert other["cached"] is False and len(other["items"]) <= 3
+        assert checkouts  # a miss computes from the database
+    finally:
+        event.remove(container.store.engine.pool, "checkout", count)
+
+
+def test_a_bad_token_is_a_401_before_a_bad_parameter_is_a_400(client: FlaskClient) -> None:
+    user_id, headers = Auth(client).user()
+    anonymous = client.get(f"/recommendations/{user_id}?limit=0")
+    assert anonymous.status_code == 401, anonymous.get_json()
+    forged = client.get("/recommendations/abc?limit=0", headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401, forged.get_json()
+    bad = client.get(f"/recommendations/{user_id}?limit=0", headers=headers)
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "validation_error"
+    other = client.get(f"/recommendations/{user_id + 1}", headers=headers)
+    assert other.status_code == 403

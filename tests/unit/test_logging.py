@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sys
 
@@ -19,3 +20,27 @@ def test_logs_follow_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None
     get_logger("test").info("two", n=2)
     logging.getLogger("test.stdlib").warning("three")
     assert "two" in second.getvalue() and "n=2" in second.getvalue() and "three" in second.getvalue()
+
+
+def test_the_access_log_is_one_line_per_request_whatever_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from movierec.log import access_log
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    configure_logging("INFO")
+    access_log.request(method="GET", path="/search\nforged line", status=404, ms=1.5, user_id=None)
+    access_log.request(method="GET", path="/healthz", status=200, ms=0.4, user_id=7)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "path='/search\\nforged line'" in lines[0] and "status=404" in lines[0]
+    assert "[info     ] request" in lines[1] and "path=/healthz" in lines[1] and "user_id=7" in lines[1]
+
+    configure_logging("INFO", json=True)
+    access_log.request(method="POST", path="/rate", status=200, ms=2.0, user_id=3)
+    record = json.loads(out.getvalue().splitlines()[-1])
+    assert record["event"] == "request" and record["path"] == "/rate" and record["user_id"] == 3
+
+    configure_logging("WARNING")  # the access log is at INFO: off
+    access_log.request(method="GET", path="/quiet", status=200, ms=0.1, user_id=None)
+    assert "/quiet" not in out.getvalue()
+    configure_logging("INFO")

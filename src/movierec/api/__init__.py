@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
-from movierec.log import get_logger
+from movierec.log import access_log
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 MAX_BODY_BYTES = 64 * 1024
-access_log = get_logger("movierec.access")
+# Set on every response: nothing in the API sets these itself, so they are appended without a lookup.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -33,6 +44,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     register_blueprints(app)
     register_errorhandlers(app)
     register_headers(app)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -49,10 +61,9 @@ def register_headers(app: Flask) -> None:
         g.started = time.perf_counter()
 
     @app.after_request
-    def _security_headers(response: Response) -> Response:
+    def _access_log(response: Response) -> Response:
         started = g.get("started")
-        access_log.info(
-            "request",
+        access_log.request(
             method=request.method,
             path=request.path,
             status=response.status_code,
@@ -60,8 +71,19 @@ def register_headers(app: Flask) -> None:
             user_id=g.get("user_id"),
             address=request.remote_addr,  # as seen after the trusted-proxy rule
         )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class SecurityHeaders:
+    """WSGI middleware that appends ``SECURITY_HEADERS`` to every response (errors included), to the plain
+    header list the server gets: cheaper than editing each response's ``Headers`` object."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.extend(SECURITY_HEADERS)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)

@@ -6,20 +6,22 @@ from flask import request
 
 from movierec.api.errors import ApiError
 from movierec.api.extension import container
+from movierec.cache.port import Entry, Slot
 from movierec.services.accounts import Caller
 
 MAX_TOKEN_LENGTH = 4096
 
 
-def authenticate() -> Caller:
-    """Who the request's bearer token speaks for; 401 when missing, malformed, expired, revoked or forged."""
+def authenticate(also: Slot | None = None) -> tuple[Caller, Entry | None]:
+    """Who the request's bearer token speaks for; 401 when missing, malformed, expired, revoked or forged. With
+    ``also``, that cache slot is read in the same round trip as the token's check (see ``verify_along``)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         raise ApiError(401, "unauthorized", "missing bearer token: send 'Authorization: Bearer <access_token>'")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > MAX_TOKEN_LENGTH:
         raise ApiError(401, "unauthorized", "malformed Authorization header: expected 'Bearer <access_token>'")
-    return container().accounts.verify(token.strip())
+    return container().accounts.verify_along(token.strip(), also)
 
 
 def require_self(user_id: int, caller: Caller) -> None:

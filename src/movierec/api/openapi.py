@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from movierec.api.auth import authenticate
 from movierec.api.errors import ApiError
+from movierec.cache.port import Slot
 from movierec.domain.ids import MAX_ID, parse_id
 from movierec.domain.text import text_problem
 
@@ -121,6 +122,11 @@ def parse_path_id(value: str, name: str) -> int:
     return parsed
 
 
+def json_response(body: str | bytes, status: int = 200) -> Response:
+    """A JSON response from ready bytes (pydantic's serialiser or the cache): no re-encoding."""
+    return Response(body, status=status, mimetype="application/json")
+
+
 def endpoint(
     *,
     summary: str,
@@ -133,27 +139,55 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     path_params: dict[str, str] | None = None,
-) -> Callable[[Callable[..., BaseModel | None]], Callable[..., Response]]:
+    answer_slot: Callable[..., Slot] | None = None,
+) -> Callable[[Callable[..., BaseModel | Response | None]], Callable[..., Response]]:
+    """Declare an endpoint. ``answer_slot`` (authenticated GETs without a body): given the parsed path ids and
+    query, the cache slot that holds the answer, read together with the token check."""
     spec = EndpointSpec(summary, tags, response, status, body, query, auth, errors, description, path_params or {})
+    if answer_slot is not None and (not auth or body is not None):
+        raise ValueError("answer_slot needs auth=True and no body")
 
-    def decorate(view: Callable[..., BaseModel | None]) -> Callable[..., Response]:
+    def decorate(view: Callable[..., BaseModel | Response | None]) -> Callable[..., Response]:
         @wraps(view)
         def wrapper(**path: str) -> Response:
+            if answer_slot is not None:
+                return answer_from_slot(path)
             kwargs: dict[str, Any] = {}
             if auth:
-                kwargs["caller"] = caller = authenticate()
+                kwargs["caller"] = caller = authenticate()[0]
                 g.user_id = caller.user_id  # for the access log
             kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
                 kwargs["query"] = parse_query(query)
-            result = view(**kwargs)
+            return respond(view(**kwargs))
+
+        def answer_from_slot(path: dict[str, str]) -> Response:
+            """An authenticated GET whose answer may be cached: the cache slot the parameters name is read in
+            the same round trip as the token's check and passed to the view as ``looked_up``. Errors keep their
+            order: a bad token is a 401 before any bad parameter is a 400."""
+            assert answer_slot is not None
+            kwargs: dict[str, Any] = {}
+            problem: ApiError | None = None
+            try:
+                kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
+                if query is not None:
+                    kwargs["query"] = parse_query(query)
+            except ApiError as error:
+                problem = error
+            kwargs["caller"], looked_up = authenticate(None if problem else answer_slot(**kwargs))
+            g.user_id = kwargs["caller"].user_id  # for the access log
+            if problem is not None:
+                raise problem
+            return respond(view(**kwargs, looked_up=looked_up))
+
+        def respond(result: BaseModel | Response | None) -> Response:
             if result is None:
                 return Response(status=status)
-            out = jsonify(result.model_dump(mode="json"))
-            out.status_code = status
-            return out
+            if isinstance(result, Response):  # already rendered (a cached answer)
+                return result
+            return json_response(result.model_dump_json(), status)
 
         wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
         return wrapper

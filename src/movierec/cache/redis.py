@@ -1,19 +1,50 @@
-"""Redis cache adapter: one hash per key, the key's TTL set once by its first write.
+"""Redis cache adapter: one hash per key, holding the key's version (field ``@version``) and its entries.
 
-Every call has short socket and connect timeouts and is tried once: a slow or absent Redis costs a request at most
-``timeout`` seconds and surfaces as ``CacheUnavailable``, which the services catch to carry on uncached.
+``lookup`` and ``store`` are small Lua scripts (EVALSHA, one round trip each, atomic on the server); ``drop`` is a
+``DEL``. Every call has short socket and connect timeouts and is tried once: a slow or absent Redis costs a request
+at most ``timeout`` seconds and surfaces as ``CacheUnavailable``, which callers catch to carry on uncached.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from movierec.cache.port import CacheUnavailable
+from movierec.cache.port import CacheUnavailable, Entry, Slot, new_version
+
+VERSION_FIELD = "@version"  # never an entry's name: entries are strategy variants and token ids
+
+# KEYS: the keys; ARGV: for each key its field, a fresh version and its ttl in seconds (three per key).
+# Returns {version, value or false} per key, flattened.
+_LOOKUP = """
+local found = {}
+for n, key in ipairs(KEYS) do
+  local field, fresh, ttl = ARGV[3 * n - 2], ARGV[3 * n - 1], ARGV[3 * n]
+  local version = redis.call('HGET', key, '@version')
+  if version then
+    found[2 * n - 1], found[2 * n] = version, redis.call('HGET', key, field)
+  else
+    redis.call('HSET', key, '@version', fresh)
+    redis.call('EXPIRE', key, ttl)
+    found[2 * n - 1], found[2 * n] = fresh, false
+  end
+end
+return found
+"""
+
+# KEYS[1] the key; ARGV: the version read by lookup, field, value. Returns 1 when written.
+_STORE = """
+if redis.call('HGET', KEYS[1], '@version') == ARGV[1] then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
 
 
 class RedisCache:
@@ -26,9 +57,12 @@ class RedisCache:
         timeout: float = 0.25,
         max_connections: int = 32,
         health_check_interval: int = 30,
+        key_prefix: str = "",
     ) -> None:
+        """``key_prefix`` namespaces every key (one per database, so two databases never share entries)."""
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        self._prefix = key_prefix
         # A bounded pool that waits at most ``timeout`` for a free connection; no retries: the request must not wait.
         self._pool = BlockingConnectionPool.from_url(
             url,
@@ -38,40 +72,47 @@ class RedisCache:
             socket_connect_timeout=timeout,
             health_check_interval=health_check_interval,
             retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
         )
         self._client = Redis(connection_pool=self._pool)
+        self._lookup = self._client.register_script(_LOOKUP)
+        self._store = self._client.register_script(_STORE)
 
     def _unavailable(self, operation: str, exc: Exception) -> CacheUnavailable:
         return CacheUnavailable(f"redis {operation} failed: {type(exc).__name__}: {exc}")
 
-    def get(self, key: str, field: str) -> str | None:
-        try:
-            value = self._client.hget(key, field)
-        except (RedisError, OSError) as exc:
-            raise self._unavailable("HGET", exc) from exc
-        return None if value is None else str(value)
+    def lookup(self, key: str, field: str, ttl_seconds: int) -> Entry:
+        return self.lookup_many([(key, field, ttl_seconds)])[0]
 
-    def set(self, key: str, field: str, value: str, ttl_seconds: int) -> None:
-        if ttl_seconds <= 0:
+    def lookup_many(self, slots: Sequence[Slot]) -> list[Entry]:
+        if any(ttl <= 0 for _, _, ttl in slots):
             raise ValueError("ttl_seconds must be positive")
+        args: list[str | bytes | int] = []
+        for _, field, ttl in slots:
+            args += [field, new_version(), ttl]
         try:
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, field, value)
-                pipe.expire(key, ttl_seconds, nx=True)  # only the first write of the key sets its TTL
-                pipe.execute()
+            reply = self._lookup(keys=[self._prefix + key for key, _, _ in slots], args=args)
         except (RedisError, OSError) as exc:
-            raise self._unavailable("HSET", exc) from exc
+            raise self._unavailable("lookup", exc) from exc
+        return [
+            Entry(bytes(reply[2 * n]), None if reply[2 * n + 1] is None else bytes(reply[2 * n + 1]))
+            for n in range(len(slots))
+        ]
 
-    def delete(self, key: str) -> None:
+    def store(self, key: str, field: str, value: bytes, version: bytes) -> bool:
         try:
-            self._client.delete(key)
+            return bool(self._store(keys=[self._prefix + key], args=[version, field, value]))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable("store", exc) from exc
+
+    def drop(self, key: str) -> None:
+        try:
+            self._client.delete(self._prefix + key)
         except (RedisError, OSError) as exc:
             raise self._unavailable("DEL", exc) from exc
 
     def ttl(self, key: str) -> float | None:
         try:
-            millis = int(self._client.pttl(key))
+            millis = int(self._client.pttl(self._prefix + key))
         except (RedisError, OSError) as exc:
             raise self._unavailable("PTTL", exc) from exc
         if millis == -2:  # no such key

@@ -1,19 +1,26 @@
 """Accounts: registration with argon2id hashes, login, and signed bearer tokens any backend can verify.
 
-A token carries its own id (``jti``) and the user's token version (``ver``). Every request checks both against the
+A token carries its own id (``jti``) and the user's token version (``ver``). Both are checked against the
 database in the one query that also checks the user still exists: ``POST /logout`` revokes one token (its id is
 kept until the token would have expired), a password change or "log out everywhere" bumps the version and so
-revokes every older token.
+revokes every older token. A token found live is remembered in the cache (``tokens:<user_id>``, field ``jti``,
+value its version) so that later requests skip the query; every revocation drops that key after it commits, and
+the cache's version protocol keeps a check that read the database before a revocation from writing after it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
+from movierec.cache.guarded import GuardedCache
+from movierec.cache.port import Entry, Slot
 from movierec.domain.accounts import (
     User,
     UsernameTaken,
@@ -35,6 +42,8 @@ TOKEN_ISSUER = "movierec"
 TOKEN_ALGORITHM = "HS256"
 BAD_CREDENTIALS = "wrong username or password"
 _MAX_TOKEN_ID = 64
+LIVE_TOKEN_SECONDS = 300  # how long a token found live is trusted from the cache (each revocation drops it)
+TOKEN_MEMO_SIZE = 4096  # tokens whose signature a process remembers having checked (~1 KB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,10 @@ class Caller:
     expires_at: dt.datetime
 
 
+def tokens_key(user_id: int) -> str:
+    return f"tokens:{user_id}"
+
+
 def _invalid(field: str, problem: str) -> InvalidInput:
     return InvalidInput(f"{field}: {problem}", details=[{"field": field, "message": problem}])
 
@@ -67,13 +80,16 @@ class AccountService:
         hashing: PasswordHashing,
         throttle: LoginThrottle,
         registrations: RegistrationThrottle,
+        cache: GuardedCache,
     ):
         self.store = store
+        self.cache = cache
         self.hashing = hashing
         self.throttle = throttle
         self.registrations = registrations
         self._key = signing_key
         self._ttl = token_ttl_seconds
+        self._claims = functools.lru_cache(maxsize=TOKEN_MEMO_SIZE)(self._signed_claims)
 
     def register(self, username: str, password: str, address: str | None = None) -> User:
         username = normalise_username(username)
@@ -134,6 +150,7 @@ class AccountService:
         with self.store.uow() as uow:
             version = uow.users.set_password_hash(user.id, new_hash, revoke_tokens=True)
             uow.commit()
+        self.cache.drop(tokens_key(user.id))
         log.info("password_change.ok", user_id=user.id, address=address)
         return self.issue_token(user.id, version)
 
@@ -158,6 +175,7 @@ class AccountService:
             else:
                 uow.users.revoke_token(caller.token_id, caller.user_id, caller.expires_at)
             uow.commit()
+        self.cache.drop(tokens_key(caller.user_id))
 
     def issue_token(self, user_id: int, version: int | None = None, now: dt.datetime | None = None) -> AccessToken:
         """A token for ``user_id`` under its token ``version`` (read from the database when not given)."""
@@ -180,20 +198,34 @@ class AccountService:
         token = jwt.encode(claims, self._key, algorithm=TOKEN_ALGORITHM)
         return AccessToken(user_id=user_id, access_token=token, expires_in=self._ttl)
 
-    def verify(self, token: str) -> Caller:
-        """Who a valid, unexpired, unrevoked token was issued to; ``Unauthorized`` otherwise."""
+    def _signed_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token this service signed (expiry not checked here: ``verify`` checks it every time).
+        Memoised per token (``self._claims``): checking a signature and decoding the JSON costs more than the
+        whole rest of a cached request, and a token's signed claims never change. Only valid tokens are kept."""
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self._key,
                 algorithms=[TOKEN_ALGORITHM],
                 issuer=TOKEN_ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
+                options={"require": ["exp", "iat", "sub", "iss", "jti"], "verify_exp": False},
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired: log in again") from None
         except jwt.PyJWTError:
             raise Unauthorized("invalid token") from None
+
+    def verify(self, token: str) -> Caller:
+        """Who a valid, unexpired, unrevoked token was issued to; ``Unauthorized`` otherwise."""
+        return self.verify_along(token, None)[0]
+
+    def verify_along(self, token: str, also: Slot | None) -> tuple[Caller, Entry | None]:
+        """``verify``, reading the cache slot ``also`` (what the request will answer from) in the same cache round
+        trip as the token's check; the slot's entry, or None when it could not be read."""
+        claims = self._claims(token)
+        expires = claims["exp"]
+        if isinstance(expires, bool) or not isinstance(expires, int | float):
+            raise Unauthorized("invalid token")
+        if expires <= time.time():  # as PyJWT decides it, with no leeway
+            raise Unauthorized("token expired: log in again")
         subject, token_id, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
         user_id = parse_id(subject) if isinstance(subject, str) else None
         if (
@@ -205,6 +237,13 @@ class AccountService:
             or not isinstance(version, int)
         ):
             raise Unauthorized("invalid token")
+        caller = Caller(user_id, token_id, dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
+        key, claimed = tokens_key(user_id), str(version).encode("ascii")
+        slots = [(key, token_id, LIVE_TOKEN_SECONDS), *([also] if also else [])]
+        entry, *extra = self.cache.lookup_many(slots)  # before the database is read: see the module docstring
+        along = extra[0] if extra else None
+        if entry is not None and entry.value == claimed:
+            return caller, along
         with self.store.uow() as uow:
             state = uow.users.token_state(user_id, token_id)
         if state is None:
@@ -212,4 +251,5 @@ class AccountService:
         current_version, revoked = state
         if revoked or version != current_version:
             raise Unauthorized("token revoked: log in again")
-        return Caller(user_id, token_id, dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
+        self.cache.store(key, token_id, claimed, entry)
+        return caller, along

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from cachetools import TTLCache
 
 from movierec.domain.movies import Movie, MovieDraft
 from movierec.log import get_logger
 from movierec.services.errors import NotFound
 from movierec.services.publishing import BackgroundDrain, OutboxRelay
-from movierec.store.uow import Store
+from movierec.store.uow import Store, UnitOfWork
+
+T = TypeVar("T")
 
 log = get_logger(__name__)
 
@@ -31,9 +37,23 @@ class UpsertSummary:
 
 
 class CatalogueService:
-    def __init__(self, store: Store, relay: OutboxRelay | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        relay: OutboxRelay | None = None,
+        listing_seconds: float = 5.0,
+        movie_seconds: float = 60.0,
+        movie_cache_size: int = 20_000,
+    ) -> None:
         self.store = store
         self.relay = relay
+        # Movies by id, for the lists every recommendation renders: a movie changes only when the catalogue is
+        # written (this process forgets them at once; another process within ``movie_seconds``).
+        self._movies: TTLCache[int, Movie] = TTLCache(maxsize=movie_cache_size, ttl=movie_seconds)
+        # "Recently added" pages and the genre list are read on every page view and change only when movies are
+        # written: each process keeps them for a few seconds, and forgets them at once when it writes movies.
+        self._listings: TTLCache[tuple[object, ...], Any] = TTLCache(maxsize=256, ttl=listing_seconds)
+        self._listings_lock = threading.Lock()
 
     def upsert(self, drafts: Sequence[MovieDraft], *, publish: bool = True) -> UpsertSummary:
         """Write one batch. New and changed movies enter the outbox in the same transaction as the movie."""
@@ -45,6 +65,10 @@ class CatalogueService:
             changed = [o.movie_id for o in outcomes if o.status != "unchanged"]
             uow.outbox.add(dict.fromkeys(changed))
             uow.commit()
+        if changed:
+            with self._listings_lock:
+                self._listings.clear()
+                self._movies.clear()
         for outcome in outcomes:
             setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
             summary.movie_ids.append(outcome.movie_id)
@@ -73,13 +97,43 @@ class CatalogueService:
             raise NotFound(f"movie {movie_id} not found")
         return movie
 
+    def get_many(self, movie_ids: Iterable[int], uow: UnitOfWork | None = None) -> dict[int, Movie]:
+        """The movies of ``movie_ids`` that exist, by id; those not remembered are read in ``uow`` (or a new one)."""
+        wanted = list(dict.fromkeys(movie_ids))
+        found: dict[int, Movie] = {}
+        with self._listings_lock:
+            for movie_id in wanted:
+                movie = self._movies.get(movie_id)
+                if movie is not None:
+                    found[movie_id] = movie
+        missing = [movie_id for movie_id in wanted if movie_id not in found]
+        if missing:
+            if uow is None:
+                with self.store.uow() as own:
+                    read = own.movies.get_many(missing)
+            else:
+                read = uow.movies.get_many(missing)
+            with self._listings_lock:
+                self._movies.update(read)
+            found.update(read)
+        return found
+
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
-        with self.store.uow() as uow:
-            return uow.movies.latest(limit, offset)
+        return self._listing(("latest", limit, offset), lambda uow: uow.movies.latest(limit, offset))
 
     def genres(self) -> list[tuple[str, int]]:
+        return self._listing(("genres",), lambda uow: uow.movies.genre_counts())
+
+    def _listing(self, key: tuple[object, ...], read: Callable[[UnitOfWork], T]) -> T:
+        with self._listings_lock:
+            found = self._listings.get(key)
+        if found is not None:
+            return cast(T, found)
         with self.store.uow() as uow:
-            return uow.movies.genre_counts()
+            value = read(uow)
+        with self._listings_lock:
+            self._listings[key] = value
+        return value
 
     def count(self) -> int:
         with self.store.uow() as uow:

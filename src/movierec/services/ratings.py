@@ -6,24 +6,18 @@ import datetime as dt
 
 from sqlalchemy.exc import IntegrityError
 
-from movierec.cache.port import Cache
+from movierec.cache.guarded import GuardedCache
 from movierec.domain.ratings import RatedMovie, Rating, rating_problem
-from movierec.log import get_logger
 from movierec.services.errors import InvalidInput, NotFound
+from movierec.services.recommendations import recommendations_key
 from movierec.store.models import utcnow
 from movierec.store.uow import Store
 
-log = get_logger(__name__)
-
-
-def recommendations_key(user_id: int) -> str:
-    return f"recommendations:{user_id}"
-
 
 class RatingService:
-    def __init__(self, store: Store, cache: Cache) -> None:
+    def __init__(self, store: Store, recommendations_cache: GuardedCache) -> None:
         self.store = store
-        self.cache = cache
+        self.cache = recommendations_cache
 
     def rate(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> Rating:
         problem = rating_problem(rating)
@@ -43,10 +37,8 @@ class RatingService:
         return Rating(user_id=user_id, movie_id=movie_id, rating=stored, rated_at=stored_at)
 
     def forget_recommendations(self, user_id: int) -> None:
-        try:
-            self.cache.delete(recommendations_key(user_id))
-        except Exception as exc:  # the rating is saved; a stale list expires within the cache TTL
-            log.warning("cache.delete_failed", user_id=user_id, error=repr(exc))
+        """The user's taste changed: drop every cached list of theirs (after the change is committed)."""
+        self.cache.drop(recommendations_key(user_id))
 
     def history(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[RatedMovie]]:
         with self.store.uow() as uow:

@@ -1,25 +1,38 @@
-"""Recommendations: computed from the user's current ratings, cached per user for five minutes."""
+"""Recommendations: computed from the user's current ratings, cached per user for five minutes.
+
+The cache holds each list as the bytes the API sends (``render``'s output), under the user's versioned key
+(``cache/port.py``): a cached answer costs one cache round trip and no database query, and a rating drops the
+key, so a list computed before a rating is never served after it.
+"""
 
 from __future__ import annotations
 
-import json
+import threading
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from cachetools import TTLCache
 
-from movierec.cache.port import Cache
-from movierec.domain.documents import movie_from_document, movie_to_document
+from movierec.cache.guarded import GuardedCache
+from movierec.cache.port import Entry, Slot
 from movierec.domain.movies import Movie
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import UserHistory
 from movierec.log import get_logger
+from movierec.services.catalogue import CatalogueService
 from movierec.services.errors import InvalidInput, NotFound
 from movierec.services.models import ModelRegistry
-from movierec.services.ratings import recommendations_key
 from movierec.store.uow import Store
 
 log = get_logger(__name__)
+
+GENRE_NAMES_SECONDS = 30  # how long a process trusts its list of genre names
+
+
+def recommendations_key(user_id: int) -> str:
+    return f"recommendations:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +42,22 @@ class Recommendation:
     reason: str
 
 
+Render = Callable[[Sequence[Recommendation]], bytes]
+
+
+class Unread:
+    """``recommend``'s default for ``looked_up``: the cache was not read yet."""
+
+
+UNREAD = Unread()
+
+
 @dataclass(frozen=True, slots=True)
 class RecommendationList:
     user_id: int
     strategy: str
     cached: bool
-    items: list[Recommendation]
+    items: bytes  # rendered by the caller's ``render``
 
 
 def favourite_genre(genres_of_rated: list[tuple[str, ...]]) -> str | None:
@@ -46,41 +69,58 @@ def favourite_genre(genres_of_rated: list[tuple[str, ...]]) -> str | None:
 
 
 class RecommendationService:
-    def __init__(self, store: Store, cache: Cache, models: ModelRegistry, ttl_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: GuardedCache,
+        models: ModelRegistry,
+        ttl_seconds: int = 300,
+        catalogue: CatalogueService | None = None,
+    ) -> None:
         self.store = store
+        self.catalogue = catalogue or CatalogueService(store)
         self.cache = cache
         self.models = models
         self.ttl = ttl_seconds
+        self._genre_names: TTLCache[str, dict[str, str]] = TTLCache(maxsize=1, ttl=GENRE_NAMES_SECONDS)
+        self._genre_lock = threading.Lock()  # cachetools caches are not thread-safe
 
     @staticmethod
     def strategies() -> list[str]:
         return list(STRATEGIES)
 
+    def slot(self, user_id: int, strategy: str | None, genre: str | None, limit: int) -> Slot:
+        """Where the list for these arguments is cached: (key, field, ttl)."""
+        folded = "" if genre is None else genre.strip().casefold()
+        return recommendations_key(user_id), f"{strategy or DEFAULT_STRATEGY}|{folded}|{limit}", self.ttl
+
     def recommend(
-        self, user_id: int, strategy: str | None = None, genre: str | None = None, limit: int = 20
+        self,
+        user_id: int,
+        strategy: str | None = None,
+        genre: str | None = None,
+        limit: int = 20,
+        *,
+        render: Render,
+        looked_up: Entry | None | Unread = UNREAD,
     ) -> RecommendationList:
+        """The user's list, rendered by ``render`` (the cache holds what it returns: use one renderer).
+        ``looked_up``: the entry of ``slot(...)`` when the caller already read it (with the token check)."""
         strategy = strategy or DEFAULT_STRATEGY
         if strategy not in STRATEGIES:
             raise InvalidInput(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if genre is not None:
-            known = self._known_genre(genre)
-            if known is None:  # no movie has this genre: nothing to recommend
-                return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=[])
-            genre = known
-        # The field names the user's ratings version: a list computed before a rating can never be served after
-        # it, even if it reached the cache after that rating dropped the user's entries.
-        with self.store.uow() as uow:
-            version = uow.ratings.version(user_id)
-        key, field = recommendations_key(user_id), f"{strategy}|{genre or ''}|{limit}|{version}"
-        hit = self._cache_get(key, field)
-        if hit is not None:
-            try:
-                return self._decode(user_id, strategy, hit)
-            except (KeyError, TypeError, ValueError):
-                log.warning("cache.bad_entry", key=key)
-        items = self._compute(user_id, strategy, genre, limit)
-        self._cache_set(key, field, self._encode(items))
-        return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=items)
+        key, field, ttl = self.slot(user_id, strategy, genre, limit)
+        # The version is read before anything the list is computed from (see cache/port.py).
+        entry = self.cache.lookup(key, field, ttl) if isinstance(looked_up, Unread) else looked_up
+        if entry is not None and entry.value is not None:
+            return RecommendationList(user_id, strategy, True, entry.value)
+        items: list[Recommendation] = []
+        known = None if genre is None else self._known_genre(genre.strip().casefold())
+        if genre is None or known is not None:  # a genre no movie has: nothing to recommend
+            items = self.compute(user_id, strategy, known, limit)
+        rendered = render(items)
+        self.cache.store(key, field, rendered, entry)
+        return RecommendationList(user_id, strategy, False, rendered)
 
     def similar(self, movie_id: int, limit: int) -> tuple[Movie, list[Recommendation]]:
         with self.store.uow() as uow:
@@ -88,8 +128,7 @@ class RecommendationService:
         if movie is None:
             raise NotFound(f"movie {movie_id} not found")
         ids, scores = self.models.model(DEFAULT_STRATEGY).similar_items(movie_id, limit)
-        with self.store.uow() as uow:
-            movies = uow.movies.get_many(int(i) for i in ids)
+        movies = self.catalogue.get_many(int(i) for i in ids)
         items = [
             Recommendation(movies[int(i)], float(s), f"people who liked {movie.title} liked this too")
             for i, s in zip(ids, scores, strict=True)
@@ -98,25 +137,26 @@ class RecommendationService:
         return movie, items
 
     # -- computing -----------------------------------------------------------------------------------------------
-    def _compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
+    def compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
+        """The list from the user's current ratings, uncached: one store session."""
+        model = self.models.model(strategy)
         with self.store.uow() as uow:
             item_ids, ratings, times = uow.ratings.history(user_id)
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
-        history = UserHistory(item_ids, ratings, times)
-        model = self.models.model(strategy)
-        ids, scores = model.recommend(history, limit, exclude_seen=True, candidates=candidates)
-        rated = set(item_ids.tolist())
-        keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
-        ids, scores = ids[keep], scores[keep]
-        because = model.explain(history, ids) if len(ids) else []
+            history = UserHistory(item_ids, ratings, times)
+            ids, scores = model.recommend(history, limit, exclude_seen=True, candidates=candidates)
+            rated = set(item_ids.tolist())
+            keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
+            ids, scores = ids[keep], scores[keep]
+            because = model.explain(history, ids) if len(ids) else []
+            wanted = [*ids.tolist(), *(b for b in because if b is not None)]
+            if strategy == "seed" and not genre:  # the seed formula ranks within the genre the user rates most
+                wanted += item_ids.tolist()
+            movies = self.catalogue.get_many(wanted, uow)
         your_rating = dict(zip(item_ids.tolist(), ratings.tolist(), strict=True))
-        with self.store.uow() as uow:
-            movies = uow.movies.get_many([*ids.tolist(), *(b for b in because if b is not None)])
-            rated_genres = (
-                [m.genres for m in uow.movies.get_many(item_ids.tolist()).values()] if strategy == "seed" else []
-            )
-        # The seed formula ranks within one genre: the one asked for, else the one the user rates most.
-        seed_genre = (genre or favourite_genre(rated_genres)) if strategy == "seed" else None
+        seed_genre = None
+        if strategy == "seed":
+            seed_genre = genre or favourite_genre([movies[i].genres for i in item_ids.tolist() if i in movies])
         why_genre = "the genre you chose" if genre else "the genre you rate most"
         items: list[Recommendation] = []
         for movie_id, score, source in zip(ids.tolist(), scores.tolist(), because, strict=True):
@@ -144,39 +184,13 @@ class RecommendationService:
             return f"popular: {movie.vote_count:,} votes, {movie.vote_average:.1f}/10 on average"
         return "popular with people here"
 
-    def _known_genre(self, genre: str) -> str | None:
-        with self.store.uow() as uow:
-            names = [name for name, _ in uow.movies.genre_counts()]
-        for name in names:
-            if name.casefold() == genre.strip().casefold():
-                return name
-        return None
-
-    # -- cache ---------------------------------------------------------------------------------------------------
-    def _cache_get(self, key: str, field: str) -> str | None:
-        try:
-            return self.cache.get(key, field)
-        except Exception as exc:
-            log.warning("cache.get_failed", key=key, error=repr(exc))
-            return None
-
-    def _cache_set(self, key: str, field: str, value: str) -> None:
-        try:
-            self.cache.set(key, field, value, self.ttl)
-        except Exception as exc:
-            log.warning("cache.set_failed", key=key, error=repr(exc))
-
-    @staticmethod
-    def _encode(items: list[Recommendation]) -> str:
-        return json.dumps(
-            [{"movie": movie_to_document(i.movie), "score": i.score, "reason": i.reason} for i in items],
-            separators=(",", ":"),
-        )
-
-    @staticmethod
-    def _decode(user_id: int, strategy: str, raw: str) -> RecommendationList:
-        items = [
-            Recommendation(movie_from_document(entry["movie"]), float(entry["score"]), str(entry["reason"]))
-            for entry in json.loads(raw)
-        ]
-        return RecommendationList(user_id=user_id, strategy=strategy, cached=True, items=items)
+    def _known_genre(self, folded: str) -> str | None:
+        """The catalogue's spelling of a genre given case-folded; None when no movie has it."""
+        with self._genre_lock:
+            names = self._genre_names.get("names")
+        if names is None or folded not in names:  # a genre added since the list was read is found at once
+            with self.store.uow() as uow:
+                names = {name.casefold(): name for name, _ in uow.movies.genre_counts()}
+            with self._genre_lock:
+                self._genre_names["names"] = names
+        return names.get(folded)

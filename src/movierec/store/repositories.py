@@ -505,14 +505,6 @@ class RatingRepository:
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(RatingRow)) or 0)
 
-    def version(self, user_id: int) -> str:
-        """Changes whenever the user rates (a new movie, or again): their count and latest rating time."""
-        count, latest = self.session.execute(
-            select(func.count(), func.max(RatingRow.rated_at)).where(RatingRow.user_id == user_id)
-        ).one()
-        stamp = latest.timestamp() if isinstance(latest, dt.datetime) else latest
-        return f"{count}@{stamp or 0}"
-
 
 # ------------------------------------------------------------------------------------------ bulk rating paths
 

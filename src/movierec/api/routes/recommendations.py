@@ -1,14 +1,31 @@
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+from collections.abc import Sequence
+
+from flask import Blueprint, Response
+from pydantic import TypeAdapter
 
 from movierec.api.auth import require_self
 from movierec.api.extension import container
-from movierec.api.openapi import endpoint
+from movierec.api.openapi import endpoint, json_response
 from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
+from movierec.cache.port import Entry, Slot
 from movierec.services.accounts import Caller
+from movierec.services.recommendations import Recommendation
 
 bp = Blueprint("recommendations", __name__)
+
+_ITEMS = TypeAdapter(list[RecommendedMovie])
+
+
+def render_items(items: Sequence[Recommendation]) -> bytes:
+    """The ``items`` of a RecommendationsResponse as JSON: what the cache holds and a cached answer sends."""
+    return _ITEMS.dump_json([RecommendedMovie.of_recommendation(item) for item in items])
+
+
+def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
+    return container().recommendations.slot(user_id, query.strategy, query.genre, query.limit)
 
 
 @bp.get("/recommendations/<user_id>")
@@ -20,13 +37,13 @@ bp = Blueprint("recommendations", __name__)
     auth=True,
     errors=(403,),
     path_params={"user_id": "your user id (the token's)"},
+    answer_slot=_answer_slot,
 )
-def recommendations(caller: Caller, user_id: int, query: RecommendationsQuery) -> RecommendationsResponse:
+def recommendations(caller: Caller, user_id: int, query: RecommendationsQuery, looked_up: Entry | None) -> Response:
     require_self(user_id, caller)
-    result = container().recommendations.recommend(user_id, query.strategy, query.genre, query.limit)
-    return RecommendationsResponse(
-        user_id=result.user_id,
-        strategy=result.strategy,
-        cached=result.cached,
-        items=[RecommendedMovie.of_recommendation(i) for i in result.items],
+    result = container().recommendations.recommend(
+        user_id, query.strategy, query.genre, query.limit, render=render_items, looked_up=looked_up
     )
+    cached = "true" if result.cached else "false"
+    head = f'{{"user_id":{result.user_id},"strategy":{json.dumps(result.strategy)},"cached":{cached},"items":'
+    return json_response(b"".join((head.encode(), result.items, b"}")))

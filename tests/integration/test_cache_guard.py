@@ -1,0 +1,127 @@
+"""The guarded cache over a Redis that goes away and comes back: failures are misses, a failed drop is retried.
+
+A private ``redis-server`` on a free port (the shared one must keep running for everyone else), stopped and
+started again on the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from movierec.cache.guarded import GuardedCache
+from movierec.cache.redis import VERSION_FIELD, RedisCache
+from tests.conftest import IN_CI, wait_until
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.path.exists(binary):
+            message = "redis-server is not installed (scripts/services install redis)"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+        self.binary, self.directory, self.port = binary, directory, _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(self._answers, timeout=30, what="the private redis-server to answer")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_drop_that_failed_is_retried_before_the_key_is_served_again(redis_server: PrivateRedis) -> None:
+    cache = RedisCache(redis_server.url, timeout=0.5)
+    guarded = GuardedCache(cache)
+    try:
+        entry = guarded.lookup("recommendations:1", "ease_seq||20", 300)
+        assert entry is not None and entry.value is None
+        guarded.store("recommendations:1", "ease_seq||20", b"[old list]", entry)
+        hit = guarded.lookup("recommendations:1", "ease_seq||20", 300)
+        assert hit is not None and hit.value == b"[old list]"
+
+        # The user rates while this process cannot reach Redis (which keeps its data: a network blip, here a pause).
+        assert redis_server.process is not None
+        redis_server.process.send_signal(19)  # SIGSTOP: the server holds its data but answers nothing
+        try:
+            guarded.drop("recommendations:1")  # fails: remembered
+            assert guarded.pending_drops() == 1
+            assert guarded.lookup("recommendations:1", "ease_seq||20", 300) is None  # still unreachable: a miss
+        finally:
+            redis_server.process.send_signal(18)  # SIGCONT
+
+        # Reachable again. A timed-out DEL may or may not have reached the server (here the paused server runs it
+        # when it resumes); put the old list back as it is when the DEL never arrived.
+        raw = Redis.from_url(redis_server.url, socket_timeout=5)
+        wait_until(lambda: raw.ping(), timeout=30, what="the resumed server")
+        raw.hset("recommendations:1", mapping={VERSION_FIELD: entry.version, "ease_seq||20": b"[old list]"})
+        raw.expire("recommendations:1", 300)
+        raw.close()
+        # This process drops it before serving the key again.
+        fresh = guarded.lookup("recommendations:1", "ease_seq||20", 300)
+        assert fresh is not None and fresh.value is None
+        assert guarded.pending_drops() == 0
+    finally:
+        cache.close()
+
+
+def test_a_cache_that_went_away_is_a_miss_and_comes_back_by_itself(redis_server: PrivateRedis) -> None:
+    cache = RedisCache(redis_server.url, timeout=0.5)
+    guarded = GuardedCache(cache)
+    try:
+        redis_server.stop()
+        started = time.monotonic()
+        assert guarded.lookup("tokens:7", "abc", 300) is None
+        guarded.store("tokens:7", "abc", b"1", None)  # nothing to store under: a no-op, not an error
+        assert time.monotonic() - started < 10  # generous: each call gives up after its 0.5 s timeout
+        redis_server.start()
+        entry = wait_until(lambda: guarded.lookup("tokens:7", "abc", 300), timeout=30, what="the cache to answer again")
+        guarded.store("tokens:7", "abc", b"1", entry)
+        again = guarded.lookup("tokens:7", "abc", 300)
+        assert again is not None and again.value == b"1"
+    finally:
+        cache.close()
