@@ -23,6 +23,7 @@ from movierec.services.publishing import OutboxRelay
 from movierec.services.ratings import RatingService
 from movierec.services.recommendations import RecommendationService
 from movierec.services.search import SearchService
+from movierec.services.steering import SteeringService
 from movierec.services.throttle import LoginThrottle, RegistrationThrottle, Throttle
 from movierec.settings import Settings
 from movierec.store import migrate
@@ -151,6 +152,7 @@ class Container:
     recommendations: RecommendationService
     search: SearchService
     models: ModelRegistry
+    steering: SteeringService
     _closers: list[Any] = field(default_factory=list)
 
     def indexer(self, **options: Any) -> MovieIndexer:
@@ -196,6 +198,7 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
     events = build_events(settings)
     relay = OutboxRelay(store, events.publisher())
     models = ModelRegistry(store, settings.models_dir)
+    ratings = RatingService(store, cache)
     return Container(
         settings=settings,
         store=store,
@@ -205,8 +208,9 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         relay=relay,
         accounts=build_accounts(settings, store, build_throttle(settings)),
         catalogue=CatalogueService(store, relay),
-        ratings=RatingService(store, cache),
+        ratings=ratings,
         recommendations=RecommendationService(store, cache, models, settings.recommendation_cache_seconds),
         search=SearchService(index),
         models=models,
+        steering=SteeringService(store, ratings),
     )

@@ -7,6 +7,7 @@ import datetime as dt
 from flask.testing import FlaskClient
 
 from movierec.domain.movies import MovieDraft
+from movierec.services.steering import taste_version
 from movierec.wiring import Container
 from tests.conftest import Auth, index_everything
 
@@ -200,7 +201,7 @@ def test_a_list_computed_before_a_rating_is_never_served_after_it(
     user = container.accounts.register("racer", "a fine password")
     container.ratings.rate(user.id, sample_catalogue["Heat"], 9)
     with container.store.uow() as uow:
-        version_before = uow.ratings.version(user.id)
+        version_before = taste_version(uow, user.id)
     stale = service._compute(user.id, "ease_seq", None, 20)  # started before the next rating...
     matrix = sample_catalogue["The Matrix"]
     assert matrix in [item.movie.id for item in stale]

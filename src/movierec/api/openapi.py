@@ -37,6 +37,7 @@ class EndpointSpec:
     errors: tuple[int, ...] = ()
     description: str = ""
     path_params: dict[str, str] = field(default_factory=dict)  # name -> description (positive integers)
+    auth_optional: bool = False  # a token may be sent (and is then checked); the view gets ``caller`` or None
 
 
 def _details(error: ValidationError) -> list[dict[str, Any]]:
@@ -133,8 +134,11 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     path_params: dict[str, str] | None = None,
+    auth_optional: bool = False,
 ) -> Callable[[Callable[..., BaseModel | None]], Callable[..., Response]]:
-    spec = EndpointSpec(summary, tags, response, status, body, query, auth, errors, description, path_params or {})
+    spec = EndpointSpec(
+        summary, tags, response, status, body, query, auth, errors, description, path_params or {}, auth_optional
+    )
 
     def decorate(view: Callable[..., BaseModel | None]) -> Callable[..., Response]:
         @wraps(view)
@@ -143,6 +147,11 @@ def endpoint(
             if auth:
                 kwargs["caller"] = caller = authenticate()
                 g.user_id = caller.user_id  # for the access log
+            elif auth_optional:
+                optional = authenticate() if "Authorization" in request.headers else None
+                kwargs["caller"] = optional
+                if optional is not None:
+                    g.user_id = optional.user_id
             kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
             if body is not None:
                 kwargs["body"] = parse_body(body)
@@ -257,6 +266,9 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
         if spec.auth:
             error_codes.add(401)
             operation["security"] = [{"bearerAuth": []}]
+        elif spec.auth_optional:
+            error_codes.add(401)
+            operation["security"] = [{}, {"bearerAuth": []}]  # anonymous, or with a token that must be valid
         for code in sorted(error_codes):
             operation["responses"][str(code)] = {
                 "description": _STATUS_TEXT.get(code, "Error"),

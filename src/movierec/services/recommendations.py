@@ -12,11 +12,13 @@ from movierec.cache.port import Cache
 from movierec.domain.documents import movie_from_document, movie_to_document
 from movierec.domain.movies import Movie
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
-from movierec.domain.recommenders.base import UserHistory
+from movierec.domain.recommenders.base import Recommender, UserHistory
+from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_size, steer
 from movierec.log import get_logger
 from movierec.services.errors import InvalidInput, NotFound
 from movierec.services.models import ModelRegistry
 from movierec.services.ratings import recommendations_key
+from movierec.services.steering import taste_version
 from movierec.store.uow import Store
 
 log = get_logger(__name__)
@@ -67,10 +69,11 @@ class RecommendationService:
             if known is None:  # no movie has this genre: nothing to recommend
                 return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=[])
             genre = known
-        # The field names the user's ratings version: a list computed before a rating can never be served after
-        # it, even if it reached the cache after that rating dropped the user's entries.
+        # The field names the user's ratings and not-interested versions: a list computed before a rating (or a
+        # removal, or a "not interested") can never be served after it, even if it reached the cache after that
+        # change dropped the user's entries.
         with self.store.uow() as uow:
-            version = uow.ratings.version(user_id)
+            version = taste_version(uow, user_id)
         key, field = recommendations_key(user_id), f"{strategy}|{genre or ''}|{limit}|{version}"
         hit = self._cache_get(key, field)
         if hit is not None:
@@ -82,12 +85,17 @@ class RecommendationService:
         self._cache_set(key, field, self._encode(items))
         return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=items)
 
-    def similar(self, movie_id: int, limit: int) -> tuple[Movie, list[Recommendation]]:
+    def similar(self, movie_id: int, limit: int, user_id: int | None = None) -> tuple[Movie, list[Recommendation]]:
+        """Movies like this one; for a known ``user_id``, never one they said they are not interested in."""
         with self.store.uow() as uow:
             movie = uow.movies.get(movie_id)
+            banned = set(uow.not_interested.ids(user_id)) if user_id is not None else set()
         if movie is None:
             raise NotFound(f"movie {movie_id} not found")
-        ids, scores = self.models.model(DEFAULT_STRATEGY).similar_items(movie_id, limit)
+        ids, scores = self.models.model(DEFAULT_STRATEGY).similar_items(movie_id, limit + len(banned))
+        if banned:
+            keep = [n for n, i in enumerate(ids.tolist()) if i not in banned][:limit]
+            ids, scores = ids[keep], scores[keep]
         with self.store.uow() as uow:
             movies = uow.movies.get_many(int(i) for i in ids)
         items = [
@@ -102,12 +110,14 @@ class RecommendationService:
         with self.store.uow() as uow:
             item_ids, ratings, times = uow.ratings.history(user_id)
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
+            banned = uow.not_interested.ids(user_id)  # most recently marked first
         history = UserHistory(item_ids, ratings, times)
         model = self.models.model(strategy)
-        ids, scores = model.recommend(history, limit, exclude_seen=True, candidates=candidates)
+        ids, scores = model.recommend(history, pool_size(limit, len(banned)), exclude_seen=True, candidates=candidates)
         rated = set(item_ids.tolist())
         keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
         ids, scores = ids[keep], scores[keep]
+        ids, scores = self._steered(model, ids, scores, banned, limit)
         because = model.explain(history, ids) if len(ids) else []
         your_rating = dict(zip(item_ids.tolist(), ratings.tolist(), strict=True))
         with self.store.uow() as uow:
@@ -126,6 +136,16 @@ class RecommendationService:
             reason = self._reason(movie, source, movies, your_rating, seed_genre, why_genre)
             items.append(Recommendation(movie, float(score), reason))
         return items
+
+    @staticmethod
+    def _steered(
+        model: Recommender, ids: np.ndarray, scores: np.ndarray, banned: list[int], limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Never a movie the user is not interested in; movies like the latest of those pushed down."""
+        if not banned:
+            return ids[:limit], scores[:limit]
+        neighbours = [model.similar_items(movie_id, NEIGHBOURS) for movie_id in banned[:MAX_SIGNALS]]
+        return steer(ids, scores, banned, neighbours, limit)
 
     @staticmethod
     def _reason(

@@ -17,6 +17,10 @@ DEFAULT_WEIGHT = 0.5
 # How many candidates beyond the requested ones a steered list is picked from: enough for pushed-down movies to be
 # replaced, few enough that scoring stays as cheap as a plain list.
 EXTRA_CANDIDATES = 20
+# The most recent not-interested movies whose neighbours count (each costs one ``similar_items``), and how many
+# neighbours of each: every not-interested movie is excluded all the same.
+MAX_SIGNALS = 20
+NEIGHBOURS = 50
 
 
 def pool_size(n: int, not_interested: int) -> int:
