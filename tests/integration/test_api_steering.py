@@ -157,3 +157,40 @@ def test_a_list_computed_before_a_rating_is_taken_back_is_never_served_after_it(
     fresh = service.recommend(user.id, "ease_seq", None, 20)
     assert fresh.cached is False
     assert casino in [item.movie.id for item in fresh.items]  # not rated any more: it can be recommended again
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        (method, f"{base}/{bad}")
+        for method, base in (
+            ("post", "/watchlist"),
+            ("delete", "/watchlist"),
+            ("get", "/watchlist"),
+            ("post", "/not-interested"),
+            ("delete", "/not-interested"),
+            ("get", "/not-interested"),
+            ("delete", "/rate"),
+        )
+        for bad in ("abc", "0", "-1", "1.5", "99999999999999999999")
+    ],
+)
+def test_bad_ids_are_400_and_change_nothing(
+    client: FlaskClient, container: Container, sample_catalogue: dict[str, int], method: str, path: str
+) -> None:
+    user_id, headers = Auth(client).user()
+    client.post("/rate", json={"movie_id": sample_catalogue["Heat"], "rating": 7}, headers=headers)
+    response = getattr(client, method)(path, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_id"
+    with container.store.uow() as uow:
+        assert uow.ratings.count() == 1
+        assert uow.watchlist.ids(user_id) == [] and uow.not_interested.ids(user_id) == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "offset=-1", "limit=5&limit=6", "limt=5"])
+@pytest.mark.parametrize("path", ["/watchlist", "/not-interested"])
+def test_list_paging_parameters_are_checked(client: FlaskClient, path: str, query: str) -> None:
+    user_id, headers = Auth(client).user()
+    response = client.get(f"{path}/{user_id}?{query}", headers=headers)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error"
