@@ -26,6 +26,7 @@ from movierec.services.publishing import OutboxRelay
 from movierec.services.ratings import RatingService
 from movierec.services.recommendations import RecommendationService
 from movierec.services.search import SearchService
+from movierec.services.steering import SteeringService
 from movierec.services.throttle import LoginThrottle, RegistrationThrottle, Throttle
 from movierec.settings import Settings
 from movierec.store import migrate
@@ -162,6 +163,7 @@ class Container:
     recommendations: RecommendationService
     search: SearchService
     models: ModelRegistry
+    steering: SteeringService
     _closers: list[Any] = field(default_factory=list)
 
     def indexer(self, **options: Any) -> MovieIndexer:
@@ -209,6 +211,7 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
     relay = OutboxRelay(store, events.publisher())
     catalogue = CatalogueService(store, relay)
     models = ModelRegistry(store, settings.models_dir)
+    ratings = RatingService(store, guarded)
     return Container(
         settings=settings,
         store=store,
@@ -218,8 +221,9 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         relay=relay,
         accounts=build_accounts(settings, store, build_throttle(settings), guarded),
         catalogue=catalogue,
-        ratings=RatingService(store, guarded),
+        ratings=ratings,
         recommendations=RecommendationService(store, guarded, models, settings.recommendation_cache_seconds, catalogue),
         search=SearchService(index),
         models=models,
+        steering=SteeringService(store, ratings),
     )

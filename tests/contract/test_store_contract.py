@@ -13,12 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, insert, inspect, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from movierec.domain.accounts import UsernameTaken
-from movierec.domain.movies import MovieDraft
+from movierec.domain.movies import MovieDraft, UnknownMovie
 from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
 from movierec.store.models import RatingRow
@@ -451,3 +451,88 @@ while True:
     threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
     threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
 """
+
+
+@pytest.mark.parametrize("kind", ["watchlist", "not_interested"])
+def test_a_users_movie_list_adds_once_removes_once_newest_first(store: Store, kind: str) -> None:
+    user_id, heat = _user_and_movie(store)
+    with store.uow() as uow:
+        (up,) = uow.movies.upsert_many(drafts(("t:2", "Up", ("Animation",))))
+        bob = uow.users.add("bob", "hash")
+        uow.commit()
+    early = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.uow() as uow:
+        lists = getattr(uow, kind)
+        assert lists.add(user_id, heat, early) is True
+        assert lists.add(user_id, heat, early + dt.timedelta(days=5)) is False  # already there: kept as it was
+        assert lists.add(user_id, up.movie_id, early + dt.timedelta(days=1)) is True
+        uow.commit()
+    with store.uow() as uow:
+        lists = getattr(uow, kind)
+        assert lists.ids(user_id) == [up.movie_id, heat]
+        total, rows = lists.page(user_id, 1, 0)
+        assert total == 2 and rows == [(up.movie_id, early + dt.timedelta(days=1))]
+        assert lists.page(user_id, 10, 1) == (2, [(heat, early)])
+        assert lists.contains(user_id, heat) and not lists.contains(bob.id, heat)
+        assert lists.ids(bob.id) == []
+        assert lists.remove(user_id, heat) is True
+        assert lists.remove(user_id, heat) is False
+        assert lists.remove(bob.id, up.movie_id) is False  # someone else's entry is not touched
+        uow.commit()
+    with store.uow() as uow:
+        lists = getattr(uow, kind)
+        assert lists.ids(user_id) == [up.movie_id]
+
+
+@pytest.mark.parametrize("kind", ["watchlist", "not_interested"])
+def test_adding_an_unknown_movie_raises_a_domain_error_and_leaves_the_transaction_usable(
+    store: Store, kind: str
+) -> None:
+    user_id, heat = _user_and_movie(store)
+    with store.uow() as uow:
+        lists = getattr(uow, kind)
+        with pytest.raises(UnknownMovie):
+            lists.add(user_id, heat + 1000)
+        assert lists.add(user_id, heat) is True
+        uow.commit()
+    with store.uow() as uow:
+        assert getattr(uow, kind).ids(user_id) == [heat]
+
+
+def test_lists_and_ratings_go_with_their_movie_and_user(store: Store) -> None:
+    user_id, heat = _user_and_movie(store)
+    with store.uow() as uow:
+        uow.watchlist.add(user_id, heat)
+        uow.not_interested.add(user_id, heat)
+        uow.commit()
+    with store.uow() as uow:
+        uow.session.execute(text("DELETE FROM movies"))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.watchlist.ids(user_id) == [] and uow.not_interested.ids(user_id) == []
+
+
+def test_removing_a_rating_takes_it_back_once(store: Store) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    with store.uow() as uow:
+        uow.ratings.upsert(user_id, movie_id, 7)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.ratings.remove(user_id, movie_id) is True
+        assert uow.ratings.remove(user_id, movie_id) is False
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.ratings.get(user_id, movie_id) is None
+        assert uow.ratings.for_user(user_id, 10) == (0, [])
+
+
+def test_migration_0004_adds_the_lists_and_its_downgrade_removes_them(store: Store) -> None:
+    user_id, movie_id = _user_and_movie(store)
+    migrate.downgrade(store.engine, "0003")
+    with store.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    assert not {"watchlist", "not_interested"} & tables
+    migrate.upgrade(store.engine)
+    with store.uow() as uow:  # users and movies from before the migration can use the new lists at once
+        assert uow.watchlist.add(user_id, movie_id) and uow.not_interested.add(user_id, movie_id)
+        uow.commit()

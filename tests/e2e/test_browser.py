@@ -422,3 +422,65 @@ def test_phone_compact_cards_poster_stand_ins_no_overflow_and_the_drawer_closes(
             raise
         finally:
             browser.close()
+
+
+def test_watchlist_and_not_interested_from_the_cards(chromium: Path, movielens_api: str, ui_url: str) -> None:
+    """ "+ Watchlist" on a search card fills the Watchlist page, whose button empties it again; "Not interested"
+    takes a movie out of the recommendations at once; the API holds exactly what the page showed."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    username = "e2e_steerer"
+    with ApiClient(movielens_api) as api:
+        heat = next(m for m in api.search("heat", limit=5).items if m.title == "Heat")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = _context(browser, viewport={"width": 1400, "height": 1500}).new_page()
+        page.set_default_timeout(WAIT_MS)
+        try:
+            page.goto(ui_url)
+            expect(page.get_by_role("heading", name="Search movies")).to_be_visible(timeout=WAIT_MS)
+            _register(page, username)
+
+            _go(page, "Search", "Search movies")
+            search = page.locator(".st-key-search_q input")
+            search.fill("heat")
+            search.press("Enter")
+            card = page.locator(f".st-key-card-search-{heat.id}")
+            expect(card).to_contain_text("Heat", timeout=WAIT_MS)
+            watch = card.get_by_role("button", name="+ Watchlist")
+            # While the page reruns after the search, a card can show its old and new rows for a moment: wait until
+            # it has settled to one button.
+            expect(watch).to_have_count(1)
+            watch.click()
+            expect(card).to_contain_text("Heat is on your watchlist", timeout=WAIT_MS)
+            expect(card.get_by_role("button", name="On your watchlist")).to_be_visible()
+            _shot(page, "13-watchlist-added")
+
+            _go(page, "Watchlist", "Watchlist")
+            expect(page.locator(f".st-key-card-watchlist-{heat.id}")).to_contain_text("Heat", timeout=WAIT_MS)
+            _shot(page, "14-watchlist-page")
+            page.get_by_role("button", name="Remove from watchlist").click()
+            expect(page.get_by_text("Nothing on your watchlist yet")).to_be_visible(timeout=WAIT_MS)
+            expect(page.locator(f".st-key-card-watchlist-{heat.id}")).to_have_count(0)
+
+            _go(page, "Recommendations", "Recommended for you")
+            expect(page.locator("[class*='st-key-card-recs-']").first).to_be_visible(timeout=WAIT_MS)
+            first = _card_ids(page, "recs")[0]
+            hide = page.locator(f".st-key-card-recs-{first}").get_by_role("button", name="Not interested")
+            expect(hide).to_have_count(1)
+            hide.click()
+            expect(page.locator(f".st-key-card-recs-{first}")).to_have_count(0, timeout=WAIT_MS)
+            expect(page.locator("[class*='st-key-card-recs-']").first).to_be_visible(timeout=WAIT_MS)
+            _shot(page, "15-not-interested")
+        except BaseException:
+            page.screenshot(path=str(SCREENSHOTS / "failure-steering.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    with ApiClient(movielens_api) as api:
+        session = api.login(username, PASSWORD)
+        assert api.whole_list(session.access_token, "watchlist", session.user_id) == []
+        hidden = api.whole_list(session.access_token, "not-interested", session.user_id)
+        assert [e.movie.id for e in hidden] == [first]
+        recommended = api.recommendations(session.access_token, session.user_id, limit=50).items
+        assert first not in {m.id for m in recommended}

@@ -30,6 +30,7 @@ OPERATIONS = [
     "POST /logout",
     "POST /password",
     "POST /rate",
+    "DELETE /rate/{movie_id}",
     "GET /recommendations/{user_id}",
     "GET /my-ratings/{user_id}",
     "GET /movies/latest",
@@ -38,6 +39,12 @@ OPERATIONS = [
     "GET /search",
     "GET /genres",
     "GET /healthz",
+    "POST /watchlist/{movie_id}",
+    "DELETE /watchlist/{movie_id}",
+    "GET /watchlist/{user_id}",
+    "POST /not-interested/{movie_id}",
+    "DELETE /not-interested/{movie_id}",
+    "GET /not-interested/{user_id}",
 ]
 
 

@@ -72,7 +72,18 @@ def _token(container: Container, user_id: int, *, seconds: int = 60, key: str | 
     return jwt.encode(payload, key or container.settings.signing_key, algorithm="HS256")
 
 
-PROTECTED = [("get", "/recommendations/{id}"), ("get", "/my-ratings/{id}"), ("post", "/rate")]
+PROTECTED = [
+    ("get", "/recommendations/{id}"),
+    ("get", "/my-ratings/{id}"),
+    ("post", "/rate"),
+    ("delete", "/rate/1"),
+    ("get", "/watchlist/{id}"),
+    ("post", "/watchlist/1"),
+    ("delete", "/watchlist/1"),
+    ("get", "/not-interested/{id}"),
+    ("post", "/not-interested/1"),
+    ("delete", "/not-interested/1"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -120,7 +131,9 @@ def test_expired_token_says_so(client: FlaskClient, container: Container) -> Non
     assert response.status_code == 401 and "expired" in response.get_json()["error"]["message"]
 
 
-@pytest.mark.parametrize("path", ["/recommendations/{other}", "/my-ratings/{other}"])
+@pytest.mark.parametrize(
+    "path", ["/recommendations/{other}", "/my-ratings/{other}", "/watchlist/{other}", "/not-interested/{other}"]
+)
 def test_other_users_data_is_403(client: FlaskClient, path: str) -> None:
     auth = Auth(client)
     other = auth.register("bob", "bob's password")

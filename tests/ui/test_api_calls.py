@@ -1,5 +1,7 @@
 """How many API calls each page makes: each read once per visit, nothing again on a rerun, one POST per rating.
 
+A logged-in user's ratings, watchlist and not-interested list are each read once per login (the cards show them).
+
 The API is the real one over HTTP; a WSGI middleware in front of it records every request it receives.
 """
 
@@ -24,7 +26,14 @@ def test_search_asks_once_per_query_and_nothing_on_a_rerun(
     at = ui(session=session)
     assert api_calls.take() == ["GET /genres"]
     at.text_input(key="search_q").input("matrix").run()
-    assert sorted(api_calls.take()) == [f"GET /my-ratings/{session.user_id}", "GET /search"]  # ratings: once
+    assert sorted(api_calls.take()) == sorted(
+        [
+            f"GET /my-ratings/{session.user_id}",  # the user's ratings and lists: once per login
+            f"GET /watchlist/{session.user_id}",
+            f"GET /not-interested/{session.user_id}",
+            "GET /search",
+        ]
+    )
     at.run()
     assert api_calls.take() == []
     at.pills(key=f"rate-search-{sample_catalogue['The Matrix']}").set_value(8).run()
@@ -47,6 +56,8 @@ def test_recommendations_ask_again_only_when_the_choice_or_the_ratings_change(
             "GET /openapi.json",
             f"GET /my-ratings/{session.user_id}",
             f"GET /recommendations/{session.user_id}",
+            f"GET /watchlist/{session.user_id}",
+            f"GET /not-interested/{session.user_id}",
         ]
     )
     at.run()
@@ -65,7 +76,15 @@ def test_latest_my_ratings_and_quick_start_ask_each_read_once(
     session = make_user("counted_pages")
     api_calls.take()
     at = ui("views/latest.py", session)
-    assert sorted(api_calls.take()) == ["GET /genres", "GET /movies/latest", f"GET /my-ratings/{session.user_id}"]
+    assert sorted(api_calls.take()) == sorted(
+        [
+            "GET /genres",
+            "GET /movies/latest",
+            f"GET /my-ratings/{session.user_id}",
+            f"GET /watchlist/{session.user_id}",
+            f"GET /not-interested/{session.user_id}",
+        ]
+    )
     at.run()
     assert api_calls.take() == []
     at.switch_page("views/my_ratings.py").run()
@@ -83,3 +102,22 @@ def test_show_more_asks_once_for_the_longer_list(ui: OpenPage, api_calls: CallLo
     assert not at.exception
     assert api_calls.take() == ["GET /movies/latest"]  # limit 24 now; the sample catalogue has 12
     assert at.session_state["latest_shown"] == 24
+
+
+def test_list_buttons_cost_one_call_each_and_not_interested_asks_for_recommendations_again(
+    ui: OpenPage, api_calls: CallLog, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("counted_lists")
+    api.rate(session.access_token, sample_catalogue["Heat"], 9)
+    at = ui("views/recommendations.py", session)
+    api_calls.take()
+    card = next(b for b in at.container if b.key and b.key.startswith("card-recs-"))
+    movie_id = int(card.key.rsplit("-", 1)[1])
+    at.button(key=f"watch-recs-{movie_id}").click().run()
+    assert not at.exception
+    assert api_calls.take() == [f"POST /watchlist/{movie_id}"]  # the watchlist does not change recommendations
+    at.button(key=f"hide-recs-{movie_id}").click().run()
+    assert not at.exception
+    assert api_calls.take() == [f"POST /not-interested/{movie_id}", f"GET /recommendations/{session.user_id}"]
+    at.switch_page("views/watchlist.py").run()
+    assert api_calls.take() == [f"GET /watchlist/{session.user_id}"]  # the page reads the list fresh on each visit

@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 def register_blueprints(app: Flask) -> None:
-    from movierec.api.routes import accounts, movies, ratings, recommendations, system
+    from movierec.api.routes import accounts, movies, ratings, recommendations, steering, system
 
-    for module in (accounts, movies, ratings, recommendations, system):
+    for module in (accounts, movies, ratings, recommendations, steering, system):
         app.register_blueprint(module.bp)
 
 

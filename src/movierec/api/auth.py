@@ -26,4 +26,4 @@ def authenticate(also: Slot | None = None) -> tuple[Caller, Entry | None]:
 
 def require_self(user_id: int, caller: Caller) -> None:
     if user_id != caller.user_id:
-        raise ApiError(403, "forbidden", "you can only see your own recommendations and ratings")
+        raise ApiError(403, "forbidden", "you can only see your own recommendations, ratings and lists")

@@ -38,6 +38,7 @@ class EndpointSpec:
     errors: tuple[int, ...] = ()
     description: str = ""
     path_params: dict[str, str] = field(default_factory=dict)  # name -> description (positive integers)
+    auth_optional: bool = False  # a token may be sent (and is then checked); the view gets ``caller`` or None
 
 
 def _details(error: ValidationError) -> list[dict[str, Any]]:
@@ -140,10 +141,14 @@ def endpoint(
     description: str = "",
     path_params: dict[str, str] | None = None,
     answer_slot: Callable[..., Slot] | None = None,
+    auth_optional: bool = False,
 ) -> Callable[[Callable[..., BaseModel | Response | None]], Callable[..., Response]]:
     """Declare an endpoint. ``answer_slot`` (authenticated GETs without a body): given the parsed path ids and
-    query, the cache slot that holds the answer, read together with the token check."""
-    spec = EndpointSpec(summary, tags, response, status, body, query, auth, errors, description, path_params or {})
+    query, the cache slot that holds the answer, read together with the token check. ``auth_optional``: a token
+    is checked when one is sent (the view gets ``caller=None`` without one)."""
+    spec = EndpointSpec(
+        summary, tags, response, status, body, query, auth, errors, description, path_params or {}, auth_optional
+    )
     if answer_slot is not None and (not auth or body is not None):
         raise ValueError("answer_slot needs auth=True and no body")
 
@@ -156,6 +161,11 @@ def endpoint(
             if auth:
                 kwargs["caller"] = caller = authenticate()[0]
                 g.user_id = caller.user_id  # for the access log
+            elif auth_optional:
+                optional = authenticate()[0] if "Authorization" in request.headers else None
+                kwargs["caller"] = optional
+                if optional is not None:
+                    g.user_id = optional.user_id
             kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
             if body is not None:
                 kwargs["body"] = parse_body(body)
@@ -291,6 +301,9 @@ def build_openapi(app: Flask, title: str, version: str, error_model: type[BaseMo
         if spec.auth:
             error_codes.add(401)
             operation["security"] = [{"bearerAuth": []}]
+        elif spec.auth_optional:
+            error_codes.add(401)
+            operation["security"] = [{}, {"bearerAuth": []}]  # anonymous, or with a token that must be valid
         for code in sorted(error_codes):
             operation["responses"][str(code)] = {
                 "description": _STATUS_TEXT.get(code, "Error"),

@@ -228,6 +228,25 @@ class MyRatingsResponse(BaseModel):
     items: list[RatedMovieOut]
 
 
+class ListedMovieOut(BaseModel):
+    movie: MovieOut
+    added_at: dt.datetime
+
+
+class MovieListPage(BaseModel):
+    """One page of a user's watchlist or not-interested list, most recently added first."""
+
+    user_id: int
+    total: int
+    items: list[ListedMovieOut]
+
+
+class ListChange(BaseModel):
+    user_id: int
+    movie_id: int
+    added: bool = Field(description="true when the movie was added now, false when it was on the list already")
+
+
 class GenreOut(BaseModel):
     name: str
     count: int

@@ -109,3 +109,11 @@ class Movie:
         if self.poster_path.startswith(("http://", "https://")):
             return self.poster_path
         return f"{base}{self.poster_path}"
+
+
+class UnknownMovie(LookupError):
+    """No movie has this id (it was never there, or it was removed while the request ran)."""
+
+    def __init__(self, movie_id: int) -> None:
+        super().__init__(f"movie {movie_id} not found")
+        self.movie_id = movie_id

@@ -36,6 +36,17 @@ class RatingService:
         self.forget_recommendations(user_id)
         return Rating(user_id=user_id, movie_id=movie_id, rating=stored, rated_at=stored_at)
 
+    def remove(self, user_id: int, movie_id: int) -> bool:
+        """Take the user's rating of the movie back; False when there was none. ``NotFound`` for no such movie."""
+        with self.store.uow() as uow:
+            removed = uow.ratings.remove(user_id, movie_id)
+            if not removed and not uow.movies.exists(movie_id):
+                raise NotFound(f"movie {movie_id} not found")
+            uow.commit()
+        if removed:
+            self.forget_recommendations(user_id)
+        return removed
+
     def forget_recommendations(self, user_id: int) -> None:
         """The user's taste changed: drop every cached list of theirs (after the change is committed)."""
         self.cache.drop(recommendations_key(user_id))

@@ -19,7 +19,8 @@ from movierec.cache.guarded import GuardedCache
 from movierec.cache.port import Entry, Slot
 from movierec.domain.movies import Movie
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
-from movierec.domain.recommenders.base import UserHistory
+from movierec.domain.recommenders.base import Recommender, UserHistory
+from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_size, steer
 from movierec.log import get_logger
 from movierec.services.catalogue import CatalogueService
 from movierec.services.errors import InvalidInput, NotFound
@@ -122,12 +123,17 @@ class RecommendationService:
         self.cache.store(key, field, rendered, entry)
         return RecommendationList(user_id, strategy, False, rendered)
 
-    def similar(self, movie_id: int, limit: int) -> tuple[Movie, list[Recommendation]]:
+    def similar(self, movie_id: int, limit: int, user_id: int | None = None) -> tuple[Movie, list[Recommendation]]:
+        """Movies like this one; for a known ``user_id``, never one they said they are not interested in."""
         with self.store.uow() as uow:
             movie = uow.movies.get(movie_id)
+            banned = set(uow.not_interested.ids(user_id)) if user_id is not None else set()
         if movie is None:
             raise NotFound(f"movie {movie_id} not found")
-        ids, scores = self.models.model(DEFAULT_STRATEGY).similar_items(movie_id, limit)
+        ids, scores = self.models.model(DEFAULT_STRATEGY).similar_items(movie_id, limit + len(banned))
+        if banned:
+            keep = [n for n, i in enumerate(ids.tolist()) if i not in banned][:limit]
+            ids, scores = ids[keep], scores[keep]
         movies = self.catalogue.get_many(int(i) for i in ids)
         items = [
             Recommendation(movies[int(i)], float(s), f"people who liked {movie.title} liked this too")
@@ -143,11 +149,14 @@ class RecommendationService:
         with self.store.uow() as uow:
             item_ids, ratings, times = uow.ratings.history(user_id)
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
+            banned = uow.not_interested.ids(user_id)  # most recently marked first
             history = UserHistory(item_ids, ratings, times)
-            ids, scores = model.recommend(history, limit, exclude_seen=True, candidates=candidates)
+            pool = pool_size(limit, len(banned))
+            ids, scores = model.recommend(history, pool, exclude_seen=True, candidates=candidates)
             rated = set(item_ids.tolist())
             keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
             ids, scores = ids[keep], scores[keep]
+            ids, scores = self._steered(model, ids, scores, banned, limit)
             because = model.explain(history, ids) if len(ids) else []
             wanted = [*ids.tolist(), *(b for b in because if b is not None)]
             if strategy == "seed" and not genre:  # the seed formula ranks within the genre the user rates most
@@ -166,6 +175,16 @@ class RecommendationService:
             reason = self._reason(movie, source, movies, your_rating, seed_genre, why_genre)
             items.append(Recommendation(movie, float(score), reason))
         return items
+
+    @staticmethod
+    def _steered(
+        model: Recommender, ids: np.ndarray, scores: np.ndarray, banned: list[int], limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Never a movie the user is not interested in; movies like the latest of those pushed down."""
+        if not banned:
+            return ids[:limit], scores[:limit]
+        neighbours = [model.similar_items(movie_id, NEIGHBOURS) for movie_id in banned[:MAX_SIGNALS]]
+        return steer(ids, scores, banned, neighbours, limit)
 
     @staticmethod
     def _reason(

@@ -146,3 +146,25 @@ class MovieOutboxRow(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WatchlistRow(Base):
+    """Movies a user means to watch: one row per (user, movie), newest first by ``added_at``."""
+
+    __tablename__ = "watchlist"
+    __table_args__ = (Index("ix_watchlist_user_added_at", "user_id", "added_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NotInterestedRow(Base):
+    """Movies a user never wants recommended (and a negative signal for movies like them)."""
+
+    __tablename__ = "not_interested"
+    __table_args__ = (Index("ix_not_interested_user_added_at", "user_id", "added_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

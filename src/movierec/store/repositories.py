@@ -9,21 +9,24 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from movierec.domain.accounts import User, UsernameTaken, username_key
-from movierec.domain.movies import Movie, MovieDraft
+from movierec.domain.movies import Movie, MovieDraft, UnknownMovie
 from movierec.store.models import (
     GenreRow,
     MovieOutboxRow,
     MovieRow,
+    NotInterestedRow,
     RatingRow,
     RevokedTokenRow,
     UserRow,
+    UTCDateTime,
+    WatchlistRow,
     movie_genres,
     utcnow,
 )
@@ -415,6 +418,15 @@ class RatingRepository:
             select(RatingRow.rating).where(RatingRow.user_id == user_id, RatingRow.movie_id == movie_id)
         )
 
+    def remove(self, user_id: int, movie_id: int) -> bool:
+        """Take the user's rating of the movie back; False when there was none."""
+        statement = (
+            delete(RatingRow)
+            .where(RatingRow.user_id == user_id, RatingRow.movie_id == movie_id)
+            .returning(RatingRow.movie_id)
+        )
+        return self.session.execute(statement).first() is not None
+
     def for_user(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[tuple[int, int, dt.datetime]]]:
         total = int(
             self.session.scalar(select(func.count()).select_from(RatingRow).where(RatingRow.user_id == user_id)) or 0
@@ -692,6 +704,78 @@ def _executemany_chunks(
     return written
 
 
+class _UserMovieList:
+    """A set of movies per user, each with the time it was added (the watchlist, "not interested")."""
+
+    row: type[WatchlistRow] | type[NotInterestedRow]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user_id: int, movie_id: int, added_at: dt.datetime | None = None) -> bool:
+        """Add the movie (True), or leave an entry already there as it is (False). ``UnknownMovie`` for no such movie.
+
+        One INSERT ... SELECT FROM movies ... ON CONFLICT DO NOTHING: two adds racing (a double click) cannot both
+        insert nor fail, and a movie removed meanwhile inserts nothing instead of breaking the transaction."""
+        row = self.row
+        table = cast(Table, row.__table__)
+        dialect = self.session.get_bind().dialect.name
+        table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        source = select(literal(user_id, Integer()), MovieRow.id, literal(added_at or utcnow(), UTCDateTime())).where(
+            MovieRow.id == movie_id
+        )
+        statement = table_insert(table).from_select(["user_id", "movie_id", "added_at"], source)
+        added = self.session.execute(
+            statement.on_conflict_do_nothing(index_elements=[row.user_id, row.movie_id]).returning(row.movie_id)
+        ).first()
+        if added is not None:
+            return True
+        if not self.session.scalar(select(MovieRow.id).where(MovieRow.id == movie_id)):
+            raise UnknownMovie(movie_id)
+        return False
+
+    def remove(self, user_id: int, movie_id: int) -> bool:
+        """Take the movie off the list; False when it was not on it."""
+        row = self.row
+        statement = delete(row).where(row.user_id == user_id, row.movie_id == movie_id).returning(row.movie_id)
+        return self.session.execute(statement).first() is not None
+
+    def contains(self, user_id: int, movie_id: int) -> bool:
+        row = self.row
+        found = self.session.scalar(select(row.movie_id).where(row.user_id == user_id, row.movie_id == movie_id))
+        return found is not None
+
+    def ids(self, user_id: int) -> list[int]:
+        """Every movie id on the user's list, most recently added first."""
+        row = self.row
+        return list(
+            self.session.scalars(
+                select(row.movie_id).where(row.user_id == user_id).order_by(row.added_at.desc(), row.movie_id.desc())
+            )
+        )
+
+    def page(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[tuple[int, dt.datetime]]]:
+        """How many movies the list holds, and one page of (movie id, added at), most recently added first."""
+        row = self.row
+        total = int(self.session.scalar(select(func.count()).select_from(row).where(row.user_id == user_id)) or 0)
+        rows = self.session.execute(
+            select(row.movie_id, row.added_at)
+            .where(row.user_id == user_id)
+            .order_by(row.added_at.desc(), row.movie_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return total, [(int(movie_id), added_at) for movie_id, added_at in rows]
+
+
+class WatchlistRepository(_UserMovieList):
+    row = WatchlistRow
+
+
+class NotInterestedRepository(_UserMovieList):
+    row = NotInterestedRow
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -724,8 +808,10 @@ class OutboxRepository:
 __all__ = [
     "CatalogueSnapshot",
     "MovieRepository",
+    "NotInterestedRepository",
     "OutboxRepository",
     "RatingRepository",
     "UpsertOutcome",
     "UserRepository",
+    "WatchlistRepository",
 ]

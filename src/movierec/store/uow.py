@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from movierec.store.database import make_session_factory
-from movierec.store.repositories import MovieRepository, OutboxRepository, RatingRepository, UserRepository
+from movierec.store.repositories import (
+    MovieRepository,
+    NotInterestedRepository,
+    OutboxRepository,
+    RatingRepository,
+    UserRepository,
+    WatchlistRepository,
+)
 
 
 class UnitOfWork:
@@ -20,6 +27,8 @@ class UnitOfWork:
     users: UserRepository
     ratings: RatingRepository
     outbox: OutboxRepository
+    watchlist: WatchlistRepository
+    not_interested: NotInterestedRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -31,6 +40,8 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.ratings = RatingRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.watchlist = WatchlistRepository(self.session)
+        self.not_interested = NotInterestedRepository(self.session)
         return self
 
     def __exit__(

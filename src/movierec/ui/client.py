@@ -98,6 +98,14 @@ class RatedMovie:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedMovie:
+    """A movie on the user's watchlist or not-interested list."""
+
+    movie: Movie
+    added_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
     total: int
     limit: int
@@ -221,6 +229,39 @@ class ApiClient:
             items.extend(more)
         return items
 
+    def unrate(self, token: str, movie_id: int) -> None:
+        """Take the user's rating of the movie back (nothing to take back is fine too)."""
+        self._request("DELETE", f"/rate/{movie_id}", token=token, expect_body=False)
+
+    # -- the watchlist and "not interested" ----------------------------------------------------------------------
+    def add_to_list(self, token: str, name: str, movie_id: int) -> bool:
+        """Put the movie on the user's ``watchlist`` or ``not-interested`` list; False when it was there already."""
+        body = self._request("POST", f"/{_list_path(name)}/{movie_id}", token=token)
+        return bool(body["added"])
+
+    def remove_from_list(self, token: str, name: str, movie_id: int) -> None:
+        self._request("DELETE", f"/{_list_path(name)}/{movie_id}", token=token, expect_body=False)
+
+    def list_page(
+        self, token: str, name: str, user_id: int, limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[ListedMovie]]:
+        params = {"limit": limit, "offset": offset}
+        body = self._request("GET", f"/{_list_path(name)}/{user_id}", params=params, token=token)
+        items = [
+            ListedMovie(Movie.from_json(i["movie"]), dt.datetime.fromisoformat(i["added_at"])) for i in body["items"]
+        ]
+        return int(body["total"]), items
+
+    def whole_list(self, token: str, name: str, user_id: int) -> list[ListedMovie]:
+        """Every movie on the list, most recently added first (page by page, as far as the API lets one page)."""
+        total, items = self.list_page(token, name, user_id, MAX_PAGE, 0)
+        while len(items) < total and len(items) <= MAX_OFFSET:
+            _, more = self.list_page(token, name, user_id, MAX_PAGE, len(items))
+            if not more:
+                break
+            items.extend(more)
+        return items
+
     # -- recommendations -----------------------------------------------------------------------------------------
     def recommendations(
         self, token: str, user_id: int, strategy: str | None = None, genre: str | None = None, limit: int = 20
@@ -235,8 +276,9 @@ class ApiClient:
             str(body["strategy"]), bool(body.get("cached")), [Movie.from_json(i) for i in body["items"]]
         )
 
-    def similar(self, movie_id: int, limit: int = 10) -> tuple[Movie, list[Movie]]:
-        body = self._request("GET", f"/movies/{movie_id}/similar", params={"limit": limit})
+    def similar(self, movie_id: int, limit: int = 10, token: str | None = None) -> tuple[Movie, list[Movie]]:
+        """Movies like this one; with the user's token, none they said they are not interested in."""
+        body = self._request("GET", f"/movies/{movie_id}/similar", params={"limit": limit}, token=token)
         return Movie.from_json(body["movie"]), [Movie.from_json(i) for i in body["items"]]
 
     def strategies(self) -> Strategies:
@@ -314,6 +356,15 @@ class ApiClient:
         if not message:
             message = f"The movie service answered {response.status_code}."
         raise ApiError(response.status_code, code, plain_sentences(message))
+
+
+LISTS = ("watchlist", "not-interested")
+
+
+def _list_path(name: str) -> str:
+    if name not in LISTS:
+        raise ValueError(f"unknown list {name!r}: one of {', '.join(LISTS)}")
+    return name
 
 
 _FIELD_PREFIX = re.compile(r"^(?P<field>[A-Za-z_][\w.]*): (?P<text>.+)$", re.DOTALL)

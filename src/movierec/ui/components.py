@@ -1,7 +1,8 @@
-"""Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, similar movies.
+"""Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, "+ Watchlist" and "Not
+interested", similar movies.
 
-Each card's rating control and its "More like this" button are fragments (``st.fragment``): a click reruns that
-fragment only, so rating a movie costs one ``POST /rate`` and redraws one card, not the page around it.
+Each card's rating control, its list buttons and its "More like this" button are fragments (``st.fragment``): a click
+reruns that fragment only, so rating a movie costs one ``POST /rate`` and redraws one card, not the page around it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from movierec.ui.client import ApiError, ApiUnavailable, Movie
 LOGIN_PAGE = session.LOGIN_PAGE
 SEARCH_PAGE = "views/search.py"
 RECOMMENDATIONS_PAGE = "views/recommendations.py"
+WATCHLIST_PAGE = "views/watchlist.py"
 ONBOARDING_PAGE = "views/onboarding.py"
 RATING_SCALE = tuple(range(1, 11))
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -224,13 +226,87 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
         "Your rating" if current else "Rate it",
         RATING_SCALE,
         default=current,
-        required=True,  # a rating can be changed, not taken back (the API has no "unrate")
+        required=True,  # a rating can be changed here; My ratings takes one back
         key=key,
         on_change=save_rating,
         args=(movie.id, movie.title, key),
         width="stretch",
     )
     if kind == "success":  # said in the card, not in a toast that would outlive the page
+        st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
+    elif kind == "error":
+        st.error(text, icon=":material/cloud_off:")
+
+
+# -- the watchlist and "not interested" ------------------------------------------------------------------------
+def toggle_listed(name: str, movie_id: int, title: str, key: str, on: bool) -> None:
+    """on_click of a list button: put the movie on (or take it off) the list through the API."""
+    current = session.user()
+    if current is None:
+        return
+    try:
+        if on:
+            session.api().add_to_list(current.access_token, name, movie_id)
+        else:
+            session.api().remove_from_list(current.access_token, name, movie_id)
+    except ApiUnavailable as exc:
+        st.session_state[_outcome_key(key)] = (
+            "error",
+            f"Not saved: {title} did not reach the movie service ({exc.message}). Click again to retry.",
+            name,
+        )
+        return
+    except ApiError as exc:
+        if exc.status == 401:
+            session.expire()
+            st.session_state[_outcome_key(key)] = ("expired", "", name)
+        else:
+            st.session_state[_outcome_key(key)] = ("error", f"Not saved: {exc.message}", name)
+        return
+    session.remember_listed(name, movie_id, on)
+    if name == "watchlist":
+        text = f"{title} is on your watchlist" if on else f"{title} is off your watchlist"
+    else:
+        text = f"{title} will not be recommended again" if on else f"{title} can be recommended again"
+    st.session_state[_outcome_key(key)] = ("success", text, name)
+
+
+@st.fragment
+def list_buttons(movie: Movie, context: str, rerun_lists: tuple[str, ...] = ()) -> None:
+    """ "+ Watchlist" and "Not interested" for the movie, each a toggle; a click saves at once.
+
+    Only this fragment reruns, unless the list changed is in ``rerun_lists`` (a page that shows that list, or that
+    leaves out what it holds: the watchlist page, the recommendations)."""
+    if session.user() is None:
+        return
+    key = f"lists-{context}-{movie.id}"
+    kind, text, name = st.session_state.pop(_outcome_key(key), (None, "", ""))
+    if kind == "expired":
+        st.rerun(scope="app")
+    if kind == "success" and name in rerun_lists:
+        st.rerun(scope="app")
+    watching = movie.id in session.listed("watchlist")
+    hidden = movie.id in session.listed("not-interested")
+    with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
+        st.button(
+            "On your watchlist" if watching else "+ Watchlist",
+            key=f"watch-{context}-{movie.id}",
+            icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
+            type="tertiary",
+            help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
+            on_click=toggle_listed,
+            args=("watchlist", movie.id, movie.title, key, not watching),
+        )
+        st.button(
+            "Undo not interested" if hidden else "Not interested",
+            key=f"hide-{context}-{movie.id}",
+            icon=":material/undo:" if hidden else ":material/block:",
+            type="tertiary",
+            help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
+            on_click=toggle_listed,
+            args=("not-interested", movie.id, movie.title, key, not hidden),
+        )
+    if kind == "success":
         st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
     elif kind == "error":
         st.error(text, icon=":material/cloud_off:")
@@ -246,13 +322,21 @@ def similar_button(movie: Movie, context: str) -> None:
 
 # -- cards -----------------------------------------------------------------------------------------------------
 def movie_card(
-    movie: Movie, context: str, *, show_reason: bool = False, show_similar: bool = False, rerun_page: bool = False
+    movie: Movie,
+    context: str,
+    *,
+    show_reason: bool = False,
+    show_similar: bool = False,
+    rerun_page: bool = False,
+    rerun_lists: tuple[str, ...] = (),
 ) -> None:
     with st.container(key=f"card-{context}-{movie.id}"):
-        _card_body(movie, context, show_reason, show_similar, rerun_page)
+        _card_body(movie, context, show_reason, show_similar, rerun_page, rerun_lists)
 
 
-def _card_body(movie: Movie, context: str, show_reason: bool, show_similar: bool, rerun_page: bool) -> None:
+def _card_body(
+    movie: Movie, context: str, show_reason: bool, show_similar: bool, rerun_page: bool, rerun_lists: tuple[str, ...]
+) -> None:
     left, right = st.columns([1, 2.3], gap="small")
     with left:
         poster(movie)
@@ -274,13 +358,21 @@ def _card_body(movie: Movie, context: str, show_reason: bool, show_similar: bool
         if show_similar:
             similar_button(movie, context)
     rating_control(movie, context, rerun_page)
+    list_buttons(movie, context, rerun_lists)
 
 
-def movie_grid(movies: Sequence[Movie], context: str, *, show_reason: bool = False, show_similar: bool = False) -> None:
+def movie_grid(
+    movies: Sequence[Movie],
+    context: str,
+    *,
+    show_reason: bool = False,
+    show_similar: bool = False,
+    rerun_lists: tuple[str, ...] = (),
+) -> None:
     grid = st.grid(2, min_column_width=360, gap="small", border=True)
     for movie in movies:
         with grid.cell():
-            movie_card(movie, context, show_reason=show_reason, show_similar=show_similar)
+            movie_card(movie, context, show_reason=show_reason, show_similar=show_similar, rerun_lists=rerun_lists)
 
 
 @st.dialog("More like this", width="large")

@@ -24,6 +24,7 @@ def main() -> None:
     you = [
         st.Page(components.ONBOARDING_PAGE, title="Quick start", icon=":material/bolt:"),
         st.Page("views/my_ratings.py", title="My ratings", icon=":material/star:"),
+        st.Page(components.WATCHLIST_PAGE, title="Watchlist", icon=":material/bookmarks:"),
         account,
     ]
     page = st.navigation(

@@ -37,6 +37,7 @@ log = get_logger(__name__)
 
 SESSION = "auth"
 RATINGS = "my_ratings"
+LISTED = {"watchlist": "my_watchlist", "not-interested": "my_not_interested"}  # list name -> session key
 FLASH = "flash"
 RATINGS_VERSION = "ratings_version"
 RECS_MEMO = "recs_memo"
@@ -121,7 +122,10 @@ def movie(movie_id: int) -> Movie:
 
 
 def similar(movie_id: int, limit: int) -> list[Movie]:
-    return _similar(api_url(), movie_id, limit)
+    """Movies like this one (the same cached answer for everyone), without any the user said no to."""
+    hidden = listed("not-interested") if user() is not None else set()
+    items = _similar(api_url(), movie_id, 2 * limit)
+    return [m for m in items if m.id not in hidden][:limit]
 
 
 def popular() -> list[Movie]:
@@ -176,7 +180,7 @@ def start(session: Session) -> None:
 
 
 def _forget() -> None:
-    for key in (SESSION, RATINGS, RECS_MEMO, RATINGS_VERSION):
+    for key in (SESSION, RATINGS, RECS_MEMO, RATINGS_VERSION, *LISTED.values()):
         st.session_state.pop(key, None)
 
 
@@ -237,6 +241,48 @@ def remember_rating(movie_id: int, rating: int) -> None:
     if isinstance(known, dict):
         known[movie_id] = rating
     st.session_state[RATINGS_VERSION] = ratings_version() + 1
+
+
+def forget_rating(movie_id: int) -> None:
+    """The user's rating of the movie was taken back."""
+    known = st.session_state.get(RATINGS)
+    if isinstance(known, dict):
+        known.pop(movie_id, None)
+    taste_changed()
+
+
+def taste_changed() -> None:
+    """Something the recommendations depend on changed (a rating taken back, "not interested"): ask again."""
+    st.session_state[RATINGS_VERSION] = ratings_version() + 1
+
+
+def listed(name: str) -> set[int]:
+    """The ids on the user's ``watchlist`` or ``not-interested`` list, loaded once per login and kept in step."""
+    current = user()
+    if current is None:
+        return set()
+    key = LISTED[name]
+    known = st.session_state.get(key)
+    if not isinstance(known, set):
+        known = {entry.movie.id for entry in api().whole_list(current.access_token, name, current.user_id)}
+        st.session_state[key] = known
+    return known
+
+
+def remember_list(name: str, movie_ids: set[int]) -> None:
+    """The whole list as a page just read it from the API."""
+    st.session_state[LISTED[name]] = set(movie_ids)
+
+
+def remember_listed(name: str, movie_id: int, on: bool) -> None:
+    known = st.session_state.get(LISTED[name])
+    if isinstance(known, set):
+        if on:
+            known.add(movie_id)
+        else:
+            known.discard(movie_id)
+    if name == "not-interested":
+        taste_changed()
 
 
 def ratings_version() -> int:

@@ -16,6 +16,7 @@ from movierec.api.schemas import (
     SimilarQuery,
     SimilarResponse,
 )
+from movierec.services.accounts import Caller
 
 bp = Blueprint("movies", __name__)
 
@@ -41,15 +42,17 @@ def get_movie(movie_id: int) -> MovieOut:
 
 @bp.get("/movies/<movie_id>/similar")
 @endpoint(
-    summary="Movies like this one",
+    summary="Movies like this one (with your token: never one you said you are not interested in)",
     tags=("movies", "recommendations"),
     query=SimilarQuery,
     response=SimilarResponse,
     errors=(404,),
     path_params={"movie_id": "the movie's id"},
+    auth_optional=True,
 )
-def similar(movie_id: int, query: SimilarQuery) -> SimilarResponse:
-    movie, items = container().recommendations.similar(movie_id, query.limit)
+def similar(caller: Caller | None, movie_id: int, query: SimilarQuery) -> SimilarResponse:
+    user_id = caller.user_id if caller is not None else None
+    movie, items = container().recommendations.similar(movie_id, query.limit, user_id)
     return SimilarResponse(
         movie=MovieOut.of(movie),
         items=[RecommendedMovie.of_recommendation(i) for i in items],

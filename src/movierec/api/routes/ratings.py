@@ -32,6 +32,20 @@ def rate(caller: Caller, body: RateRequest) -> RateResponse:
     return RateResponse(user_id=saved.user_id, movie_id=saved.movie_id, rating=saved.rating, rated_at=saved.rated_at)
 
 
+@bp.delete("/rate/<movie_id>")
+@endpoint(
+    summary="Take your rating of a movie back (204 also when you had not rated it; 404 when no movie has this id)",
+    tags=("ratings",),
+    response=None,
+    status=204,
+    auth=True,
+    errors=(404,),
+    path_params={"movie_id": "the movie's id"},
+)
+def unrate(caller: Caller, movie_id: int) -> None:
+    container().ratings.remove(caller.user_id, movie_id)
+
+
 @bp.get("/my-ratings/<user_id>")
 @endpoint(
     summary="Your ratings, newest first",

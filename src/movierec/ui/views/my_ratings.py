@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from movierec.ui import components, session
-from movierec.ui.client import RatedMovie
+from movierec.ui.client import ApiError, ApiUnavailable, RatedMovie
 
 TOP_GENRES = 12
 
@@ -87,6 +87,51 @@ def favourite_genre(table: pd.DataFrame) -> str:
     return str((settled if len(settled) else table)["Genre"].iloc[0])
 
 
+def unrate(titles: dict[int, str]) -> None:
+    """on_click of "Remove rating": take the chosen rating back through the API; the page reruns without it."""
+    current = session.user()
+    movie_id = st.session_state.get("unrate_pick")
+    if current is None or movie_id is None:
+        return
+    title = titles.get(int(movie_id), "the movie")
+    try:
+        session.api().unrate(current.access_token, int(movie_id))
+    except ApiUnavailable as exc:
+        session.flash("error", f"Not removed: your rating of {title} is kept ({exc.message}). Try again.")
+        return
+    except ApiError as exc:
+        if exc.status == 401:
+            session.expire()
+        else:
+            session.flash("error", f"Not removed: {exc.message}")
+        return
+    session.forget_rating(int(movie_id))
+    st.session_state.pop("unrate_pick", None)
+    session.flash("success", f"Your rating of {title} is removed")
+
+
+def remove_rating_control(rated: list[RatedMovie]) -> None:
+    titles = {r.movie.id: f"{r.movie.label} — {r.rating}/10" for r in rated}
+    with st.expander("Take a rating back", icon=":material/delete:"):
+        st.caption("The movie counts as not rated again: it can be recommended, and no longer shapes your picks.")
+        st.selectbox(
+            "Your rating of",
+            list(titles),
+            format_func=titles.__getitem__,
+            index=None,
+            placeholder="Choose a movie you rated",
+            key="unrate_pick",
+        )
+        st.button(
+            "Remove rating",
+            key="unrate_button",
+            icon=":material/delete:",
+            on_click=unrate,
+            args=({r.movie.id: r.movie.title for r in rated},),
+            disabled=st.session_state.get("unrate_pick") is None,
+        )
+
+
 def render() -> None:
     st.title("My ratings")
     current = session.user()
@@ -126,6 +171,7 @@ def render() -> None:
         width="stretch",
         key="ratings_table",
     )
+    remove_rating_control(rated)
 
     over_time, by_genre = st.columns(2)
     with over_time:

@@ -90,7 +90,10 @@ def render() -> None:
         st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
         return
     st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
-    components.movie_grid(result.items, context="recs", show_reason=True, show_similar=True)
+    # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
+    components.movie_grid(
+        result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
+    )
     if len(result.items) >= shown and shown < MOST:
         # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
         st.button("Show more", key="recs_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))

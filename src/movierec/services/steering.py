@@ -1,0 +1,87 @@
+"""Steering: what people tell the recommender besides ratings. A watchlist (movies to watch later) and a "not
+interested" list (never recommended again, and a negative signal for movies like them).
+
+Every change is committed first, then the user's cached recommendations are dropped, as a rating drops them: the
+cache's versioned keys (``cache/port.py``) keep a list computed before a change from being served after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from movierec.domain.movies import Movie, UnknownMovie
+from movierec.services.errors import NotFound
+from movierec.services.ratings import RatingService
+from movierec.store.repositories import NotInterestedRepository, WatchlistRepository
+from movierec.store.uow import Store, UnitOfWork
+
+LISTS = ("watchlist", "not_interested")
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMovie:
+    movie: Movie
+    added_at: dt.datetime
+
+
+class SteeringService:
+    def __init__(self, store: Store, ratings: RatingService) -> None:
+        self.store = store
+        self.ratings = ratings
+
+    # -- the watchlist -------------------------------------------------------------------------------------------
+    def add_to_watchlist(self, user_id: int, movie_id: int) -> bool:
+        """Add the movie to the user's watchlist; False when it was there already (kept as it was)."""
+        return self._add("watchlist", user_id, movie_id)
+
+    def remove_from_watchlist(self, user_id: int, movie_id: int) -> bool:
+        return self._remove("watchlist", user_id, movie_id)
+
+    def watchlist(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
+        return self._page("watchlist", user_id, limit, offset)
+
+    # -- not interested ------------------------------------------------------------------------------------------
+    def mark_not_interested(self, user_id: int, movie_id: int) -> bool:
+        return self._add("not_interested", user_id, movie_id)
+
+    def unmark_not_interested(self, user_id: int, movie_id: int) -> bool:
+        return self._remove("not_interested", user_id, movie_id)
+
+    def not_interested(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
+        return self._page("not_interested", user_id, limit, offset)
+
+    # -- shared --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _list(uow: UnitOfWork, name: str) -> WatchlistRepository | NotInterestedRepository:
+        if name not in LISTS:
+            raise ValueError(f"unknown list {name!r}")
+        return uow.watchlist if name == "watchlist" else uow.not_interested
+
+    def _add(self, name: str, user_id: int, movie_id: int) -> bool:
+        with self.store.uow() as uow:
+            try:
+                added = self._list(uow, name).add(user_id, movie_id)
+            except UnknownMovie as exc:
+                raise NotFound(str(exc)) from None
+            uow.commit()
+        if added:
+            self.ratings.forget_recommendations(user_id)
+        return added
+
+    def _remove(self, name: str, user_id: int, movie_id: int) -> bool:
+        """Take the movie off the list; False when it was not on it. ``NotFound`` when no movie has this id."""
+        with self.store.uow() as uow:
+            removed = self._list(uow, name).remove(user_id, movie_id)
+            if not removed and not uow.movies.exists(movie_id):
+                raise NotFound(f"movie {movie_id} not found")
+            uow.commit()
+        if removed:
+            self.ratings.forget_recommendations(user_id)
+        return removed
+
+    def _page(self, name: str, user_id: int, limit: int, offset: int) -> tuple[int, list[ListedMovie]]:
+        with self.store.uow() as uow:
+            total, rows = self._list(uow, name).page(user_id, limit, offset)
+            movies = uow.movies.get_many(movie_id for movie_id, _ in rows)
+        return total, [ListedMovie(movies[m], at) for m, at in rows if m in movies]
