@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
+from movierec.api.metrics import register_metrics
 from movierec.log import get_logger
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
     register_blueprints(app)
     register_errorhandlers(app)
+    register_metrics(app)
     register_headers(app)
     return app
 

@@ -288,15 +288,14 @@ class KafkaEventConsumer:
                 raise KafkaException(partition.error)
 
     # -- the stall watchdog ---------------------------------------------------------------------------------------
-    def lagging_partitions(self) -> list[tuple[int, int, int]]:
-        """(partition, position, high watermark) of each assigned partition with messages not yet received.
+    def partition_offsets(self) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition, asked of the broker.
 
         The position is where this consumer will fetch next; before its first fetch it is the committed offset
         (or the low watermark when nothing was committed, as ``auto.offset.reset=earliest`` does).
         """
         consumer = self._open()
         timeout = min(self._events.timeout, 5.0)
-        lagging = []
         assigned = consumer.assignment()
         if not assigned:
             return []
@@ -305,13 +304,19 @@ class KafkaEventConsumer:
         if unknown:
             for tp in consumer.committed(unknown, timeout=timeout):
                 positions[tp.partition] = tp.offset
+        offsets = []
         for tp in assigned:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
             position = positions.get(tp.partition, -1)
-            position = low if position < 0 else position
-            if high > position:
-                lagging.append((tp.partition, position, high))
-        return lagging
+            offsets.append((tp.partition, low if position < 0 else position, high))
+        return offsets
+
+    def lagging_partitions(self) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition with messages not yet received."""
+        return [offsets for offsets in self.partition_offsets() if offsets[2] > offsets[1]]
+
+    def lag(self) -> dict[int, int]:
+        return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets()}
 
     def _restart_if_stalled(self) -> None:
         """Replace the librdkafka consumer when it holds partitions with messages to read yet delivers nothing.

@@ -14,6 +14,7 @@ from movierec.domain.movies import Movie
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import UserHistory
 from movierec.log import get_logger
+from movierec.metrics import recommendation_computed, recommendation_served, timed
 from movierec.services.errors import InvalidInput, NotFound
 from movierec.services.models import ModelRegistry
 from movierec.services.ratings import recommendations_key
@@ -75,9 +76,11 @@ class RecommendationService:
         hit = self._cache_get(key, field)
         if hit is not None:
             try:
+                recommendation_served(cached=True)
                 return self._decode(user_id, strategy, hit)
             except (KeyError, TypeError, ValueError):
                 log.warning("cache.bad_entry", key=key)
+        recommendation_served(cached=False)
         items = self._compute(user_id, strategy, genre, limit)
         self._cache_set(key, field, self._encode(items))
         return RecommendationList(user_id=user_id, strategy=strategy, cached=False, items=items)
@@ -98,6 +101,7 @@ class RecommendationService:
         return movie, items
 
     # -- computing -----------------------------------------------------------------------------------------------
+    @timed(recommendation_computed)
     def _compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
         with self.store.uow() as uow:
             item_ids, ratings, times = uow.ratings.history(user_id)
