@@ -477,6 +477,9 @@ def _ports(value: str) -> tuple[int, int]:
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers each")
 @click.option(
+    "--metrics-ports", default="9101,9102", show_default=True, help="the indexer's and the trainer's /metrics ports"
+)
+@click.option(
     "--run-dir", type=click.Path(path_type=Path), help="logs, pids, Nginx config  [default: <data dir>/stack]"
 )
 @click.option("--no-start-services", is_flag=True, help="never run scripts/services start; require running services")
@@ -487,6 +490,7 @@ def stack(
     no_ui: bool,
     seed: str,
     workers: int,
+    metrics_ports: str,
     run_dir: Path | None,
     no_start_services: bool,
 ) -> None:
@@ -503,6 +507,7 @@ def stack(
             seed=seed,
             run_dir=run_dir,
             workers=workers,
+            metrics_ports=_ports(metrics_ports),
             start_services=not no_start_services,
         )
     except (ConfigurationError, StackError) as exc:
