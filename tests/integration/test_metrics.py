@@ -20,11 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from movierec.domain.movies import MovieDraft
 from movierec.events.embedded import EmbeddedMovieEvents
 from movierec.metrics import scrape_registry
-from movierec.runtime import IndexerWorker
+from movierec.runtime import IndexerWorker, PeriodicTrainer
+from movierec.services import models as model_store
 from movierec.services.publishing import OutboxRelay
 from movierec.stack import free_ports, http_ok
 from movierec.wiring import Container
-from tests.conftest import Auth, create_app_for, wait_until
+from tests.conftest import Auth, create_app_for, index_everything, wait_until
 from tests.integration.test_training import rate_many
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -133,6 +134,27 @@ def test_api_reports_the_model_generation_it_serves(container: Container, sample
     assert 0 <= value(samples, "movierec_model_age_seconds") < 600
     with container.store.uow() as uow:
         assert value(samples, "movierec_model_ratings") == uow.ratings.count()  # fitted on every rating so far
+
+
+def test_in_one_process_the_api_shows_the_indexer_and_the_trainer_too(
+    container: Container, sample_catalogue: dict[str, int]
+) -> None:
+    """`movierec up` runs the indexer and the trainer as threads of the API process: one registry, one /metrics."""
+    client = create_app_for(container).test_client()
+    before = scrape_client(client)
+    container.catalogue.upsert([MovieDraft("metrics:up", "Up Metric Movie", 2002)])
+    index_everything(container)
+    rate_many(container, list(sample_catalogue.values()), 2)
+    assert PeriodicTrainer(container).due()
+    model_store.train(container.store, container.settings.models_dir)
+    after = scrape_client(client)
+    assert (
+        value(after, "movierec_indexer_movies_indexed_total") - value(before, "movierec_indexer_movies_indexed_total")
+        == 1
+    )
+    assert value(after, "movierec_trainer_fits_total") - value(before, "movierec_trainer_fits_total") == 1
+    with container.store.uow() as uow:
+        assert value(after, "movierec_trainer_ratings_seen") == uow.ratings.count()
 
 
 def test_metrics_is_not_a_json_endpoint_of_the_openapi_document(client: FlaskClient) -> None:
