@@ -288,14 +288,15 @@ class KafkaEventConsumer:
                 raise KafkaException(partition.error)
 
     # -- the stall watchdog ---------------------------------------------------------------------------------------
-    def partition_offsets(self) -> list[tuple[int, int, int]]:
-        """(partition, position, high watermark) of each assigned partition, asked of the broker.
+    def partition_offsets(self, timeout: float = 5.0) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition, asked of the broker (each request
+        waits at most ``timeout`` seconds, and no longer than the client's timeout).
 
         The position is where this consumer will fetch next; before its first fetch it is the committed offset
         (or the low watermark when nothing was committed, as ``auto.offset.reset=earliest`` does).
         """
         consumer = self._open()
-        timeout = min(self._events.timeout, 5.0)
+        timeout = min(self._events.timeout, timeout)
         assigned = consumer.assignment()
         if not assigned:
             return []
@@ -316,7 +317,8 @@ class KafkaEventConsumer:
         return [offsets for offsets in self.partition_offsets() if offsets[2] > offsets[1]]
 
     def lag(self) -> dict[int, int]:
-        return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets()}
+        # for /metrics, from the indexer's loop: a broker that is away delays indexing by 2 s at most per check
+        return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets(2.0)}
 
     def _restart_if_stalled(self) -> None:
         """Replace the librdkafka consumer when it holds partitions with messages to read yet delivers nothing.
