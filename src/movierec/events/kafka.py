@@ -317,7 +317,7 @@ class KafkaEventConsumer:
         return [offsets for offsets in self.partition_offsets() if offsets[2] > offsets[1]]
 
     def lag(self) -> dict[int, int]:
-        # for /metrics, from the indexer's loop: a broker that is away delays indexing by 2 s at most per check
+        # for /metrics, from the indexer's loop: with the broker away, each request of the check gives up after 2 s
         return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets(2.0)}
 
     def _restart_if_stalled(self) -> None:
