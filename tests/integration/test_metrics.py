@@ -316,3 +316,19 @@ def test_gunicorn_workers_share_one_scrape_and_start_from_a_clean_dir(settings_d
 def settings_dir(container: Container) -> Path:
     """A migrated embedded data dir that other processes can serve."""
     return container.settings.data_dir
+
+
+def test_a_dead_workers_live_gauges_are_dropped_and_its_counters_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from movierec import gunicorn_conf
+
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    (directory / "gauge_livesum_4242.db").write_bytes(b"")
+    (directory / "counter_4242.db").write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    gunicorn_conf.child_exit(SimpleNamespace(), SimpleNamespace(pid=4242))
+    assert sorted(path.name for path in directory.iterdir()) == ["counter_4242.db"]
