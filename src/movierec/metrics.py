@@ -208,6 +208,6 @@ def scrape_registry(multiprocess_dir: Path | None, extra: Iterable[Collector] = 
 
 def serve(host: str, port: int, multiprocess_dir: Path | None = None) -> Any:
     """An HTTP ``/metrics`` endpoint on its own port, in a daemon thread (the indexer, the trainer). Returns the
-    server; ``shutdown()`` stops it."""
+    server: ``shutdown()`` then ``server_close()`` stops it."""
     server, _thread = start_http_server(port, addr=host, registry=scrape_registry(multiprocess_dir))
     return server
