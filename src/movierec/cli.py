@@ -204,6 +204,8 @@ def train(every: float | None) -> None:
     from movierec.services.models import train as train_models
 
     settings = _settings()
+    if every is not None:
+        _serve_metrics(settings, settings.trainer_metrics_port)
     container = _container(settings)
     if every is not None:
         trainer = PeriodicTrainer(container, every_seconds=every)
@@ -259,12 +261,26 @@ def evaluate(as_json: bool, quick: bool) -> None:
     click.echo(report.to_json() if as_json else format_report(report))
 
 
+def _serve_metrics(settings: Settings, port: int | None) -> None:
+    """Prometheus /metrics of this command on its own port (off when the port setting is unset)."""
+    if port is None:
+        return
+    from movierec import metrics
+
+    try:
+        metrics.serve(settings.metrics_host, port, settings.prometheus_multiproc_dir)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve /metrics on {settings.metrics_host}:{port}: {exc.strerror}") from None
+    log.info("metrics.listening", url=f"http://{settings.metrics_host}:{port}/metrics")
+
+
 @main.command()
 def indexer() -> None:
     """Consume movie events and index them into search (the Kafka indexer of the full stack)."""
     from movierec.runtime import IndexerWorker
 
     settings = _settings()
+    _serve_metrics(settings, settings.indexer_metrics_port)
     container = _container(settings, migrate=False)
     worker = IndexerWorker(container)
 
@@ -467,6 +483,9 @@ def _ports(value: str) -> tuple[int, int]:
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers each")
 @click.option(
+    "--metrics-ports", default="9101,9102", show_default=True, help="the indexer's and the trainer's /metrics ports"
+)
+@click.option(
     "--run-dir", type=click.Path(path_type=Path), help="logs, pids, Nginx config  [default: <data dir>/stack]"
 )
 @click.option("--no-start-services", is_flag=True, help="never run scripts/services start; require running services")
@@ -477,6 +496,7 @@ def stack(
     no_ui: bool,
     seed: str,
     workers: int,
+    metrics_ports: str,
     run_dir: Path | None,
     no_start_services: bool,
 ) -> None:
@@ -493,6 +513,7 @@ def stack(
             seed=seed,
             run_dir=run_dir,
             workers=workers,
+            metrics_ports=_ports(metrics_ports),
             start_services=not no_start_services,
         )
     except (ConfigurationError, StackError) as exc:

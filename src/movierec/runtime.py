@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from movierec import metrics
 from movierec.files import write_private
 from movierec.log import get_logger
 from movierec.services import models as model_store
@@ -18,18 +19,40 @@ log = get_logger(__name__)
 class IndexerWorker:
     """Relays the outbox to the bus and indexes bus events into search, until stopped."""
 
-    def __init__(self, container: Container, relay_every_seconds: float = 1.0, **indexer_options: object) -> None:
+    def __init__(
+        self,
+        container: Container,
+        relay_every_seconds: float = 1.0,
+        metrics_every_seconds: float = 5.0,
+        **indexer_options: object,
+    ) -> None:
         self.container = container
         self.relay_every = relay_every_seconds
+        self.metrics_every = metrics_every_seconds
         self.indexer = container.indexer(**indexer_options)  # type: ignore[arg-type]
         self._thread: threading.Thread | None = None
         self._relayed_at = 0.0
+        self._measured_at = float("-inf")
 
     def step(self) -> int:
         if time.monotonic() - self._relayed_at >= self.relay_every:
             self.container.relay.drain_or_warn()
             self._relayed_at = time.monotonic()
-        return self.indexer.run_once()
+        indexed = self.indexer.run_once()
+        if time.monotonic() - self._measured_at >= self.metrics_every:
+            self.measure()
+        return indexed
+
+    def measure(self) -> None:
+        """Outbox depth and consumer lag for /metrics: asked here, in the indexer's thread, which owns the consumer
+        (a scrape never waits on the database or the broker). Best effort: a dependency that is down leaves the
+        last values, and indexing goes on."""
+        self._measured_at = time.monotonic()
+        try:
+            metrics.outbox_depth(self.container.relay.pending())
+            metrics.consumer_lag(self.indexer.consumer.lag())
+        except Exception as exc:  # the database or the broker is away; the next round asks again
+            log.debug("indexer.metrics_failed", error=repr(exc))
 
     def run(self) -> None:
         log.info("indexer.started", search=self.container.index.name, events=self.container.events.name)
@@ -77,6 +100,7 @@ class PeriodicTrainer:
     def due(self) -> bool:
         with self.container.store.uow() as uow:
             ratings = uow.ratings.count()
+        metrics.trainer_checked(ratings)
         manifest = model_store.read_manifest(self.container.settings.models_dir)
         if manifest is None:
             return ratings > 0
@@ -92,6 +116,7 @@ class PeriodicTrainer:
                     model_store.train(self.container.store, self.container.settings.models_dir)
             except Exception as exc:  # the database may be away for a moment; the next round tries again
                 log.exception("trainer.failed")
+                metrics.trainer_failed()
                 error = type(exc).__name__
             self._heartbeat(error)
             if self._stop.wait(self.every):

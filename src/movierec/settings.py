@@ -130,10 +130,40 @@ class Settings(BaseSettings):
         default=5.0, validation_alias=AliasChoices("MOVIEREC_SEARCH_TIMEOUT", "search_timeout")
     )
     kafka_timeout: float = Field(default=10.0, validation_alias=AliasChoices("MOVIEREC_KAFKA_TIMEOUT", "kafka_timeout"))
+    # Prometheus metrics. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself when it is imported, so it must
+    # be in the environment): gunicorn's workers write their metrics there and a scrape sums them. The indexer's and
+    # the trainer's /metrics ports are off unless set (in `movierec up` the API's /metrics shows theirs).
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("MOVIEREC_METRICS_HOST", "metrics_host")
+    )
+    indexer_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("MOVIEREC_INDEXER_METRICS_PORT", "indexer_metrics_port"),
+    )
+    trainer_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("MOVIEREC_TRAINER_METRICS_PORT", "trainer_metrics_port"),
+    )
     # Catalogue and history page caps.
     max_page_size: int = Field(default=100, validation_alias=AliasChoices("MOVIEREC_MAX_PAGE_SIZE", "max_page_size"))
 
-    @field_validator("database_url", "redis_url", "elasticsearch_url", "kafka_bootstrap_servers", mode="before")
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "elasticsearch_url",
+        "kafka_bootstrap_servers",
+        "prometheus_multiproc_dir",
+        "indexer_metrics_port",
+        "trainer_metrics_port",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

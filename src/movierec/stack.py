@@ -5,6 +5,11 @@ others), ``movierec migrate`` once, an optional seed, two gunicorn backends, Ngi
 foreground child with its own pid file, error log and temp dirs under the run dir, configured from the same
 ``deploy/nginx.conf`` template as the compose file), ``movierec indexer`` and the Streamlit UI talking to Nginx.
 
+Prometheus metrics: each backend serves ``/metrics`` on its own port, summing its gunicorn workers (multiprocess mode:
+``PROMETHEUS_MULTIPROC_DIR`` is a directory per backend under the run dir, emptied at every start by the hooks of
+``movierec.gunicorn_conf``); the indexer and the trainer serve theirs on the two metrics ports. Nginx does not pass
+``/metrics`` on: through it a scrape would reach either backend at random, and the figures are for operators only.
+
 Every child runs in its own session so that it and its workers are signalled as one group. Children that die
 are restarted (a few times, like compose's ``restart: unless-stopped``); SIGTERM or Ctrl-C stops them in the
 reverse order of their start: UI, Nginx, backends, indexer.
@@ -62,6 +67,14 @@ ENV_NAMES = {
     "elasticsearch_url": "ELASTICSEARCH_URL",
 }
 SECRET_ENV = ("SECRET_KEY", "TMDB_API_KEY")
+METRICS_ENV = frozenset(
+    {
+        "PROMETHEUS_MULTIPROC_DIR",
+        "MOVIEREC_METRICS_HOST",
+        "MOVIEREC_INDEXER_METRICS_PORT",
+        "MOVIEREC_TRAINER_METRICS_PORT",
+    }
+)
 
 STARTUP_TIMEOUT = 120.0  # seconds for one child to become healthy
 STOP_TIMEOUT = 25.0  # seconds for one child to exit after its stop signal, before SIGKILL
@@ -91,13 +104,16 @@ class StackOptions:
     run_dir: Path | None = None
     workers: int = 2
     threads: int = 4
+    metrics_ports: tuple[int, int] = (9101, 9102)  # the indexer's and the trainer's /metrics
     start_services: bool = True
     nginx_binary: str = DEFAULT_NGINX
 
     def __post_init__(self) -> None:
-        ports = [self.nginx_port, *self.backend_ports] + ([self.ui_port] if self.ui else [])
+        ports = [self.nginx_port, *self.backend_ports, *self.metrics_ports] + ([self.ui_port] if self.ui else [])
         if len(self.backend_ports) != 2:
             raise StackError("give exactly two backend ports, e.g. --backend-ports 8001,8002")
+        if len(self.metrics_ports) != 2:
+            raise StackError("give exactly two metrics ports (indexer, trainer), e.g. --metrics-ports 9101,9102")
         if len(set(ports)) != len(ports):
             raise StackError(f"the ports must all differ: {ports}")
         if any(not 1 <= p <= 65535 for p in ports):
@@ -128,7 +144,7 @@ def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, 
     """The environment of the API, indexer and one-shot commands: the same Settings in every process."""
     if settings.secret_key is None:
         raise StackError("the stack needs a SECRET_KEY shared by both backends")
-    env = dict(base)
+    env = {key: value for key, value in base.items() if key not in METRICS_ENV}  # set per child below
     env.update({ENV_NAMES[name]: str(getattr(settings, name)) for name in LOCAL_SERVICES})
     env.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
@@ -368,6 +384,23 @@ class Stack:
     def state_file(self) -> Path:
         return self.run_dir / "stack.json"
 
+    @property
+    def metrics_urls(self) -> dict[str, str]:
+        """Where Prometheus scrapes each part (never through Nginx)."""
+        backends = {
+            f"backend{number}": f"http://127.0.0.1:{port}/metrics"
+            for number, port in enumerate(self.options.backend_ports, start=1)
+        }
+        indexer, trainer = self.options.metrics_ports
+        return {
+            **backends,
+            "indexer": f"http://127.0.0.1:{indexer}/metrics",
+            "trainer": f"http://127.0.0.1:{trainer}/metrics",
+        }
+
+    def _metrics_env(self, variable: str, port: int) -> dict[str, str]:
+        return {**self.env, "MOVIEREC_METRICS_HOST": "127.0.0.1", variable: str(port)}
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -413,6 +446,7 @@ class Stack:
         for child in self.children:
             if child.name.startswith("backend"):
                 self.report(f"  {child.name} {child.url}")
+        self.report("  metrics  " + "  ".join(f"{name} {url}" for name, url in self.metrics_urls.items()))
         self.report(f"  Nginx access log {self.access_log}")
         self.report(f"  logs and pids in {self.run_dir}; Ctrl-C stops everything")
 
@@ -462,6 +496,8 @@ class Stack:
             "Nginx": options.nginx_port,
             "backend1": options.backend_ports[0],
             "backend2": options.backend_ports[1],
+            "indexer metrics": options.metrics_ports[0],
+            "trainer metrics": options.metrics_ports[1],
         }
         if options.ui and UI_APP.exists():
             ports["UI"] = options.ui_port
@@ -507,25 +543,33 @@ class Stack:
         self._one_shot("train", ["train"], timeout=1800)
 
     def _start_indexer(self) -> None:
-        child = Child("indexer", [sys.executable, "-m", "movierec", "indexer"], self.env, self.run_dir / "indexer.log")
+        url = self.metrics_urls["indexer"]
+        env = self._metrics_env("MOVIEREC_INDEXER_METRICS_PORT", self.options.metrics_ports[0])
+        command = [sys.executable, "-m", "movierec", "indexer"]
+        child = Child("indexer", command, env, self.run_dir / "indexer.log", url=url, health_url=url)
         self._launch(child)
-        # The indexer has no HTTP port: it must at least stay up while it connects.
-        self._wait(child, lambda: True, settle=1.0)
+        # Its only HTTP port is /metrics, served from the start: it answers once the process is up.
+        self._wait_http(child)
 
     def _start_trainer(self) -> None:
         """Retrains the models as ratings accumulate; the backends pick up each new generation."""
+        url = self.metrics_urls["trainer"]
+        env = self._metrics_env("MOVIEREC_TRAINER_METRICS_PORT", self.options.metrics_ports[1])
         command = [sys.executable, "-m", "movierec", "train", "--every", str(TRAIN_EVERY_SECONDS)]
-        child = Child("trainer", command, self.env, self.run_dir / "trainer.log")
+        child = Child("trainer", command, env, self.run_dir / "trainer.log", url=url, health_url=url)
         self._launch(child)
-        self._wait(child, lambda: True, settle=1.0)
+        self._wait_http(child)
 
     def _start_backends(self) -> None:
         started = []
         for number, port in enumerate(self.options.backend_ports, start=1):
+            # One multiprocess directory per backend: a scrape of a backend sums its own workers, not the other's.
+            metrics_dir = self.run_dir / "metrics" / f"backend{number}"
+            metrics_dir.mkdir(parents=True, exist_ok=True)
             child = Child(
                 f"backend{number}",
                 self._gunicorn_command(port),
-                self.env,
+                {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
                 self.run_dir / f"backend{number}.log",
                 url=f"http://127.0.0.1:{port}",
                 health_url=f"http://127.0.0.1:{port}/healthz",
@@ -543,6 +587,7 @@ class Stack:
             "--timeout", "60", "--graceful-timeout", "20",
             "--keep-alive", "75",  # longer than Nginx's upstream keepalive_timeout, so Nginx closes idle ones first
             "--no-control-socket",
+            "--config", "python:movierec.gunicorn_conf",  # Prometheus multiprocess hooks
             "movierec.api:create_app()",
         ]  # fmt: skip
 

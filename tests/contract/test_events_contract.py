@@ -135,3 +135,17 @@ def test_poll_waits_at_most_its_timeout(bus: Bus) -> None:
 
 def test_ping(bus: Bus) -> None:
     bus.events.ping()
+
+
+def test_lag_counts_the_messages_not_yet_received(bus: Bus) -> None:
+    bus.events.publisher().publish(movie_events(1, 2, 3, 4, 5))
+    consumer = bus.events.consumer("group-lag")
+    received: list[EventMessage] = []
+    for _ in range(30):
+        received += consumer.poll(2 - len(received), POLL_SECONDS / 10)
+        if len(received) == 2:
+            break
+    assert ids_of(received) == [1, 2]
+    assert sum(consumer.lag().values()) == 3  # high watermark 5, position 2
+    assert ids_of(drain(consumer, 3)) == [3, 4, 5]
+    assert set(consumer.lag().values()) == {0}

@@ -79,6 +79,37 @@ def container_ip(service: str) -> str:
     return result.stdout.split()[0]
 
 
+# Fetches a URL from inside the compose network (as Prometheus does) and prints the body: the image has no curl.
+_FETCH = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+
+
+def prometheus_targets() -> list[str]:
+    import yaml  # the test environment's (dev dependency); the journey runs on the host
+
+    from tests.deploy.test_monitoring import PROMETHEUS_CONFIG
+
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    jobs = [job for job in config["scrape_configs"] if job["job_name"].startswith("movierec-")]
+    return [target for job in jobs for static in job["static_configs"] for target in static["targets"]]
+
+
+def scrape_in_network(target: str) -> str:
+    def probe() -> str:
+        return compose("exec", "-T", "backend1", "python", "-c", _FETCH, f"http://{target}/metrics", timeout=60)
+
+    return str(wait_for(f"GET http://{target}/metrics inside the compose network", probe, 120))
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    """The value of ``name{labels...}`` in a scrape (0 when absent); ``labels`` is a substring of its label set."""
+    total = 0.0
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series == name or (series.startswith(name + "{") and labels in series):
+            total += float(value)
+    return total
+
+
 def search(client: httpx.Client, query: str) -> list[dict[str, Any]]:
     body = expect(client.get("/search", params={"q": query, "limit": 5}), 200, f"search {query!r}")
     return list(body["items"])
@@ -147,6 +178,20 @@ def journey(api: str, ui: str, tmdb_base_url: str) -> None:
     served = {backends[address] for address in re.findall(r"upstream=([0-9.]+):8000", logs) if address in backends}
     if served != {"backend1", "backend2"}:
         raise JourneyFailed(f"Nginx's log names {sorted(served) or 'no backend'} (addresses {backends})")
+
+    say("every target of deploy/monitoring/prometheus.yml serves /metrics on the compose network; Nginx does not")
+    scrapes = {target: scrape_in_network(target) for target in prometheus_targets()}
+    served_hits = sum(
+        metric(scrapes[target], "movierec_recommendations_served_total", 'cache="hit"')
+        for target in ("backend1:8000", "backend2:8000")
+    )
+    if served_hits < 1:  # the cached answer above, counted by whichever worker of whichever backend served it
+        raise JourneyFailed("no backend's /metrics counted the cached recommendation")
+    if metric(scrapes["kafka_indexer:9100"], "movierec_indexer_movies_indexed_total") < 9000:
+        raise JourneyFailed("the indexer's /metrics did not count the MovieLens catalogue")
+    if not re.search(r"^movierec_trainer_ratings_seen \d", scrapes["trainer:9100"], re.M):  # its first check
+        raise JourneyFailed("the trainer's /metrics has no ratings_seen")
+    expect(client.get("/metrics"), 404, "GET /metrics through Nginx")
 
     say("the UI answers on its port")
     with httpx.Client(base_url=ui, timeout=30) as ui_client:

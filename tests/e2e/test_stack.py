@@ -57,6 +57,7 @@ class RunningStack:
     backend_ports: tuple[int, int]
     ui_port: int
     env: dict[str, str]
+    metrics_ports: tuple[int, int]
 
     @property
     def nginx(self) -> str:
@@ -115,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     unique = uuid.uuid4().hex[:12]
     alias = f"movies-test-{unique}"
     tmp = tmp_path_factory.mktemp("stack")
-    nginx_port, backend1, backend2, ui_port = free_ports(4)
+    nginx_port, backend1, backend2, ui_port, indexer_metrics, trainer_metrics = free_ports(6)
     with fresh_postgres_database() as database_url:
         client = redis.Redis.from_url(redis_url, socket_timeout=5)
         client.flushdb()
@@ -142,11 +143,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             sys.executable, "-m", "movierec", "stack",
             "--nginx-port", str(nginx_port), "--backend-ports", f"{backend1},{backend2}", "--ui-port", str(ui_port),
             "--seed", "movielens", "--run-dir", str(run_dir), "--no-start-services",
+            "--metrics-ports", f"{indexer_metrics},{trainer_metrics}",
         ]  # fmt: skip
         started = time.monotonic()
         with output.open("wb") as sink:
             process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        running = RunningStack(process, run_dir, output, nginx_port, (backend1, backend2), ui_port, env)
+        running = RunningStack(
+            process, run_dir, output, nginx_port, (backend1, backend2), ui_port, env, (indexer_metrics, trainer_metrics)
+        )
         try:
             wait_until(
                 lambda: (run_dir / "stack.json").exists() or process.poll() is not None,
@@ -263,6 +267,20 @@ def test_nginx_spreads_requests_over_both_backends_and_logs_which(stack: Running
     for entry in served:
         assert entry["status"] == entry["upstream_status"] == "200"
         assert float(entry["request_time"]) >= 0 and float(entry["upstream_response_time"]) >= 0
+
+
+def test_every_part_serves_prometheus_metrics_but_nginx_does_not(stack: RunningStack, http: httpx.Client) -> None:
+    output = stack.output.read_text()
+    indexer, trainer = (f"http://127.0.0.1:{port}/metrics" for port in stack.metrics_ports)
+    assert f"indexer {indexer}" in output and f"trainer {trainer}" in output
+    for url in (f"{stack.backend(1)}/metrics", f"{stack.backend(2)}/metrics", indexer, trainer):
+        response = http.get(url)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain"), url
+    assert "movierec_http_requests_total" in http.get(f"{stack.backend(1)}/metrics").text
+    assert "movierec_indexer_batch_seconds_count" in http.get(indexer).text
+    assert "movierec_trainer_ratings_seen" in http.get(trainer).text
+    hidden = http.get(f"{stack.nginx}/metrics")
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
 
 
 def test_a_token_issued_by_one_backend_is_accepted_by_the_other(stack: RunningStack, http: httpx.Client) -> None:

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
+from movierec.api.metrics import register_metrics
 from movierec.log import access_log
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
     register_blueprints(app)
     register_errorhandlers(app)
+    register_metrics(app)
     register_headers(app)
     app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -71,6 +71,14 @@ class _Log:
             ).fetchall()
         return [EventMessage(key=k, value=v, position=(0, off), topic=topic, reason=r) for off, k, v, r in rows]
 
+    def end(self, topic: str) -> int:
+        """The offset the next message of ``topic`` will get (Kafka's high watermark)."""
+        with self.lock:
+            (last,) = self.conn.execute(
+                'SELECT COALESCE(MAX("offset"), -1) FROM messages WHERE topic = ?', (topic,)
+            ).fetchone()
+        return int(last) + 1
+
     def committed(self, topic: str, group: str) -> int:
         with self.lock:
             row = self.conn.execute(
@@ -132,6 +140,9 @@ class EmbeddedEventConsumer:
     def commit(self, messages: Sequence[EventMessage]) -> None:
         if messages:
             self._log.commit(self._topic, self._group, max(m.position[1] for m in messages) + 1)
+
+    def lag(self) -> dict[int, int]:
+        return {0: max(self._log.end(self._topic) - self._position, 0)}
 
     def close(self) -> None:
         return None

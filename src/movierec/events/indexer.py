@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
+from movierec import metrics
 from movierec.domain.movies import Movie
 from movierec.events.port import (
     EventMessage,
@@ -70,6 +72,7 @@ class MovieIndexer:
     def _retrying(self, what: str) -> Retrying:
         def before_sleep(state: object) -> None:
             self.stats.retries += 1
+            metrics.indexer_retried()
             outcome = getattr(state, "outcome", None)
             error = outcome.exception() if outcome is not None else None
             log.warning("indexer.retry", step=what, attempt=getattr(state, "attempt_number", 0), error=repr(error))
@@ -84,6 +87,7 @@ class MovieIndexer:
 
     def process(self, messages: Sequence[EventMessage]) -> None:
         """Index one batch, dead-letter its invalid messages, then commit it. Raises if stopped before done."""
+        started = time.perf_counter()
         latest: dict[int, Movie] = {}
         for message in messages:
             try:
@@ -95,6 +99,7 @@ class MovieIndexer:
                     with attempt:
                         self.publisher.publish_dead_letter(message, reason)
                 self.stats.dead_lettered += 1
+                metrics.indexer_dead_lettered()
                 continue
             latest[event.movie.id] = event.movie  # the last event of a movie in the batch wins
         if latest:
@@ -104,6 +109,7 @@ class MovieIndexer:
         self.consumer.commit(messages)
         self.stats.batches += 1
         self.stats.indexed += len(latest)
+        metrics.indexer_batch(time.perf_counter() - started, len(latest))
 
     def run_once(self) -> int:
         messages = self.consumer.poll(self.batch_size, self.batch_seconds)

@@ -288,15 +288,15 @@ class KafkaEventConsumer:
                 raise KafkaException(partition.error)
 
     # -- the stall watchdog ---------------------------------------------------------------------------------------
-    def lagging_partitions(self) -> list[tuple[int, int, int]]:
-        """(partition, position, high watermark) of each assigned partition with messages not yet received.
+    def partition_offsets(self, timeout: float = 5.0) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition, asked of the broker (each request
+        waits at most ``timeout`` seconds, and no longer than the client's timeout).
 
         The position is where this consumer will fetch next; before its first fetch it is the committed offset
         (or the low watermark when nothing was committed, as ``auto.offset.reset=earliest`` does).
         """
         consumer = self._open()
-        timeout = min(self._events.timeout, 5.0)
-        lagging = []
+        timeout = min(self._events.timeout, timeout)
         assigned = consumer.assignment()
         if not assigned:
             return []
@@ -305,13 +305,20 @@ class KafkaEventConsumer:
         if unknown:
             for tp in consumer.committed(unknown, timeout=timeout):
                 positions[tp.partition] = tp.offset
+        offsets = []
         for tp in assigned:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
             position = positions.get(tp.partition, -1)
-            position = low if position < 0 else position
-            if high > position:
-                lagging.append((tp.partition, position, high))
-        return lagging
+            offsets.append((tp.partition, low if position < 0 else position, high))
+        return offsets
+
+    def lagging_partitions(self) -> list[tuple[int, int, int]]:
+        """(partition, position, high watermark) of each assigned partition with messages not yet received."""
+        return [offsets for offsets in self.partition_offsets() if offsets[2] > offsets[1]]
+
+    def lag(self) -> dict[int, int]:
+        # for /metrics, from the indexer's loop: with the broker away, each request of the check gives up after 2 s
+        return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets(2.0)}
 
     def _restart_if_stalled(self) -> None:
         """Replace the librdkafka consumer when it holds partitions with messages to read yet delivers nothing.

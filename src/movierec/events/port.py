@@ -99,6 +99,10 @@ class MovieEventConsumer(Protocol):
         """Mark every message up to these (per partition) as processed for the group."""
         ...
 
+    def lag(self) -> dict[int, int]:
+        """Messages not yet received, per partition this consumer holds: the high watermark minus its position."""
+        ...
+
     def close(self) -> None: ...
 
 

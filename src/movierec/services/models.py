@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from movierec import metrics
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Interactions, ItemCatalogue, Recommender
 from movierec.domain.recommenders.ease import EaseSeqRecommender, FitData
@@ -65,6 +66,7 @@ def fit_all(interactions: Interactions, catalogue: ItemCatalogue) -> dict[str, R
 
 def train(store: Store, models_dir: Path) -> dict[str, Any]:
     """Fit every strategy on the database's ratings and publish them as the current generation."""
+    started = time.perf_counter()
     interactions, catalogue = training_data(store)
     models = fit_all(interactions, catalogue)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +90,7 @@ def train(store: Store, models_dir: Path) -> dict[str, Any]:
     tmp_manifest.write_text(json.dumps(manifest, indent=2))
     tmp_manifest.replace(models_dir / MANIFEST)
     _remove_old_generations(models_dir, keep=set(files.values()))
+    metrics.model_trained(time.perf_counter() - started, len(interactions), time.time())
     log.info("model.trained", version=version, ratings=len(interactions), movies=len(catalogue))
     return manifest
 
@@ -136,6 +139,10 @@ class ModelRegistry:
                 self._generation = self._fit_in_memory()
             self._checked_at = time.monotonic()
             return self._generation
+
+    def loaded(self) -> Generation | None:
+        """The generation in memory now, without looking for a newer one or fitting one (for metrics)."""
+        return self._generation
 
     def model(self, strategy: str) -> Recommender:
         return self.current().models[strategy]

@@ -22,6 +22,7 @@ from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Recommender, UserHistory
 from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_size, steer
 from movierec.log import get_logger
+from movierec.metrics import recommendation_computed, recommendation_served, timed
 from movierec.services.catalogue import CatalogueService
 from movierec.services.errors import InvalidInput, NotFound
 from movierec.services.models import ModelRegistry
@@ -114,7 +115,9 @@ class RecommendationService:
         # The version is read before anything the list is computed from (see cache/port.py).
         entry = self.cache.lookup(key, field, ttl) if isinstance(looked_up, Unread) else looked_up
         if entry is not None and entry.value is not None:
+            recommendation_served(cached=True)
             return RecommendationList(user_id, strategy, True, entry.value)
+        recommendation_served(cached=False)
         items: list[Recommendation] = []
         known = None if genre is None else self._known_genre(genre.strip().casefold())
         if genre is None or known is not None:  # a genre no movie has: nothing to recommend
@@ -143,6 +146,7 @@ class RecommendationService:
         return movie, items
 
     # -- computing -----------------------------------------------------------------------------------------------
+    @timed(recommendation_computed)
     def compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
         """The list from the user's current ratings, uncached: one store session."""
         model = self.models.model(strategy)
