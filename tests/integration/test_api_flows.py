@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from movierec.api.routes.recommendations import render_items
 from movierec.domain.movies import MovieDraft
-from movierec.services.recommendations import Recommendation
+from movierec.services.recommendations import Recommendation, recommendations_key
 from movierec.wiring import Container
 from tests.conftest import Auth, index_everything
 
@@ -109,10 +109,10 @@ def test_recommendations_cached_and_dropped_on_rating(
     assert set(first["items"][0]) == MOVIE_FIELDS | {"score", "reason"}
     again = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
     assert again["cached"] is True and again["items"] == first["items"]
-    ttl = container.cache.ttl(f"recommendations:{user_id}")
+    ttl = container.cache.ttl(recommendations_key(user_id))
     assert ttl is not None and 0 < ttl <= 300
     client.post("/rate", json={"movie_id": sample_catalogue["Heat"], "rating": 9}, headers=headers)
-    assert container.cache.ttl(f"recommendations:{user_id}") is None
+    assert container.cache.ttl(recommendations_key(user_id)) is None
     after = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
     assert after["cached"] is False
     assert sample_catalogue["Heat"] not in [m["id"] for m in after["items"]]

@@ -11,6 +11,7 @@ import pytest
 
 from movierec.api.routes.recommendations import render_items
 from movierec.cache.redis import RedisCache
+from movierec.services.recommendations import recommendations_key
 from movierec.settings import Settings
 from movierec.wiring import Container, build_container
 from tests.conftest import SAMPLE_MOVIES, service_url
@@ -76,16 +77,16 @@ def test_with_redis_up_recommendations_are_cached_and_dropped_on_rating(
     try:
         ids = container.catalogue.upsert(SAMPLE_MOVIES).movie_ids
         user = container.accounts.register(f"bob{time.monotonic_ns()}", "correct horse battery")
-        container.cache.drop(f"recommendations:{user.id}")  # a shared server may hold an old user's entry
+        container.cache.drop(recommendations_key(user.id))  # a shared server may hold an old user's entry
         container.ratings.rate(user.id, ids[0], 9)
         first = container.recommendations.recommend(user.id, limit=5, render=render_items)
         second = container.recommendations.recommend(user.id, limit=5, render=render_items)
         assert (first.cached, second.cached) == (False, True)
         assert second.items == first.items
-        ttl = container.cache.ttl(f"recommendations:{user.id}")
+        ttl = container.cache.ttl(recommendations_key(user.id))
         assert ttl is not None and 0 < ttl <= settings.recommendation_cache_seconds
         container.ratings.rate(user.id, ids[1], 8)
-        assert container.cache.ttl(f"recommendations:{user.id}") is None
+        assert container.cache.ttl(recommendations_key(user.id)) is None
         assert not container.recommendations.recommend(user.id, limit=5, render=render_items).cached
     finally:
         container.close()

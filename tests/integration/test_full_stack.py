@@ -19,6 +19,7 @@ from movierec.domain.movies import MovieDraft
 from movierec.events.kafka import KafkaMovieEvents
 from movierec.ingest.seeder import TmdbSeeder
 from movierec.ingest.tmdb import TmdbClient
+from movierec.services.recommendations import recommendations_key
 from movierec.wiring import Container, cache_namespace
 from tests.conftest import Auth, Indexer, wait_until
 from tests.fakes.tmdb_server import DEFAULT_API_KEY, FakeTmdb
@@ -67,7 +68,7 @@ def test_seed_index_search_rate_recommend_through_the_real_services(
 
     # 4. Recommendations are cached in Redis for at most 5 minutes; the user's next rating drops them.
     raw = redis.Redis.from_url(str(stack.settings.redis_url), socket_timeout=5)
-    key = f"{cache_namespace(stack.settings)}recommendations:{user_id}"  # the database's namespace, then the user
+    key = cache_namespace(stack.settings) + recommendations_key(user_id)  # the database's namespace, then the user
     first = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
     assert first["cached"] is False and first["items"]
     assert 0 < raw.ttl(key) <= 300

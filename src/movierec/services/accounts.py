@@ -64,7 +64,8 @@ class Caller:
 
 
 def tokens_key(user_id: int) -> str:
-    return f"tokens:{user_id}"
+    """``{user_id}`` is a Redis hash tag: a user's keys share a cluster slot, so one script can read them all."""
+    return f"tokens:{{{user_id}}}"
 
 
 def _invalid(field: str, problem: str) -> InvalidInput:

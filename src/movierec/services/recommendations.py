@@ -34,7 +34,8 @@ GENRE_NAMES_SECONDS = 30  # how long a process trusts its list of genre names
 
 
 def recommendations_key(user_id: int) -> str:
-    return f"recommendations:{user_id}"
+    """``{user_id}`` is a Redis hash tag: one slot per user for the token check and the list (see tokens_key)."""
+    return f"recommendations:{{{user_id}}}"
 
 
 @dataclass(frozen=True, slots=True)
