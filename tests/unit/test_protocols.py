@@ -158,3 +158,19 @@ def test_bootstrap_interval_brackets_the_mean_and_pairs_resample_the_same_users(
     assert high - low < 0.1
     np.testing.assert_allclose(means[:, 0] - means[:, 1], 0.1)
     assert bootstrap_means(np.zeros(0), resamples=7).shape == (7,)
+
+
+def test_cold_users_middle_ratings_are_neither_shown_held_out_nor_candidates(data: Interactions) -> None:
+    from movierec.domain.evaluation import evaluate_lists
+
+    split = cold_split(data, 1, seed=3)
+    assert split.history is not None and split.hidden is not None and len(split.hidden)
+    assert not pairs(split.hidden) & (pairs(split.test) | pairs(split.history) | pairs(split.train))
+    users = evaluation_users(split)
+    user = next(u for u in users if len(u.hidden))
+    assert set(user.hidden.tolist()) == set(split.hidden.item_ids[split.hidden.user_ids == user.user_id].tolist())
+    lists = [np.zeros(0, dtype=np.int64) for _ in users]
+    train_items = set(split.train.item_ids.tolist())
+    lists[users.index(user)] = np.array([next(i for i in user.hidden.tolist() if i in train_items)])
+    with pytest.raises(ValueError, match="candidate set"):
+        evaluate_lists(lists, split, users)

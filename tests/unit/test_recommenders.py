@@ -332,7 +332,7 @@ class TestDefault:
         model = EaseSeqRecommender(pop_weight=1.0, pop_half_life=1.0).fit(*data)
         empty = model.score_all(UserHistory.empty())
         np.testing.assert_allclose(empty, model.table.rating_count / model.table.rating_count.max())
-        one = model.reconfigured(ease_weight=0.0, seq_weight=0.0).score_all(history((101, 9)))
+        one = model.reconfigured(ease_weight=0.0, seq_weight=0.0, long_weight=0.0).score_all(history((101, 9)))
         np.testing.assert_allclose(one, empty / 2)
 
     def test_reconfigured_refuses_fit_time_settings(self, data: tuple[Interactions, ItemCatalogue]) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class Split:
     train: Interactions
     test: Interactions
     history: Interactions | None = None
+    hidden: Interactions | None = None  # rated, neither shown nor held out: never candidates (``cold``)
 
 
 def holdout_size(n: int, fraction: float = HOLDOUT_FRACTION) -> int:
@@ -141,7 +142,9 @@ def cold_split(
 ) -> Split:
     """New users: a seeded random ``user_fraction`` of the users with ``>= min_ratings`` ratings leave training;
     each shows only their first ``history_size`` ratings and is scored on their latest ``ceil(fraction * n)``
-    (as in ``temporal_split``; both by timestamp, then item id). The ratings in between are used nowhere.
+    (as in ``temporal_split``; both by timestamp, then item id). The ratings in between are ``hidden``: not
+    shown, not held out, and not candidates either (the user has rated them; as in ``temporal``, nothing the
+    user rated before the held-out part can count as a miss).
 
     The chosen users do not depend on ``history_size``, so every size shares one training part and one test part.
     """
@@ -165,7 +168,10 @@ def cold_split(
         held[order[end - holdout_size(end - start, fraction) : end]] = True
     held = _whole_pairs(interactions, held)
     shown = _whole_pairs(interactions, shown) & ~held  # a movie shown and re-rated at the end is held out only
-    return Split(interactions.subset(~cold), interactions.subset(held), interactions.subset(shown))
+    hidden = cold & ~held & ~shown
+    return Split(
+        interactions.subset(~cold), interactions.subset(held), interactions.subset(shown), interactions.subset(hidden)
+    )
 
 
 def bootstrap_means(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> np.ndarray:
@@ -256,6 +262,7 @@ class EvalUser:
     user_id: int
     history: UserHistory  # the user's training ratings
     relevant: np.ndarray  # held-out item ids rated >= RELEVANT_MIN_RATING
+    hidden: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rated, not shown: not candidates
 
 
 def _groups(user_ids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -276,6 +283,8 @@ def evaluation_users(split: Split, min_rating: int = RELEVANT_MIN_RATING) -> lis
     train_rows = dict(_groups(train.user_ids))
     shown = split.history
     shown_rows = dict(_groups(shown.user_ids)) if shown is not None else {}
+    hidden = split.hidden
+    hidden_rows = dict(_groups(hidden.user_ids)) if hidden is not None else {}
     none = np.zeros(0, dtype=np.int64)
     out: list[EvalUser] = []
     for user, rows in _groups(split.test.user_ids):
@@ -292,7 +301,8 @@ def evaluation_users(split: Split, min_rating: int = RELEVANT_MIN_RATING) -> lis
                 np.r_[history.ratings, shown.ratings[extra]],
                 np.r_[history.timestamps, shown.timestamps[extra]],
             )
-        out.append(EvalUser(user, history, relevant))
+        unseen = np.unique(hidden.item_ids[hidden_rows[user]]) if hidden is not None and user in hidden_rows else none
+        out.append(EvalUser(user, history, relevant, unseen))
     return out
 
 
@@ -322,7 +332,11 @@ def evaluate_lists(
     seconds = score_seconds
     ndcg = recall = hits = 0.0
     for user, ranked in zip(users, lists, strict=True):
-        outside = not np.isin(ranked, train_items).all() or np.isin(ranked, user.history.item_ids).any()
+        outside = (
+            not np.isin(ranked, train_items).all()
+            or np.isin(ranked, user.history.item_ids).any()
+            or np.isin(ranked, user.hidden).any()
+        )
         if len(ranked) and outside:
             raise ValueError(f"ranking for user {user.user_id} contains items outside the candidate set")
         ndcg += ndcg_at_k(ranked, user.relevant, k)

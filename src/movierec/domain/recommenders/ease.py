@@ -65,7 +65,7 @@ class EaseSeqConfig(BaseModel):
     seq_row_exponent: float = Field(0.5, ge=0)
     ease_weight: float = Field(1.0, ge=0)  # the recent-taste EASE part (recency-weighted)
     seq_weight: float = Field(1.4, ge=0)
-    long_weight: float = Field(0.0, ge=0)  # the long-term EASE part: every rating weighs the same
+    long_weight: float = Field(0.5, ge=0)  # the long-term EASE part: every rating weighs the same
     ease_user_half_life: float | None = Field(10.0, gt=0)  # None: every rating weighs the same
     seq_user_half_life: float | None = Field(5.0, gt=0)
     rating_centre: float | None = 5.5  # None: binary (every rating counts +1)
@@ -633,6 +633,7 @@ class EaseRecommender(EaseSeqRecommender):
             l2=500.0,
             seq_window=0,
             seq_weight=0.0,
+            long_weight=0.0,
             ease_user_half_life=None,
             seq_user_half_life=None,
             rating_centre=None,
