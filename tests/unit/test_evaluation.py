@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from movierec.domain.evaluation import (
+    EvalUser,
     Split,
     evaluate_lists,
     evaluate_ranker,
@@ -252,3 +253,16 @@ def test_quick_run_on_movielens_meets_the_targets() -> None:
     accuracy = result.rating_accuracy
     assert accuracy is not None and accuracy.rmse["model"] < min(accuracy.rmse["user mean"], accuracy.rmse["item mean"])
     assert report.explanations["named"] > 0.5
+
+
+def test_hidden_movies_are_dropped_before_the_top_ten() -> None:
+    from movierec.domain.recommenders import UserHistory
+    from movierec.evaluation import _drop_hidden
+
+    users = [
+        EvalUser(1, UserHistory.empty(), np.array([3]), np.array([2, 5])),
+        EvalUser(2, UserHistory.empty(), np.array([3])),
+    ]
+    lists = _drop_hidden([np.arange(1, 15), np.arange(1, 15)], users)
+    assert lists[0].tolist() == [1, 3, 4, 6, 7, 8, 9, 10, 11, 12]
+    assert lists[1].tolist() == list(range(1, 11))
