@@ -457,3 +457,18 @@ class TestPredictedRatings:
         loaded = EaseSeqRecommender.load(tmp_path / "m.npz")
         items = np.array([*ACTION, *ROMANCE])
         np.testing.assert_allclose(loaded.predict_ratings(ACTION_FAN, items), model.predict_ratings(ACTION_FAN, items))
+
+
+def test_a_model_saved_before_the_long_term_part_loads_with_it(
+    data: tuple[Interactions, ItemCatalogue], tmp_path: Path
+) -> None:
+    from movierec.domain.recommenders.base import load_arrays, save_arrays
+
+    model = EaseSeqRecommender().fit(*data)
+    model.save(tmp_path / "new.npz")
+    config, arrays = load_arrays(tmp_path / "new.npz", EaseSeqRecommender.name)
+    del config["long_weight"]  # what an older `movierec train` wrote
+    save_arrays(tmp_path / "old.npz", EaseSeqRecommender.name, config, arrays)
+    loaded = EaseSeqRecommender.load(tmp_path / "old.npz")
+    assert loaded.config.long_weight == 0.5
+    assert loaded.recommend(ACTION_FAN, 5)[0].tolist() == model.recommend(ACTION_FAN, 5)[0].tolist()
