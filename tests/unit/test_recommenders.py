@@ -332,7 +332,7 @@ class TestDefault:
         model = EaseSeqRecommender(pop_weight=1.0, pop_half_life=1.0).fit(*data)
         empty = model.score_all(UserHistory.empty())
         np.testing.assert_allclose(empty, model.table.rating_count / model.table.rating_count.max())
-        one = model.reconfigured(ease_weight=0.0, seq_weight=0.0).score_all(history((101, 9)))
+        one = model.reconfigured(ease_weight=0.0, seq_weight=0.0, long_weight=0.0).score_all(history((101, 9)))
         np.testing.assert_allclose(one, empty / 2)
 
     def test_reconfigured_refuses_fit_time_settings(self, data: tuple[Interactions, ItemCatalogue]) -> None:
@@ -361,3 +361,114 @@ class TestTopN:
         assert h.ratings.tolist() == [7, 9]
         positions = UserHistory(np.array([8, 3, 4]), np.array([1, 1, 1]), np.array([5.0, 5.0, 1.0]))
         assert positions.recency_positions().tolist() == [0.0, 1.0, 2.0]  # same time: higher id is later
+
+
+def tiny_matrix() -> tuple[Interactions, ItemCatalogue, np.ndarray]:
+    """4 users x 4 films, every rating 9 (binary for EASE), with the dense binary matrix."""
+    x = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]], dtype=np.float64)
+    users, cols = np.nonzero(x)
+    ids = np.array([10, 20, 30, 40])
+    interactions = Interactions(users + 1, ids[cols], np.full(len(users), 9), np.arange(len(users), dtype=float))
+    catalogue = ItemCatalogue(ids, (("Drama",),) * 4, np.full(4, 7.0), np.ones(4), np.full(4, 2000.0))
+    return interactions, catalogue, x
+
+
+class TestKnownAnswers:
+    """The EASE-family scores against the closed form computed here with numpy (float64)."""
+
+    L2 = 2.0
+
+    def closed_form(self, x: np.ndarray) -> np.ndarray:
+        p = np.linalg.inv(x.T @ x + self.L2 * np.eye(x.shape[1]))
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        return b
+
+    def test_ease_scores_are_the_closed_form(self) -> None:
+        interactions, catalogue, x = tiny_matrix()
+        model = STRATEGIES["ease"](l2=self.L2, ease_min_count=1).fit(interactions, catalogue)
+        user = history((10, 9), (20, 4))  # binary: both count 1
+        expected = np.array([1.0, 1.0, 0.0, 0.0]) @ self.closed_form(x)
+        scores = model.score_all(user)  # type: ignore[attr-defined]
+        np.testing.assert_allclose(scores, expected / np.abs(expected).max(), rtol=1e-5, atol=1e-6)
+        assert model.recommend(user, 1)[0].tolist() == [30]
+
+    def test_long_term_and_recent_parts(self) -> None:
+        interactions, catalogue, x = tiny_matrix()
+        only = {"seq_weight": 0.0, "pop_weight": 0.0, "ease_min_count": 1, "l2": self.L2}
+        user = history((10, 10), (40, 3), (20, 8))  # positions 2, 1, 0 (latest last)
+        b = self.closed_form(x)
+        centred = np.array([10.0, 8.0, 0.0, 3.0]) - 5.5
+        centred[2] = 0.0  # film 30 is not rated
+        long_term = centred @ b
+        recent = (centred * np.array([0.5**2, 1.0, 0.0, 0.5])) @ b  # half-life 1 rating
+        model = EaseSeqRecommender(ease_weight=0.0, long_weight=1.0, ease_user_half_life=1.0, **only).fit(
+            interactions, catalogue
+        )
+        np.testing.assert_allclose(model.score_all(user), long_term / np.abs(long_term).max(), rtol=1e-5, atol=1e-6)
+        both = model.reconfigured(ease_weight=2.0, long_weight=1.0)
+        expected = 2.0 * recent / np.abs(recent).max() + long_term / np.abs(long_term).max()
+        np.testing.assert_allclose(both.score_all(user), expected, rtol=1e-5, atol=1e-6)
+
+    def test_explain_names_the_largest_weighted_link(self) -> None:
+        interactions, catalogue, x = tiny_matrix()
+        model = EaseSeqRecommender(seq_weight=0.0, pop_weight=0.0, ease_min_count=1, l2=self.L2).fit(
+            interactions, catalogue
+        )
+        user = history((10, 10), (40, 9))
+        b = self.closed_form(x)
+        weights = (np.array([10.0, 9.0]) - 5.5) * 0.5 ** (np.array([1.0, 0.0]) / 10.0)
+        for target, column in ((20, 1), (30, 2)):
+            contributions = weights * b[[0, 3], column]
+            assert model.explain(user, np.array([target])) == [[10, 40][int(np.argmax(contributions))]]
+
+
+class TestPredictedRatings:
+    @pytest.fixture
+    def model(self, data: tuple[Interactions, ItemCatalogue]) -> EaseSeqRecommender:
+        return EaseSeqRecommender().fit(*data)
+
+    def test_within_one_to_ten_for_every_item_even_unknown(self, model: EaseSeqRecommender) -> None:
+        items = np.array([*ACTION, *ROMANCE, NEVER_RATED, UNKNOWN])
+        for user in (UserHistory.empty(), ACTION_FAN, history((101, 1), (102, 1)), history((201, 10))):
+            predicted = model.predict_ratings(user, items)
+            assert predicted.shape == (len(items),) and predicted.dtype == np.float64
+            assert np.all((predicted >= 1.0) & (predicted <= 10.0))
+        assert len(model.predict_ratings(ACTION_FAN, np.array([], dtype=np.int64))) == 0
+
+    def test_empty_history_is_the_shrunk_item_mean(self) -> None:
+        # film 1: ratings 10, 10 (mean 10); film 2: 4, 4, 4, 4 (mean 4); global mean 6
+        interactions = Interactions(
+            np.array([1, 2, 1, 2, 3, 4]), np.array([1, 1, 2, 2, 2, 2]), np.array([10, 10, 4, 4, 4, 4]), np.arange(6.0)
+        )
+        model = EaseSeqRecommender().fit(interactions, ItemCatalogue.empty())
+        predicted = model.predict_ratings(UserHistory.empty(), np.array([1, 2, 3]))
+        # offset = n * (mean - mu) / (n + 5): film 1 2 * 4 / 7, film 2 4 * -2 / 9; film 3 unknown: mu
+        np.testing.assert_allclose(predicted, [6 + 8 / 7, 6 - 8 / 9, 6.0])
+
+    def test_a_generous_user_and_liked_neighbours_raise_the_prediction(self, model: EaseSeqRecommender) -> None:
+        target = np.array([104])
+        fan = model.predict_ratings(history((101, 10), (102, 10), (103, 10)), target)[0]
+        critic = model.predict_ratings(history((101, 2), (102, 3), (103, 2)), target)[0]
+        assert fan > critic
+
+    def test_loaded_model_predicts_the_same(self, model: EaseSeqRecommender, tmp_path: Path) -> None:
+        model.save(tmp_path / "m.npz")
+        loaded = EaseSeqRecommender.load(tmp_path / "m.npz")
+        items = np.array([*ACTION, *ROMANCE])
+        np.testing.assert_allclose(loaded.predict_ratings(ACTION_FAN, items), model.predict_ratings(ACTION_FAN, items))
+
+
+def test_a_model_saved_before_the_long_term_part_loads_with_it(
+    data: tuple[Interactions, ItemCatalogue], tmp_path: Path
+) -> None:
+    from movierec.domain.recommenders.base import load_arrays, save_arrays
+
+    model = EaseSeqRecommender().fit(*data)
+    model.save(tmp_path / "new.npz")
+    config, arrays = load_arrays(tmp_path / "new.npz", EaseSeqRecommender.name)
+    del config["long_weight"]  # what an older `movierec train` wrote
+    save_arrays(tmp_path / "old.npz", EaseSeqRecommender.name, config, arrays)
+    loaded = EaseSeqRecommender.load(tmp_path / "old.npz")
+    assert loaded.config.long_weight == 0.5
+    assert loaded.recommend(ACTION_FAN, 5)[0].tolist() == model.recommend(ACTION_FAN, 5)[0].tolist()

@@ -63,8 +63,9 @@ class EaseSeqConfig(BaseModel):
     seq_disliked_weight: float = Field(0.5, ge=0)
     seq_pop_exponent: float = Field(0.25, ge=0)
     seq_row_exponent: float = Field(0.5, ge=0)
-    ease_weight: float = Field(1.0, ge=0)
+    ease_weight: float = Field(1.0, ge=0)  # the recent-taste EASE part (recency-weighted)
     seq_weight: float = Field(1.4, ge=0)
+    long_weight: float = Field(0.5, ge=0)  # the long-term EASE part: every rating weighs the same
     ease_user_half_life: float | None = Field(10.0, gt=0)  # None: every rating weighs the same
     seq_user_half_life: float | None = Field(5.0, gt=0)
     rating_centre: float | None = 5.5  # None: binary (every rating counts +1)
@@ -78,6 +79,7 @@ SCORING_FIELDS = frozenset(
     {
         "ease_weight",
         "seq_weight",
+        "long_weight",
         "ease_user_half_life",
         "seq_user_half_life",
         "rating_centre",
@@ -346,7 +348,7 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
-        self._recent_norms: OrderedDict[bytes, tuple[float, float]] = OrderedDict()
+        self._recent_norms: OrderedDict[bytes, tuple[float, float, float]] = OrderedDict()
         self._norms_lock = threading.Lock()
 
     @classmethod
@@ -374,7 +376,7 @@ class EaseSeqRecommender:
         if len(eligible) > cfg.ease_max_items:
             eligible = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[: cfg.ease_max_items]])
         self._ease = sp.csr_matrix((n, n), dtype=np.float32)
-        if cfg.ease_weight > 0 and len(eligible) > 1:
+        if (cfg.ease_weight > 0 or cfg.long_weight > 0) and len(eligible) > 1:
             weights = _ease_weights(data.gram(eligible).copy(), cfg.l2)
             pruned = _dense_top_k(weights, cfg.neighbours, cfg.prune_below).tocoo()
             del weights
@@ -409,8 +411,8 @@ class EaseSeqRecommender:
 
     # ------------------------------------------------------------ scoring
 
-    def _weights(self, history: UserHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows of the rated items the model knows, with their EASE and sequential weights."""
+    def _weights(self, history: UserHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of the rated items the model knows, with their recent EASE, sequential and long-term weights."""
         cfg = self.config
         table = self.table
         history = history.latest_per_item()
@@ -422,12 +424,12 @@ class EaseSeqRecommender:
             base = history.ratings[known].astype(np.float64) - cfg.rating_centre
         w_ease = base * _decay(positions, cfg.ease_user_half_life)
         w_seq = base * _decay(positions, cfg.seq_user_half_life)
-        return rows, w_ease, w_seq
+        return rows, w_ease, w_seq, base
 
     def _scores(self, history: UserHistory) -> tuple[np.ndarray, dict[str, Any]]:
         cfg = self.config
         table = self.table
-        rows, w_ease, w_seq = self._weights(history)
+        rows, w_ease, w_seq, w_long = self._weights(history)
         n = len(table)
         total = np.zeros(n)
         parts: dict[str, Any] = {
@@ -436,14 +438,22 @@ class EaseSeqRecommender:
             "w_seq": w_seq,
             "ease_norm": 0.0,
             "seq_norm": 0.0,
+            "long_norm": 0.0,
         }
         if len(rows):
-            if cfg.ease_weight > 0 and self._ease is not None and self._ease.nnz:
-                ease = np.asarray(self._ease[rows].T @ w_ease).ravel()
+            ease_rows = self._ease[rows] if self._ease is not None and self._ease.nnz else None
+            if cfg.ease_weight > 0 and ease_rows is not None:
+                ease = np.asarray(ease_rows.T @ w_ease).ravel()
                 norm = float(np.abs(ease).max())
                 if norm > 0:
                     total += cfg.ease_weight / norm * ease
                     parts["ease_norm"] = norm
+            if cfg.long_weight > 0 and ease_rows is not None:
+                long_term = np.asarray(ease_rows.T @ w_long).ravel()
+                norm = float(np.abs(long_term).max())
+                if norm > 0:
+                    total += cfg.long_weight / norm * long_term
+                    parts["long_norm"] = norm
             if cfg.seq_weight > 0 and self._seq is not None and self._seq.nnz:
                 seq = np.asarray(self._seq[rows].T @ w_seq).ravel()
                 norm = float(np.abs(seq).max())
@@ -455,7 +465,7 @@ class EaseSeqRecommender:
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
                 total += prior * table.rating_count / top
-        self._remember_norms(history, parts["ease_norm"], parts["seq_norm"])
+        self._remember_norms(history, (parts["ease_norm"], parts["seq_norm"], parts["long_norm"]))
         return total, parts
 
     def score_all(self, history: UserHistory) -> np.ndarray:
@@ -489,16 +499,19 @@ class EaseSeqRecommender:
             return []
         cfg = self.config
         table = self.table
-        rows, w_ease, w_seq = self._weights(history)
+        rows, w_ease, w_seq, w_long = self._weights(history)
         targets, known = table.rows_of(item_ids)
         result: list[int | None] = [None] * len(item_ids)
         if len(rows) == 0 or len(targets) == 0:
             return result
-        ease_norm, seq_norm = self._norms(history)
+        ease_norm, seq_norm, long_norm = self._norms(history)
         contribution = np.zeros((len(rows), len(targets)))
-        if ease_norm > 0:
+        if ease_norm > 0 or long_norm > 0:
             block = _links(self._ease, rows, targets)  # type: ignore[arg-type]
-            contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
+            if ease_norm > 0:
+                contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
+            if long_norm > 0:
+                contribution += cfg.long_weight / long_norm * w_long[:, None] * block
         if seq_norm > 0:
             block = _links(self._seq, rows, targets)  # type: ignore[arg-type]
             contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
@@ -512,20 +525,53 @@ class EaseSeqRecommender:
                 result[slot] = int(history_ids[index])
         return result
 
-    def _norms(self, history: UserHistory) -> tuple[float, float]:
-        """The EASE and sequential score scales of ``history`` (remembered from scoring, else scored now)."""
+    def predict_ratings(self, history: UserHistory, item_ids: np.ndarray) -> np.ndarray:
+        """The rating (1-10) the user would likely give each of ``item_ids``, one float per id, in order.
+
+        A shrunk baseline plus a neighbour term: the training mean ``mu``; the item's offset, its training ratings'
+        mean minus ``mu`` shrunk as if it had ``ITEM_SHRINK`` more ratings at ``mu``; the user's offset, the
+        history's ratings minus their items' baselines, shrunk by ``USER_SHRINK``; then the EASE links from the
+        rated movies to the item, weighting the history's residuals (``sum w r / (sum |w| + NEIGHBOUR_SHRINK)``).
+        Clipped to 1-10. Unknown items get ``mu`` plus the user's offset. Costs one slice of the EASE rows of
+        the history (no scoring of the whole catalogue).
+        """
+        table = self.table
+        item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        counts = table.rating_count.astype(np.float64)
+        total = float(counts.sum())
+        mu = float((table.rating_mean * counts).sum() / total) if total > 0 else 5.5
+        item_offset = counts * (table.rating_mean - mu) / (counts + ITEM_SHRINK)
+        history = history.latest_per_item()
+        rows, known = table.rows_of(history.item_ids)
+        ratings = history.ratings.astype(np.float64)
+        offsets = np.zeros(len(history))
+        offsets[known] = item_offset[rows]
+        user_offset = float((ratings - mu - offsets).sum() / (len(history) + USER_SHRINK)) if len(history) else 0.0
+        out = np.full(len(item_ids), mu + user_offset)
+        targets, target_known = table.rows_of(item_ids)
+        out[target_known] += item_offset[targets]
+        if len(rows) and len(targets) and self._ease is not None and self._ease.nnz:
+            residual = ratings[known] - mu - user_offset - item_offset[rows]
+            links = _links(self._ease, rows, targets)
+            weight = np.abs(links).sum(axis=0) + NEIGHBOUR_SHRINK
+            out[target_known] += (links * residual[:, None]).sum(axis=0) / weight
+        return np.clip(out, 1.0, 10.0)
+
+    def _norms(self, history: UserHistory) -> tuple[float, float, float]:
+        """The recent EASE, sequential and long-term score scales of ``history`` (remembered from scoring, else
+        scored now)."""
         key = _history_key(history)
         with self._norms_lock:
             found = self._recent_norms.get(key)
         if found is not None:
             return found
         _, parts = self._scores(history)
-        return parts["ease_norm"], parts["seq_norm"]
+        return parts["ease_norm"], parts["seq_norm"], parts["long_norm"]
 
-    def _remember_norms(self, history: UserHistory, ease_norm: float, seq_norm: float) -> None:
+    def _remember_norms(self, history: UserHistory, norms: tuple[float, float, float]) -> None:
         key = _history_key(history)
         with self._norms_lock:
-            self._recent_norms[key] = (ease_norm, seq_norm)
+            self._recent_norms[key] = norms
             self._recent_norms.move_to_end(key)
             while len(self._recent_norms) > _RECENT_NORMS:
                 self._recent_norms.popitem(last=False)
@@ -539,7 +585,7 @@ class EaseSeqRecommender:
         row = int(rows[0])
         cfg = self.config
         scores = np.zeros(len(table))
-        for weight, matrix in ((cfg.ease_weight, self._ease), (cfg.seq_weight, self._seq)):
+        for weight, matrix in ((cfg.ease_weight + cfg.long_weight, self._ease), (cfg.seq_weight, self._seq)):
             if weight > 0 and matrix is not None and matrix.nnz:
                 links = matrix[row].toarray().ravel().astype(np.float64)
                 norm = float(np.abs(links).max())
@@ -587,12 +633,19 @@ class EaseRecommender(EaseSeqRecommender):
             l2=500.0,
             seq_window=0,
             seq_weight=0.0,
+            long_weight=0.0,
             ease_user_half_life=None,
             seq_user_half_life=None,
             rating_centre=None,
             pop_weight=0.0,
         )
 
+
+# Shrinkage of predict_ratings, in ratings: an item's or a user's offset from the mean counts fully only once
+# it rests on many more ratings than this; the neighbour term is damped while its links are weaker than this.
+ITEM_SHRINK = 5.0
+USER_SHRINK = 3.0
+NEIGHBOUR_SHRINK = 0.1
 
 _RECENT_NORMS = 256  # histories whose score scales are remembered between recommend and explain
 
