@@ -106,7 +106,8 @@ def test_recommendations_cached_and_dropped_on_rating(
     user_id, headers = Auth(client).user()
     first = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
     assert first["cached"] is False and first["user_id"] == user_id and first["items"]
-    assert set(first["items"][0]) == MOVIE_FIELDS | {"score", "reason"}
+    assert set(first["items"][0]) == MOVIE_FIELDS | {"score", "reason", "predicted_rating"}
+    assert all(1 <= item["predicted_rating"] <= 10 for item in first["items"])  # the default strategy predicts
     again = client.get(f"/recommendations/{user_id}", headers=headers).get_json()
     assert again["cached"] is True and again["items"] == first["items"]
     ttl = container.cache.ttl(recommendations_key(user_id))

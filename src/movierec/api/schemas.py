@@ -191,10 +191,22 @@ class MovieList(BaseModel):
 class RecommendedMovie(MovieOut):
     score: float
     reason: str = Field(description="why this movie, in words")
+    predicted_rating: float | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="the rating (1-10) you would likely give it, as the model predicts from your ratings; null for "
+        "strategies that do not predict (and for movies like this one)",
+    )
 
     @classmethod
     def of_recommendation(cls, item: Recommendation) -> RecommendedMovie:
-        return cls(**MovieOut.of(item.movie).model_dump(), score=item.score, reason=item.reason)
+        return cls(
+            **MovieOut.of(item.movie).model_dump(),
+            score=item.score,
+            reason=item.reason,
+            predicted_rating=item.predicted_rating,
+        )
 
 
 class RecommendationsResponse(BaseModel):

@@ -43,6 +43,7 @@ class Recommendation:
     movie: Movie
     score: float
     reason: str
+    predicted_rating: float | None = None  # 1-10, what the user would likely give it (strategies that predict)
 
 
 Render = Callable[[Sequence[Recommendation]], bytes]
@@ -163,6 +164,8 @@ class RecommendationService:
             ids, scores = ids[keep], scores[keep]
             ids, scores = self._steered(model, ids, scores, banned, limit)
             because = model.explain(history, ids) if len(ids) else []
+            predictor = getattr(model, "predict_ratings", None)
+            predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
             wanted = [*ids.tolist(), *(b for b in because if b is not None)]
             if strategy == "seed" and not genre:  # the seed formula ranks within the genre the user rates most
                 wanted += item_ids.tolist()
@@ -173,12 +176,12 @@ class RecommendationService:
             seed_genre = genre or favourite_genre([movies[i].genres for i in item_ids.tolist() if i in movies])
         why_genre = "the genre you chose" if genre else "the genre you rate most"
         items: list[Recommendation] = []
-        for movie_id, score, source in zip(ids.tolist(), scores.tolist(), because, strict=True):
+        for movie_id, score, source, rating in zip(ids.tolist(), scores.tolist(), because, predicted, strict=True):
             movie = movies.get(movie_id)
             if movie is None:
                 continue
             reason = self._reason(movie, source, movies, your_rating, seed_genre, why_genre)
-            items.append(Recommendation(movie, float(score), reason))
+            items.append(Recommendation(movie, float(score), reason, None if rating is None else round(rating, 1)))
         return items
 
     @staticmethod
