@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,6 +29,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bench.common import BenchError, Report, peak_memory, poll_until, ratio
+from movierec.processes import terminate
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
 from movierec.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions, free_ports, http_ok
@@ -190,13 +190,7 @@ def minimal_backend(options: StackOptions, run_dir: Path) -> Iterator[str]:
         poll_until(lambda: process.poll() is None and http_ok(f"{url}/hello"), 60, 0.25, "the minimal Flask backend")
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        terminate(process, group=True)
 
 
 def _measure(
@@ -312,13 +306,7 @@ def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, 
         poll_until(lambda: process.poll() is None and http_ok(health), 120, 0.25, what)
         yield
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        terminate(process, group=True)
 
 
 def run_embedded_load(

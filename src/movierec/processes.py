@@ -9,6 +9,7 @@ with threads. Elsewhere than Linux the command runs as it is.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -25,14 +26,24 @@ def with_parent_death_signal(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "movierec.processes", "--parent", str(os.getpid()), "--", *argv]
 
 
-def terminate(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
-    """Stop ``process``: SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds. Its exit status."""
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30.0, *, group: bool = False) -> int:
+    """Stop ``process``: SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds. Its exit status.
+    With ``group``, the signals go to its whole process group (a child started with ``start_new_session=True``
+    and the workers it forked, as gunicorn's)."""
+
+    def send(signum: int) -> None:
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+
     if process.poll() is None:
-        process.terminate()
+        send(signal.SIGTERM)
         try:
             return process.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            send(signal.SIGKILL)
     return process.wait(timeout)
 
 

@@ -4,7 +4,6 @@ move by the right amounts; under gunicorn (multiprocess mode) a scrape sums ever
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from movierec.domain.movies import MovieDraft
 from movierec.events.embedded import EmbeddedMovieEvents
 from movierec.metrics import scrape_registry
+from movierec.processes import terminate
 from movierec.runtime import IndexerWorker, PeriodicTrainer
 from movierec.services import models as model_store
 from movierec.services.publishing import OutboxRelay
@@ -73,13 +73,7 @@ def running(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        terminate(process, group=True)
 
 
 # ---------------------------------------------------------------------------------------------- the API

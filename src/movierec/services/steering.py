@@ -33,23 +33,23 @@ class SteeringService:
     # -- the watchlist -------------------------------------------------------------------------------------------
     def add_to_watchlist(self, user_id: int, movie_id: int) -> bool:
         """Add the movie to the user's watchlist; False when it was there already (kept as it was)."""
-        return self._add("watchlist", user_id, movie_id)
+        return self.add("watchlist", user_id, movie_id)
 
     def remove_from_watchlist(self, user_id: int, movie_id: int) -> bool:
-        return self._remove("watchlist", user_id, movie_id)
+        return self.remove("watchlist", user_id, movie_id)
 
     def watchlist(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
-        return self._page("watchlist", user_id, limit, offset)
+        return self.page("watchlist", user_id, limit, offset)
 
     # -- not interested ------------------------------------------------------------------------------------------
     def mark_not_interested(self, user_id: int, movie_id: int) -> bool:
-        return self._add("not_interested", user_id, movie_id)
+        return self.add("not_interested", user_id, movie_id)
 
     def unmark_not_interested(self, user_id: int, movie_id: int) -> bool:
-        return self._remove("not_interested", user_id, movie_id)
+        return self.remove("not_interested", user_id, movie_id)
 
     def not_interested(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
-        return self._page("not_interested", user_id, limit, offset)
+        return self.page("not_interested", user_id, limit, offset)
 
     # -- shared --------------------------------------------------------------------------------------------------
     @staticmethod
@@ -58,7 +58,8 @@ class SteeringService:
             raise ValueError(f"unknown list {name!r}")
         return uow.watchlist if name == "watchlist" else uow.not_interested
 
-    def _add(self, name: str, user_id: int, movie_id: int) -> bool:
+    def add(self, name: str, user_id: int, movie_id: int) -> bool:
+        """Add the movie to the list ``name`` (watchlist, not_interested); False when it was there already."""
         with self.store.uow() as uow:
             try:
                 added = self._list(uow, name).add(user_id, movie_id)
@@ -69,7 +70,7 @@ class SteeringService:
             self.ratings.forget_recommendations(user_id)
         return added
 
-    def _remove(self, name: str, user_id: int, movie_id: int) -> bool:
+    def remove(self, name: str, user_id: int, movie_id: int) -> bool:
         """Take the movie off the list; False when it was not on it. ``NotFound`` when no movie has this id."""
         with self.store.uow() as uow:
             removed = self._list(uow, name).remove(user_id, movie_id)
@@ -80,7 +81,8 @@ class SteeringService:
             self.ratings.forget_recommendations(user_id)
         return removed
 
-    def _page(self, name: str, user_id: int, limit: int, offset: int) -> tuple[int, list[ListedMovie]]:
+    def page(self, name: str, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
+        """How many movies the list ``name`` holds, and one page of them, most recently added first."""
         with self.store.uow() as uow:
             total, rows = self._list(uow, name).page(user_id, limit, offset)
             movies = uow.movies.get_many(movie_id for movie_id, _ in rows)

@@ -29,90 +29,50 @@ def _page(user_id: int, total: int, items: list[ListedMovie]) -> MovieListPage:
     )
 
 
-@bp.post("/watchlist/<movie_id>")
-@endpoint(
-    summary="Add a movie to your watchlist (again: nothing changes; 404 when no movie has this id)",
-    tags=("steering",),
-    response=ListChange,
-    auth=True,
-    errors=(404,),
-    path_params=_MOVIE,
+def register_list(path: str, name: str, *, add: str, remove: str, read: str) -> None:
+    """The three routes of one list: ``POST`` and ``DELETE <path>/<movie_id>``, ``GET <path>/<user_id>``."""
+
+    @endpoint(summary=add, tags=("steering",), response=ListChange, auth=True, errors=(404,), path_params=_MOVIE)
+    def add_view(caller: Caller, movie_id: int) -> ListChange:
+        added = container().steering.add(name, caller.user_id, movie_id)
+        return ListChange(user_id=caller.user_id, movie_id=movie_id, added=added)
+
+    @endpoint(
+        summary=remove, tags=("steering",), response=None, status=204, auth=True, errors=(404,), path_params=_MOVIE
+    )
+    def remove_view(caller: Caller, movie_id: int) -> None:
+        container().steering.remove(name, caller.user_id, movie_id)
+
+    @endpoint(
+        summary=read,
+        tags=("steering",),
+        query=PageQuery,
+        response=MovieListPage,
+        auth=True,
+        errors=(403,),
+        path_params=_USER,
+    )
+    def read_view(caller: Caller, user_id: int, query: PageQuery) -> MovieListPage:
+        require_self(user_id, caller)
+        total, items = container().steering.page(name, user_id, query.limit, query.offset)
+        return _page(user_id, total, items)
+
+    bp.add_url_rule(f"{path}/<movie_id>", f"add_{name}", add_view, methods=["POST"])
+    bp.add_url_rule(f"{path}/<movie_id>", f"remove_{name}", remove_view, methods=["DELETE"])
+    bp.add_url_rule(f"{path}/<user_id>", name, read_view, methods=["GET"])
+
+
+register_list(
+    "/watchlist",
+    "watchlist",
+    add="Add a movie to your watchlist (again: nothing changes; 404 when no movie has this id)",
+    remove="Take a movie off your watchlist (204 also when it was not on it; 404 when no movie has this id)",
+    read="Your watchlist, most recently added first",
 )
-def add_to_watchlist(caller: Caller, movie_id: int) -> ListChange:
-    added = container().steering.add_to_watchlist(caller.user_id, movie_id)
-    return ListChange(user_id=caller.user_id, movie_id=movie_id, added=added)
-
-
-@bp.delete("/watchlist/<movie_id>")
-@endpoint(
-    summary="Take a movie off your watchlist (204 also when it was not on it; 404 when no movie has this id)",
-    tags=("steering",),
-    response=None,
-    status=204,
-    auth=True,
-    errors=(404,),
-    path_params=_MOVIE,
+register_list(
+    "/not-interested",
+    "not_interested",
+    add="Never recommend this movie again, and fewer like it (again: nothing changes; 404 when no movie has this id)",
+    remove='Undo "not interested" for a movie (204 also when it was not marked; 404 when no movie has this id)',
+    read="The movies you said you are not interested in, most recent first",
 )
-def remove_from_watchlist(caller: Caller, movie_id: int) -> None:
-    container().steering.remove_from_watchlist(caller.user_id, movie_id)
-
-
-@bp.get("/watchlist/<user_id>")
-@endpoint(
-    summary="Your watchlist, most recently added first",
-    tags=("steering",),
-    query=PageQuery,
-    response=MovieListPage,
-    auth=True,
-    errors=(403,),
-    path_params=_USER,
-)
-def watchlist(caller: Caller, user_id: int, query: PageQuery) -> MovieListPage:
-    require_self(user_id, caller)
-    total, items = container().steering.watchlist(user_id, query.limit, query.offset)
-    return _page(user_id, total, items)
-
-
-@bp.post("/not-interested/<movie_id>")
-@endpoint(
-    summary="Never recommend this movie again, and fewer like it (again: nothing changes; 404 when no movie has "
-    "this id)",
-    tags=("steering",),
-    response=ListChange,
-    auth=True,
-    errors=(404,),
-    path_params=_MOVIE,
-)
-def mark_not_interested(caller: Caller, movie_id: int) -> ListChange:
-    added = container().steering.mark_not_interested(caller.user_id, movie_id)
-    return ListChange(user_id=caller.user_id, movie_id=movie_id, added=added)
-
-
-@bp.delete("/not-interested/<movie_id>")
-@endpoint(
-    summary='Undo "not interested" for a movie (204 also when it was not marked; 404 when no movie has this id)',
-    tags=("steering",),
-    response=None,
-    status=204,
-    auth=True,
-    errors=(404,),
-    path_params=_MOVIE,
-)
-def unmark_not_interested(caller: Caller, movie_id: int) -> None:
-    container().steering.unmark_not_interested(caller.user_id, movie_id)
-
-
-@bp.get("/not-interested/<user_id>")
-@endpoint(
-    summary="The movies you said you are not interested in, most recent first",
-    tags=("steering",),
-    query=PageQuery,
-    response=MovieListPage,
-    auth=True,
-    errors=(403,),
-    path_params=_USER,
-)
-def not_interested(caller: Caller, user_id: int, query: PageQuery) -> MovieListPage:
-    require_self(user_id, caller)
-    total, items = container().steering.not_interested(user_id, query.limit, query.offset)
-    return _page(user_id, total, items)
