@@ -131,6 +131,17 @@ class LoadUser:
     rating: int
 
 
+@dataclass(frozen=True)
+class LoadPlan:
+    """What every load run asks for, and for how long."""
+
+    queries: Sequence[SearchQuery]
+    users: Sequence[LoadUser]
+    uncached_users: Sequence[LoadUser]
+    seconds: float
+    connections: Sequence[int]
+
+
 UNCACHED_LIMITS = range(1, 101)  # (user, limit) pairs: each asked once per run, so each one is computed
 
 
@@ -197,9 +208,7 @@ def _measure(
     targets: dict[str, str],
     scripts: dict[str, Path],
     requests: dict[str, list[tuple[str, str]]],
-    uncached_users: Sequence[LoadUser],
-    connections: Sequence[int],
-    seconds: float,
+    plan: LoadPlan,
     report: Report,
     label: str,
 ) -> list[dict[str, Any]]:
@@ -208,7 +217,7 @@ def _measure(
         for name in scripts:
             if name != "/nginx-health" or base == targets.get("nginx"):
                 wrk(base, scripts[name], 4, 1)
-    for count in connections:
+    for count in plan.connections:
         for name in scripts:
             for target, base in targets.items():
                 if name == "/nginx-health" and target != "nginx":
@@ -216,8 +225,8 @@ def _measure(
                 if name == CACHED:
                     warm_recommendations(base, requests[name])
                 if name == UNCACHED:
-                    drop_recommendations(base, uncached_users)
-                outcome = {"endpoint": name, "target": target, **wrk(base, scripts[name], count, seconds)}
+                    drop_recommendations(base, plan.uncached_users)
+                outcome = {"endpoint": name, "target": target, **wrk(base, scripts[name], count, plan.seconds)}
                 runs.append(outcome)
                 report(
                     f"    {label} {name} via {target} c={count}: {outcome['requests_per_s']} req/s, "
@@ -231,29 +240,20 @@ def _write_scripts(directory: Path, requests: dict[str, list[tuple[str, str]]]) 
     return {name: write_script(directory / f"{n}.lua", pairs) for n, (name, pairs) in enumerate(requests.items())}
 
 
-def _hello_runs(url: str, directory: Path, connections: Sequence[int], seconds: float, report: Report, label: str,
-                target: str) -> list[dict[str, Any]]:  # fmt: skip
+def _hello_runs(
+    url: str, directory: Path, plan: LoadPlan, report: Report, label: str, target: str
+) -> list[dict[str, Any]]:
     hello = write_script(directory / "hello.lua", [("/hello", "")])
     wrk(url, hello, 4, 1)
     runs = []
-    for count in connections:
-        outcome = {"endpoint": MINIMAL_APP, "target": target, **wrk(url, hello, count, seconds)}
+    for count in plan.connections:
+        outcome = {"endpoint": MINIMAL_APP, "target": target, **wrk(url, hello, count, plan.seconds)}
         runs.append(outcome)
         report(f"    {label} {MINIMAL_APP} c={count}: {outcome['requests_per_s']} req/s, p99 {outcome['p99_ms']} ms")
     return runs
 
 
-def run_load(
-    settings: Settings,
-    run_dir: Path,
-    search_queries: Sequence[SearchQuery],
-    users: Sequence[LoadUser],
-    uncached_users: Sequence[LoadUser],
-    *,
-    seconds: float,
-    connections: Sequence[int],
-    report: Report,
-) -> dict[str, Any]:
+def run_load(settings: Settings, run_dir: Path, plan: LoadPlan, report: Report) -> dict[str, Any]:
     """The full stack through Nginx and one backend direct, then the one-route app on one gunicorn backend."""
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed: scripts/services install wrk (or apt-get install wrk)")
@@ -270,21 +270,21 @@ def run_load(
     requests = {
         "/healthz": [("/healthz", "")],
         "/nginx-health": [("/nginx-health", "")],
-        **endpoints(search_queries, users, uncached_users),
+        **endpoints(plan.queries, plan.users, plan.uncached_users),
     }
     scripts = _write_scripts(run_dir / "wrk", requests)
     try:
         stack.start()
         targets = {"nginx": stack.nginx_url, "backend1": f"http://127.0.0.1:{backend1}"}
         pids = {child.name: child.pid for child in stack.children}
-        runs = _measure(targets, scripts, requests, uncached_users, connections, seconds, report, "full stack")
+        runs = _measure(targets, scripts, requests, plan, report, "full stack")
         memory = {name: peak_memory(pid) for name, pid in pids.items() if pid is not None and name != "nginx"}
     finally:
         stack.stop()
     with minimal_backend(options, run_dir) as url:
-        runs += _hello_runs(url, run_dir / "wrk", connections, seconds, report, "full stack", "one backend")
+        runs += _hello_runs(url, run_dir / "wrk", plan, report, "full stack", "one backend")
     return {
-        "seconds_per_run": seconds,
+        "seconds_per_run": plan.seconds,
         "wrk_threads": WRK_THREADS,
         "backends": {"count": 2, "workers": options.workers, "threads": options.threads},
         "runs": runs,
@@ -309,17 +309,7 @@ def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, 
         terminate(process, group=True)
 
 
-def run_embedded_load(
-    data_dir: Path,
-    run_dir: Path,
-    search_queries: Sequence[SearchQuery],
-    users: Sequence[LoadUser],
-    uncached_users: Sequence[LoadUser],
-    *,
-    seconds: float,
-    connections: Sequence[int],
-    report: Report,
-) -> dict[str, Any]:
+def run_embedded_load(data_dir: Path, run_dir: Path, plan: LoadPlan, report: Report) -> dict[str, Any]:
     """``movierec serve`` on the embedded data dir (SQLite, in-process cache, embedded search), then the
     one-route app on the same waitress settings."""
     if shutil.which("wrk") is None:
@@ -328,21 +318,21 @@ def run_embedded_load(
     env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_UNSET}
     env["MOVIEREC_DATA_DIR"] = str(data_dir)
     env["MOVIEREC_LOG_LEVEL"] = "WARNING"  # as the full stack's backends, the access log is not what is measured
-    requests = endpoints(search_queries, users, uncached_users)
+    requests = endpoints(plan.queries, plan.users, plan.uncached_users)
     scripts = _write_scripts(run_dir / "wrk", requests)
     (api_port, hello_port) = free_ports(2)
     api = f"http://127.0.0.1:{api_port}"
     serve = [sys.executable, "-m", "movierec", "serve", "--port", str(api_port), "--threads", str(EMBEDDED_THREADS)]
     with _process(serve, env, run_dir / "serve.log", f"{api}/healthz", "movierec serve"):
         pid = _child_pid(api_port)
-        runs = _measure({"server": api}, scripts, requests, uncached_users, connections, seconds, report, "embedded")
+        runs = _measure({"server": api}, scripts, requests, plan, report, "embedded")
         memory = peak_memory(pid) if pid else None
     hello = [sys.executable, "-m", "bench.hello", str(hello_port), str(EMBEDDED_THREADS)]
     hello_url = f"http://127.0.0.1:{hello_port}"
     with _process(hello, env, run_dir / "hello.log", f"{hello_url}/hello", "the minimal Flask app on waitress"):
-        runs += _hello_runs(hello_url, run_dir / "wrk", connections, seconds, report, "embedded", "server")
+        runs += _hello_runs(hello_url, run_dir / "wrk", plan, report, "embedded", "server")
     return {
-        "seconds_per_run": seconds,
+        "seconds_per_run": plan.seconds,
         "wrk_threads": WRK_THREADS,
         "server": {"name": "waitress", "processes": 1, "threads": EMBEDDED_THREADS},
         "runs": runs,

@@ -213,16 +213,8 @@ def _embedded(
         cached_users, uncached_users = _load_users(movielens, sizes)
     with section("load embedded"):
         load_queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
-        results["load_embedded"] = load.run_embedded_load(
-            root / "movielens",
-            root / "load",
-            load_queries,
-            cached_users,
-            uncached_users,
-            seconds=sizes.load_seconds,
-            connections=sizes.load_connections,
-            report=report,
-        )
+        plan = load.LoadPlan(load_queries, cached_users, uncached_users, sizes.load_seconds, sizes.load_connections)
+        results["load_embedded"] = load.run_embedded_load(root / "movielens", root / "load", plan, report)
         results["load_embedded"]["catalogue"] = {"source": "movielens", "movies": len(drafts["movielens"])}
 
 
@@ -292,16 +284,8 @@ def _full_stack(
             cached_users, uncached_users = _load_users(movielens, sizes)
         with section("load through nginx"):
             load_queries = [q for _, q in search.query_mix(drafts["movielens"], sizes.load_search_queries, seed=5)]
-            results["load"] = load.run_load(
-                settings,
-                root / "stack",
-                load_queries,
-                cached_users,
-                uncached_users,
-                seconds=sizes.load_seconds,
-                connections=sizes.load_connections,
-                report=report,
-            )
+            plan = load.LoadPlan(load_queries, cached_users, uncached_users, sizes.load_seconds, sizes.load_connections)
+            results["load"] = load.run_load(settings, root / "stack", plan, report)
             results["load"]["catalogue"] = {"source": "movielens", "movies": len(drafts["movielens"])}
             results["memory"]["stack"] = results["load"]["memory"]
 
