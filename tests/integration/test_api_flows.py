@@ -27,6 +27,9 @@ MOVIE_FIELDS = {
     "vote_count",
     "popularity",
     "poster_url",
+    "vote_source",
+    "community_average",
+    "community_count",
 }
 
 
