@@ -205,10 +205,17 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             search.press("Enter")
             card = page.locator(f".st-key-card-search-{toy_story.id}")
             expect(card).to_contain_text("Toy Story", timeout=WAIT_MS)
+            # The card says whose numbers it shows: IMDb's votes (matched on title and year), and the MovieLens
+            # community's ratings loaded into this app, which the rating below joins.
+            assert toy_story.vote_source == "IMDb" and toy_story.community_count
+            expect(card).to_contain_text(f"{toy_story.vote_count:,} votes on IMDb")
+            community = card.locator(f".st-key-community-search-{toy_story.id}")
+            expect(community).to_contain_text(f"from {toy_story.community_count:,} ratings here")
             nine = card.locator(f".st-key-rate-search-{toy_story.id}").get_by_role("radio", name="9", exact=True)
             nine.click()
             expect(page.get_by_text("Saved: Toy Story — 9/10")).to_be_visible(timeout=WAIT_MS)
             expect(nine).to_be_checked()
+            expect(community).to_contain_text(f"from {toy_story.community_count + 1:,} ratings here")
             _shot(page, "03-search-rated")
 
             # "More like this" opens a dialog of similar movies.
