@@ -598,3 +598,20 @@ def test_numbers_say_where_votes_come_from_and_count_this_apps_ratings_in_one_qu
     assert (by_title["Obscure"].community_average, by_title["Obscure"].community_count) == (4.0, 1)
     assert by_title["Unknown source"].vote_source is None
     assert (by_title["Heat"].community_average, by_title["Heat"].community_count) == (None, 0)
+
+
+def test_migration_0005_adds_the_release_order_index_and_its_downgrade_removes_it(store: Store) -> None:
+    def indexes() -> set[str]:
+        with store.engine.connect() as connection:
+            return {str(i["name"]) for i in inspect(connection).get_indexes("movies")}
+
+    assert "ix_movies_release_order" in indexes()
+    migrate.downgrade(store.engine, "0004")
+    assert "ix_movies_release_order" not in indexes()
+    migrate.upgrade(store.engine)
+    assert "ix_movies_release_order" in indexes()
+    with store.uow() as uow:
+        uow.movies.upsert_many([MovieDraft("t:1", "Heat", 1995), MovieDraft("t:2", "Undated")])
+        uow.commit()
+    with store.uow() as uow:
+        assert [m.title for m in uow.movies.latest(5)] == ["Heat", "Undated"]

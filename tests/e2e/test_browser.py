@@ -319,6 +319,7 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
             expect(page.get_by_text("from your 10 ratings")).to_be_visible()
             expect(page.get_by_text("Rate 0 more")).to_have_count(0)
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)  # the grid draws card by card
             before = _card_ids(page, "recs")
             assert len(before) == 12
             _shot(page, "09-first-recommendations")
