@@ -124,3 +124,16 @@ def test_latest_starts_with_the_newest_releases_of_a_catalogue_loaded_at_once(
     ]
     page = client.get("/movies/latest?limit=2&offset=2").get_json()["items"]
     assert [m["title"] for m in page] == ["Amélie", "Toy Story 2"]
+
+
+def test_search_still_answers_when_the_numbers_cannot_be_read(
+    client: FlaskClient, container: Container, sample_catalogue: dict[str, int]
+) -> None:
+    """The search engine has the movies; the numbers are extras from the database: when their query fails (here the
+    ratings table is gone), the movies come without them (null), not as an error."""
+    with container.store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE ratings")
+    response = client.get("/search?q=heat")
+    assert response.status_code == 200
+    heat = next(m for m in response.get_json()["items"] if m["id"] == sample_catalogue["Heat"])
+    assert _numbers(heat) == (None, None, None)
