@@ -353,7 +353,8 @@ def run(tries: int = 10, output_dir: Path | None = None, report: Callable[[str],
     api_url, ui_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     with tempfile.TemporaryDirectory(prefix="movierec-bench-ui-") as tmp:
         data_dir, log_path = Path(tmp) / "data", Path(tmp) / "up.log"
-        report(f"UI benchmark: movierec up (fresh data dir), {tries} tries per interaction, load {load_average()}")
+        load_before = load_average()
+        report(f"UI benchmark: movierec up (fresh data dir), {tries} tries per interaction, load {load_before}")
         with movierec_up(data_dir, api_port, ui_port, log_path) as first_start:
             report(f"  first start: {first_start:.1f} s until the API and the UI answered")
         with movierec_up(data_dir, api_port, ui_port, log_path) as later_start:
@@ -386,6 +387,7 @@ def run(tries: int = 10, output_dir: Path | None = None, report: Callable[[str],
         )
     result = {
         "machine": machine(),
+        "load_average_before": load_before,  # 1, 5 and 15 minutes: the figures are only as good as the machine was idle
         "load_average_after": load_average(),
         "first_start_s": round(first_start, 1),
         "later_start_s": round(later_start, 1),

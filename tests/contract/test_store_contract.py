@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import delete, insert, inspect, text
+from sqlalchemy import delete, event, insert, inspect, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -536,3 +536,82 @@ def test_migration_0004_adds_the_lists_and_its_downgrade_removes_them(store: Sto
     with store.uow() as uow:  # users and movies from before the migration can use the new lists at once
         assert uow.watchlist.add(user_id, movie_id) and uow.not_interested.add(user_id, movie_id)
         uow.commit()
+
+
+def test_latest_puts_the_newest_releases_first_when_everything_was_added_at_once(store: Store) -> None:
+    """One batch, so one ``added_at``: release year orders, then release date; unknown years come last; later
+    batches win only among movies of the same release."""
+    batch = [
+        MovieDraft("t:old", "Casablanca", 1942),
+        MovieDraft("t:undated", "Undated"),
+        MovieDraft("t:new-early", "Early 2016", release_date=dt.date(2016, 2, 1)),
+        MovieDraft("t:mid", "Heat", 1995),
+        MovieDraft("t:new-late", "Late 2016", release_date=dt.date(2016, 11, 30)),
+        MovieDraft("t:new-yearonly", "Some 2016", 2016),
+    ]
+    with store.uow() as uow:
+        uow.movies.upsert_many(batch)
+        uow.commit()
+    with store.uow() as uow:
+        uow.movies.upsert_many([MovieDraft("t:added-later", "Also 1995", 1995)])
+        uow.commit()
+    with store.uow() as uow:
+        titles = [m.title for m in uow.movies.latest(10)]
+        assert titles == ["Late 2016", "Early 2016", "Some 2016", "Also 1995", "Heat", "Casablanca", "Undated"]
+        assert [m.title for m in uow.movies.latest(3, offset=3)] == titles[3:6]
+
+
+def test_numbers_say_where_votes_come_from_and_count_this_apps_ratings_in_one_query(store: Store) -> None:
+    specs = [
+        MovieDraft("tmdb:603", "The Matrix", 1999, vote_average=8.2, vote_count=20_000, popularity=80.5),
+        MovieDraft("imdb:1", "Heat", 1995, vote_average=8.3, vote_count=600, popularity=600.0),
+        MovieDraft("movielens:1", "Toy Story", 1995, vote_average=8.1, vote_count=900, popularity=247.0),
+        MovieDraft("movielens:2", "Obscure", 2001, vote_average=7.0, vote_count=3, popularity=3.0),
+        MovieDraft("other:9", "Unknown source", 2001),
+    ]
+    with store.uow() as uow:
+        ids = [o.movie_id for o in uow.movies.upsert_many(specs)]
+        users = [uow.users.add(f"user{n}", "hash").id for n in range(3)]
+        for user_id, value in zip(users, (9, 6, 8), strict=True):
+            uow.ratings.upsert(user_id, ids[0], value)
+        uow.ratings.upsert(users[0], ids[3], 4)
+        uow.commit()
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.uow() as uow:
+            numbers = uow.movies.numbers([*ids, 999_999])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert set(numbers) == set(ids)  # an id no movie has is simply absent
+    by_title = {spec.title: numbers[movie_id] for spec, movie_id in zip(specs, ids, strict=True)}
+    assert by_title["The Matrix"].vote_source == "TMDB"
+    assert (by_title["The Matrix"].community_average, by_title["The Matrix"].community_count) == (7.67, 3)
+    assert by_title["Heat"].vote_source == "IMDb"
+    assert by_title["Toy Story"].vote_source == "IMDb"  # IMDb's votes: not the MovieLens count (its popularity)
+    assert by_title["Obscure"].vote_source == "MovieLens"
+    assert (by_title["Obscure"].community_average, by_title["Obscure"].community_count) == (4.0, 1)
+    assert by_title["Unknown source"].vote_source is None
+    assert (by_title["Heat"].community_average, by_title["Heat"].community_count) == (None, 0)
+
+
+def test_migration_0005_adds_the_release_order_index_and_its_downgrade_removes_it(store: Store) -> None:
+    def indexes() -> set[str]:
+        with store.engine.connect() as connection:
+            return {str(i["name"]) for i in inspect(connection).get_indexes("movies")}
+
+    assert "ix_movies_release_order" in indexes()
+    migrate.downgrade(store.engine, "0004")
+    assert "ix_movies_release_order" not in indexes()
+    migrate.upgrade(store.engine)
+    assert "ix_movies_release_order" in indexes()
+    with store.uow() as uow:
+        uow.movies.upsert_many([MovieDraft("t:1", "Heat", 1995), MovieDraft("t:2", "Undated")])
+        uow.commit()
+    with store.uow() as uow:
+        assert [m.title for m in uow.movies.latest(5)] == ["Heat", "Undated"]

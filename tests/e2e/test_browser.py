@@ -205,10 +205,17 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             search.press("Enter")
             card = page.locator(f".st-key-card-search-{toy_story.id}")
             expect(card).to_contain_text("Toy Story", timeout=WAIT_MS)
+            # The card says whose numbers it shows: IMDb's votes (matched on title and year), and the MovieLens
+            # community's ratings loaded into this app, which the rating below joins.
+            assert toy_story.vote_source == "IMDb" and toy_story.community_count
+            expect(card).to_contain_text(f"{toy_story.vote_count:,} votes on IMDb")
+            community = card.locator(f".st-key-community-search-{toy_story.id}")
+            expect(community).to_contain_text(f"from {toy_story.community_count:,} ratings here")
             nine = card.locator(f".st-key-rate-search-{toy_story.id}").get_by_role("radio", name="9", exact=True)
             nine.click()
             expect(page.get_by_text("Saved: Toy Story — 9/10")).to_be_visible(timeout=WAIT_MS)
             expect(nine).to_be_checked()
+            expect(community).to_contain_text(f"from {toy_story.community_count + 1:,} ratings here")
             _shot(page, "03-search-rated")
 
             # "More like this" opens a dialog of similar movies.
@@ -312,6 +319,7 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
             expect(page.get_by_text("from your 10 ratings")).to_be_visible()
             expect(page.get_by_text("Rate 0 more")).to_have_count(0)
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)  # the grid draws card by card
             before = _card_ids(page, "recs")
             assert len(before) == 12
             _shot(page, "09-first-recommendations")

@@ -27,6 +27,9 @@ MOVIE_FIELDS = {
     "vote_count",
     "popularity",
     "poster_url",
+    "vote_source",
+    "community_average",
+    "community_count",
 }
 
 
@@ -86,9 +89,9 @@ def test_search_title_genre_typo_prefix(client: FlaskClient, sample_catalogue: d
     assert injection.status_code == 200
 
 
-def test_latest_most_recently_added_first(client: FlaskClient, container: Container) -> None:
+def test_latest_most_recently_added_first_among_releases_of_one_year(client: FlaskClient, container: Container) -> None:
     container.catalogue.upsert([MovieDraft("test:a", "First", 2000)])
-    container.catalogue.upsert([MovieDraft("test:b", "Second", 2001)])
+    container.catalogue.upsert([MovieDraft("test:b", "Second", 2000)])
     items = client.get("/movies/latest?limit=2").get_json()["items"]
     assert [m["title"] for m in items] == ["Second", "First"]
 

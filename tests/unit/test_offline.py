@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from movierec.domain.movies import vote_source
 from movierec.ingest import offline
 
 
@@ -38,3 +39,14 @@ def test_imdb_catalogue() -> None:
     assert len(movies) == 58_788
     matrix = [m for m in movies if m.title == "The Matrix" and m.year == 1999]
     assert len(matrix) == 1 and matrix[0].vote_average == 8.5 and "Action" in matrix[0].genres
+
+
+def test_every_offline_movie_names_the_source_of_its_votes_from_what_is_stored() -> None:
+    """``vote_source`` reads only the stored key, vote count and popularity; it must agree, movie by movie, with the
+    source the MovieLens loader really took the numbers from (IMDb on a title and year match, else MovieLens)."""
+    told = {"IMDb": 0, "MovieLens": 0}
+    for movie, source in offline.movielens_movies_with_vote_source():
+        assert vote_source(movie.external_key, movie.vote_count, movie.popularity) == source, movie
+        told[source] += 1
+    assert told == {"IMDb": 5_100, "MovieLens": 3_961}
+    assert {vote_source(m.external_key, m.vote_count, m.popularity) for m in offline.imdb_movies()} == {"IMDb"}

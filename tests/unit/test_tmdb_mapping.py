@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tests.fakes.tmdb_server import DEFAULT_API_KEY, DEFAULT_TOKEN, MALFORMED_ITEMS
 
+from movierec.domain.movies import vote_source
 from movierec.ingest.tmdb import (
     MISSING_KEY_MESSAGE,
     InvalidItem,
@@ -50,6 +51,7 @@ def test_a_discover_item_maps_field_by_field() -> None:
     assert (draft.vote_average, draft.vote_count, draft.popularity) == (8.2, 26352, 84.213)
     assert draft.poster_path == "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"
     assert draft.original_language == "en"
+    assert vote_source(draft.external_key, draft.vote_count, draft.popularity) == "TMDB"
 
 
 def test_optional_fields_may_be_missing_or_empty() -> None:

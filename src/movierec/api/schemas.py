@@ -19,7 +19,7 @@ from movierec.domain.accounts import (
     username_problem,
 )
 from movierec.domain.ids import MAX_ID
-from movierec.domain.movies import Movie
+from movierec.domain.movies import Movie, MovieNumbers
 from movierec.domain.ratings import rating_problem
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.text import NOT_BLANK_PATTERN
@@ -152,6 +152,10 @@ class RateResponse(BaseModel):
     movie_id: int
     rating: int
     rated_at: dt.datetime
+    community_average: float | None = Field(
+        default=None, description="the mean of this app's ratings of the movie, yours included, read after saving"
+    )
+    community_count: int | None = Field(default=None, description="how many ratings this app has of the movie")
 
 
 class MovieOut(BaseModel):
@@ -162,14 +166,30 @@ class MovieOut(BaseModel):
     release_date: dt.date | None
     genres: list[str]
     overview: str
-    vote_average: float
-    vote_count: int
+    vote_average: float = Field(description="the catalogue source's average rating, 0-10 (see vote_source)")
+    vote_count: int = Field(description="how many votes the source's average is of")
     popularity: float
     poster_url: str | None
+    vote_source: str | None = Field(
+        default=None,
+        description="who gave vote_average and vote_count: TMDB, IMDb or MovieLens; null when not known",
+    )
+    community_average: float | None = Field(
+        default=None,
+        description="the mean of this app's own ratings of the movie (1-10); null when nobody here rated it or "
+        "when the ratings could not be read. In recommendations, as of when the list was computed (up to 5 "
+        "minutes ago while it is cached)",
+    )
+    community_count: int | None = Field(
+        default=None, description="how many ratings this app has of the movie; null when they could not be read"
+    )
 
     @classmethod
-    def of(cls, movie: Movie) -> MovieOut:
+    def of(cls, movie: Movie, numbers: MovieNumbers | None = None) -> MovieOut:
         return cls(
+            vote_source=numbers.vote_source if numbers else None,
+            community_average=numbers.community_average if numbers else None,
+            community_count=numbers.community_count if numbers else None,
             id=movie.id,
             tmdb_id=movie.tmdb_id,
             title=movie.title,
@@ -200,9 +220,9 @@ class RecommendedMovie(MovieOut):
     )
 
     @classmethod
-    def of_recommendation(cls, item: Recommendation) -> RecommendedMovie:
+    def of_recommendation(cls, item: Recommendation, numbers: MovieNumbers | None = None) -> RecommendedMovie:
         return cls(
-            **MovieOut.of(item.movie).model_dump(),
+            **MovieOut.of(item.movie, numbers).model_dump(),
             score=item.score,
             reason=item.reason,
             predicted_rating=item.predicted_rating,

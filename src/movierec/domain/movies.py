@@ -117,3 +117,30 @@ class UnknownMovie(LookupError):
     def __init__(self, movie_id: int) -> None:
         super().__init__(f"movie {movie_id} not found")
         self.movie_id = movie_id
+
+
+# Where a catalogue's ``vote_average``/``vote_count`` come from, by the prefix of the movie's ``external_key``.
+_VOTE_SOURCES = {"tmdb": "TMDB", "imdb": "IMDb"}
+
+
+def vote_source(external_key: str, vote_count: int, popularity: float) -> str | None:
+    """Who gave the movie its ``vote_average`` and ``vote_count``: ``"TMDB"``, ``"IMDb"``, ``"MovieLens"`` or None.
+
+    TMDB movies carry TMDB's vote average and count, the IMDB catalogue IMDb's rating and votes. A MovieLens movie
+    carries IMDb's rating and votes when IMDb has the same title and year, else the MovieLens mean rating x 2 and its
+    number of MovieLens ratings, which is also its ``popularity``: the offline catalogue keeps IMDb's numbers only
+    where IMDb's vote count differs from the MovieLens count, so equal counts say "MovieLens" without doubt.
+    """
+    prefix = external_key.partition(":")[0]
+    if prefix == "movielens":
+        return "MovieLens" if vote_count == int(popularity) else "IMDb"
+    return _VOTE_SOURCES.get(prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class MovieNumbers:
+    """Where the numbers on a movie's card come from: the catalogue's source, and this app's own ratings."""
+
+    vote_source: str | None
+    community_average: float | None  # the mean of this app's ratings of the movie (1-10); None when nobody rated it
+    community_count: int

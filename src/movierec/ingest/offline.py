@@ -4,7 +4,7 @@
 * IMDB (``ggplot2movies/movies``): 58,788 movies with IMDB rating, votes, length, MPAA and genre flags.
 
 MovieLens movies get ``vote_average``/``vote_count`` from IMDB when title and year match exactly, else the MovieLens
-mean rating x 2 and the number of MovieLens ratings.
+mean rating x 2 and the number of MovieLens ratings (``domain.movies.vote_source`` tells which from what is stored).
 """
 
 from __future__ import annotations
@@ -70,6 +70,12 @@ def _imdb_votes_by_title_year() -> dict[tuple[str, int], tuple[float, int]]:
 
 def movielens_movies() -> Iterator[MovieDraft]:
     """MovieLens movies with genres and year; ratings come from IMDB where title and year match."""
+    for draft, _source in movielens_movies_with_vote_source():
+        yield draft
+
+
+def movielens_movies_with_vote_source() -> Iterator[tuple[MovieDraft, str]]:
+    """Each MovieLens movie with where its ``vote_average``/``vote_count`` were taken from: IMDb or MovieLens."""
     frame = movielens_frame()
     stats = frame.groupby("movieId")["rating"].agg(["mean", "count"])
     movies = frame.drop_duplicates("movieId")[["movieId", "title", "year", "genres"]]
@@ -81,11 +87,15 @@ def movielens_movies() -> Iterator[MovieDraft]:
         genre_list = () if genres in (None, "(no genres listed)") or genres != genres else tuple(genres.split("|"))
         mean, count = stats.loc[movie_id]
         match = imdb.get((title.strip().casefold(), year_value)) if year_value is not None else None
-        if match is not None:
+        if match is not None and match[1] != int(count):
+            # IMDb's votes; never equal to the MovieLens count, so that ``domain.movies.vote_source`` can tell them
+            # apart from MovieLens's own numbers (no IMDb match in the data has that count anyway).
             vote_average, vote_count = match
+            source = "IMDb"
         else:
             vote_average, vote_count = round(float(mean) * 2, 1), int(count)
-        yield MovieDraft(
+            source = "MovieLens"
+        draft = MovieDraft(
             external_key=f"{MOVIELENS_KEY}:{int(movie_id)}",
             title=natural_title(title),
             year=year_value,
@@ -94,6 +104,7 @@ def movielens_movies() -> Iterator[MovieDraft]:
             vote_count=vote_count,
             popularity=float(count),
         )
+        yield draft, source
 
 
 def movielens_ratings() -> Iterator[OfflineRating]:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from cachetools import TTLCache
 
-from movierec.domain.movies import Movie, MovieDraft
+from movierec.domain.movies import Movie, MovieDraft, MovieNumbers
 from movierec.log import get_logger
 from movierec.services.errors import NotFound
 from movierec.services.publishing import BackgroundDrain, OutboxRelay
@@ -117,6 +117,14 @@ class CatalogueService:
                 self._movies.update(read)
             found.update(read)
         return found
+
+    def numbers(self, movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
+        """Where the movies' numbers come from, and this app's own ratings of them (read now, never remembered)."""
+        ids = list(movie_ids)
+        if not ids:
+            return {}
+        with self.store.uow() as uow:
+            return uow.movies.numbers(ids)
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
         return self._listing(("latest", limit, offset), lambda uow: uow.movies.latest(limit, offset))

@@ -104,6 +104,8 @@ class MovieRow(Base):
     __table_args__ = (
         CheckConstraint("vote_average >= 0 AND vote_average <= 10", name="vote_average_range"),
         Index("ix_movies_added_at_id", "added_at", "id"),
+        # Migration 0005 adds ix_movies_release_order (year, release_date, added_at, id, all descending, NULLs last),
+        # the order of MovieRepository.latest: declared there, since PostgreSQL needs NULLS LAST and SQLite cannot.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from movierec.domain.accounts import User, UsernameTaken, username_key
-from movierec.domain.movies import Movie, MovieDraft, UnknownMovie
+from movierec.domain.movies import Movie, MovieDraft, MovieNumbers, UnknownMovie, vote_source
 from movierec.store.models import (
     GenreRow,
     MovieOutboxRow,
@@ -101,8 +101,21 @@ class MovieRepository:
         return movies
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
+        """The newest releases first (year, then release date; unknown last), then the most recently added.
+
+        A catalogue loaded in one go has nearly one ``added_at``: ordered by it alone, "recently added" would be the
+        last batch of the load in id order. Both databases order NULLs last here (PostgreSQL would put them first).
+        """
         rows = self.session.execute(
-            select(MOVIES).order_by(MovieRow.added_at.desc(), MovieRow.id.desc()).limit(limit).offset(offset)
+            select(MOVIES)
+            .order_by(
+                MovieRow.year.desc().nulls_last(),
+                MovieRow.release_date.desc().nulls_last(),
+                MovieRow.added_at.desc(),
+                MovieRow.id.desc(),
+            )
+            .limit(limit)
+            .offset(offset)
         ).all()
         genres = self._genres_for([row.id for row in rows])
         return [_to_movie(row, genres.get(row.id, ())) for row in rows]
@@ -146,6 +159,33 @@ class MovieRepository:
             .where(func.lower(GenreRow.name) == genre.lower())
         )
         return list(rows)
+
+    def numbers(self, movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
+        """Where each movie's numbers come from and this app's own ratings of it (mean, count), by id: one query
+        for a page of movies (up to 500 ids), however many ratings each has."""
+        ids = list(dict.fromkeys(int(i) for i in movie_ids))
+        found: dict[int, MovieNumbers] = {}
+        for chunk in _chunks(ids):
+            rows = self.session.execute(
+                select(
+                    MovieRow.id,
+                    MovieRow.external_key,
+                    MovieRow.vote_count,
+                    MovieRow.popularity,
+                    func.avg(RatingRow.rating),
+                    func.count(RatingRow.rating),
+                )
+                .outerjoin(RatingRow, RatingRow.movie_id == MovieRow.id)
+                .where(MovieRow.id.in_(chunk))
+                .group_by(MovieRow.id, MovieRow.external_key, MovieRow.vote_count, MovieRow.popularity)
+            )
+            for movie_id, key, vote_count, popularity, average, count in rows:
+                found[movie_id] = MovieNumbers(
+                    vote_source=vote_source(key, int(vote_count), float(popularity)),
+                    community_average=None if not count else round(float(average), 2),
+                    community_count=int(count),
+                )
+        return found
 
     def snapshot(self) -> CatalogueSnapshot:
         rows = self.session.execute(

@@ -58,6 +58,9 @@ class Movie:
     tmdb_id: int | None = None
     score: float | None = None  # set on recommendations and similar movies
     reason: str | None = None
+    vote_source: str | None = None  # who gave vote_average/vote_count: TMDB, IMDb, MovieLens (None: not known)
+    community_average: float | None = None  # this app's own ratings of the movie: their mean (None: nobody yet)...
+    community_count: int | None = None  # ...and how many (None: the API could not read them)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Movie:
@@ -75,11 +78,31 @@ class Movie:
             tmdb_id=data.get("tmdb_id"),
             score=float(data["score"]) if data.get("score") is not None else None,
             reason=data.get("reason"),
+            vote_source=data.get("vote_source") or None,
+            community_average=_optional_float(data.get("community_average")),
+            community_count=_optional_int(data.get("community_count")),
         )
 
     @property
     def label(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
+
+
+def _optional_float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _optional_int(value: object) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRating:
+    """What ``POST /rate`` stored, and the movie's community numbers just after (None: the API did not say)."""
+
+    rating: int
+    community_average: float | None = None
+    community_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +231,16 @@ class ApiClient:
     # -- ratings -------------------------------------------------------------------------------------------------
     def rate(self, token: str, movie_id: int, rating: int) -> int:
         """Save (or replace) the user's rating; returns the rating the API stored."""
+        return self.rate_saved(token, movie_id, rating).rating
+
+    def rate_saved(self, token: str, movie_id: int, rating: int) -> SavedRating:
+        """Save (or replace) the user's rating; returns it with the movie's community numbers after saving."""
         body = self._request("POST", "/rate", json={"movie_id": movie_id, "rating": rating}, token=token)
-        return int(body["rating"])
+        return SavedRating(
+            int(body["rating"]),
+            _optional_float(body.get("community_average")),
+            _optional_int(body.get("community_count")),
+        )
 
     def my_ratings(self, token: str, user_id: int, limit: int = 50, offset: int = 0) -> tuple[int, list[RatedMovie]]:
         body = self._request("GET", f"/my-ratings/{user_id}", params={"limit": limit, "offset": offset}, token=token)

@@ -161,10 +161,22 @@ def genre_badges(genres: Sequence[str]) -> str:
 
 
 def votes_line(movie: Movie) -> str:
+    """The catalogue's numbers, saying whose they are: "★ 8.7/10 · 1,234 votes on IMDb"."""
+    where = f"on {movie.vote_source}" if movie.vote_source else "in the catalogue's source"
     if movie.vote_count <= 0:
-        return "No votes yet"
+        return f"No votes {where} yet"
     noun = "vote" if movie.vote_count == 1 else "votes"
-    return f":orange[:material/star:] **{movie.vote_average:.1f}**/10 · {movie.vote_count:,} {noun}"
+    return f":orange[:material/star:] **{movie.vote_average:.1f}**/10 · {movie.vote_count:,} {noun} {where}"
+
+
+def community_line(average: float | None, count: int | None) -> str:
+    """This app's own ratings of the movie: "8.0/10 from 3 ratings here"; empty when they are not known."""
+    if count is None:
+        return ""
+    if count <= 0 or average is None:
+        return ":material/group: No ratings here yet"
+    noun = "rating" if count == 1 else "ratings"
+    return f":blue[:material/group:] **{average:.1f}**/10 from {count:,} {noun} here"
 
 
 def login_prompt(purpose: str) -> None:
@@ -185,7 +197,7 @@ def save_rating(movie_id: int, title: str, key: str) -> None:
         st.session_state.pop(key, None)
         return
     try:
-        saved = session.api().rate(current.access_token, movie_id, int(value))
+        saved = session.api().rate_saved(current.access_token, movie_id, int(value))
     except ApiUnavailable as exc:
         st.session_state.pop(key, None)  # redrawn from the last saved rating
         st.session_state[_outcome_key(key)] = (
@@ -202,8 +214,9 @@ def save_rating(movie_id: int, title: str, key: str) -> None:
         else:
             st.session_state[_outcome_key(key)] = ("error", f"Not saved: {exc.message}")
         return
-    session.remember_rating(movie_id, saved)
-    st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved}/10")
+    session.remember_rating(movie_id, saved.rating)
+    session.remember_community(movie_id, saved.community_average, saved.community_count)
+    st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved.rating}/10")
 
 
 @st.fragment
@@ -211,8 +224,10 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
     """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once.
 
     Only this fragment reruns, unless ``rerun_page`` (a page that changes with every rating, like the quick start).
+    This app's own ratings of the movie are shown here, so that a rating updates them at once.
     """
     if session.user() is None:
+        _community_caption(movie, context)
         st.caption(":material/lock: Log in to rate")
         return
     key = f"rate-{context}-{movie.id}"
@@ -222,6 +237,7 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
     if kind == "success" and rerun_page:
         st.rerun(scope="app")  # the page shows the change (the quick start moves on to the next movie)
     current = session.ratings().get(movie.id)
+    _community_caption(movie, context)
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
@@ -236,6 +252,12 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
         st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
     elif kind == "error":
         st.error(text, icon=":material/cloud_off:")
+
+
+def _community_caption(movie: Movie, context: str) -> None:
+    line = community_line(*session.community(movie))
+    if line:
+        st.container(key=f"community-{context}-{movie.id}").caption(line)
 
 
 # -- the watchlist and "not interested" ------------------------------------------------------------------------

@@ -37,6 +37,7 @@ log = get_logger(__name__)
 
 SESSION = "auth"
 RATINGS = "my_ratings"
+COMMUNITY = "community_numbers"  # movie id -> (mean, count) of this app's ratings, as the last rating here saw
 LISTED = {"watchlist": "my_watchlist", "not-interested": "my_not_interested"}  # list name -> session key
 FLASH = "flash"
 RATINGS_VERSION = "ratings_version"
@@ -248,7 +249,27 @@ def forget_rating(movie_id: int) -> None:
     known = st.session_state.get(RATINGS)
     if isinstance(known, dict):
         known.pop(movie_id, None)
+    seen = st.session_state.get(COMMUNITY)
+    if isinstance(seen, dict):
+        seen.pop(movie_id, None)  # counted the rating just taken back
     taste_changed()
+
+
+def remember_community(movie_id: int, average: float | None, count: int | None) -> None:
+    """The movie's community numbers as ``POST /rate`` answered them: every card of the movie shows these now."""
+    if count is None:
+        return
+    seen = st.session_state.setdefault(COMMUNITY, {})
+    seen[movie_id] = (average, count)
+
+
+def community(movie: Movie) -> tuple[float | None, int | None]:
+    """The movie's community numbers: as the user's last rating of it here saw them, else as the API sent them."""
+    seen = st.session_state.get(COMMUNITY)
+    if isinstance(seen, dict) and movie.id in seen:
+        average, count = seen[movie.id]
+        return average, count
+    return movie.community_average, movie.community_count
 
 
 def taste_changed() -> None:

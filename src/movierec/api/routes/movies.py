@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from movierec.api.extension import container
+from movierec.api.numbers import movies_out, numbers_of
 from movierec.api.openapi import endpoint
 from movierec.api.schemas import (
     GenreOut,
@@ -22,10 +23,17 @@ bp = Blueprint("movies", __name__)
 
 
 @bp.get("/movies/latest")
-@endpoint(summary="Recently added movies, newest first", tags=("movies",), query=LatestQuery, response=MovieList)
+@endpoint(
+    summary="The newest movies: latest release year first, then the most recently added",
+    description="Newest release first (year, then release date; movies of unknown year last), then the most "
+    "recently added, so that a catalogue loaded all at once still starts with its newest films.",
+    tags=("movies",),
+    query=LatestQuery,
+    response=MovieList,
+)
 def latest(query: LatestQuery) -> MovieList:
     movies = container().catalogue.latest(query.limit, query.offset)
-    return MovieList(items=[MovieOut.of(m) for m in movies])
+    return MovieList(items=movies_out(movies))
 
 
 @bp.get("/movies/<movie_id>")
@@ -37,7 +45,8 @@ def latest(query: LatestQuery) -> MovieList:
     path_params={"movie_id": "the movie's id"},
 )
 def get_movie(movie_id: int) -> MovieOut:
-    return MovieOut.of(container().catalogue.get(movie_id))
+    movie = container().catalogue.get(movie_id)
+    return MovieOut.of(movie, numbers_of([movie.id]).get(movie.id))
 
 
 @bp.get("/movies/<movie_id>/similar")
@@ -53,9 +62,10 @@ def get_movie(movie_id: int) -> MovieOut:
 def similar(caller: Caller | None, movie_id: int, query: SimilarQuery) -> SimilarResponse:
     user_id = caller.user_id if caller is not None else None
     movie, items = container().recommendations.similar(movie_id, query.limit, user_id)
+    numbers = numbers_of([movie.id, *(i.movie.id for i in items)])
     return SimilarResponse(
-        movie=MovieOut.of(movie),
-        items=[RecommendedMovie.of_recommendation(i) for i in items],
+        movie=MovieOut.of(movie, numbers.get(movie.id)),
+        items=[RecommendedMovie.of_recommendation(i, numbers.get(i.movie.id)) for i in items],
     )
 
 
@@ -76,6 +86,4 @@ def genres() -> GenresResponse:
 )
 def search(query: SearchQueryIn) -> SearchResponse:
     page = container().search.search(query.q, query.genre, query.limit, query.offset)
-    return SearchResponse(
-        total=page.total, limit=query.limit, offset=query.offset, items=[MovieOut.of(m) for m in page.movies]
-    )
+    return SearchResponse(total=page.total, limit=query.limit, offset=query.offset, items=movies_out(page.movies))

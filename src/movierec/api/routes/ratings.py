@@ -4,9 +4,9 @@ from flask import Blueprint
 
 from movierec.api.auth import require_self
 from movierec.api.extension import container
+from movierec.api.numbers import movies_out, numbers_of
 from movierec.api.openapi import endpoint
 from movierec.api.schemas import (
-    MovieOut,
     MyRatingsResponse,
     PageQuery,
     RatedMovieOut,
@@ -29,7 +29,15 @@ bp = Blueprint("ratings", __name__)
 )
 def rate(caller: Caller, body: RateRequest) -> RateResponse:
     saved = container().ratings.rate(caller.user_id, body.movie_id, body.rating)
-    return RateResponse(user_id=saved.user_id, movie_id=saved.movie_id, rating=saved.rating, rated_at=saved.rated_at)
+    numbers = numbers_of([saved.movie_id]).get(saved.movie_id)
+    return RateResponse(
+        user_id=saved.user_id,
+        movie_id=saved.movie_id,
+        rating=saved.rating,
+        rated_at=saved.rated_at,
+        community_average=numbers.community_average if numbers else None,
+        community_count=numbers.community_count if numbers else None,
+    )
 
 
 @bp.delete("/rate/<movie_id>")
@@ -59,8 +67,11 @@ def unrate(caller: Caller, movie_id: int) -> None:
 def my_ratings(caller: Caller, user_id: int, query: PageQuery) -> MyRatingsResponse:
     require_self(user_id, caller)
     total, rated = container().ratings.history(user_id, query.limit, query.offset)
+    movies = movies_out([r.movie for r in rated])
     return MyRatingsResponse(
         user_id=user_id,
         total=total,
-        items=[RatedMovieOut(movie=MovieOut.of(r.movie), rating=r.rating, rated_at=r.rated_at) for r in rated],
+        items=[
+            RatedMovieOut(movie=m, rating=r.rating, rated_at=r.rated_at) for m, r in zip(movies, rated, strict=True)
+        ],
     )

@@ -10,8 +10,9 @@ from flask import Blueprint
 
 from movierec.api.auth import require_self
 from movierec.api.extension import container
+from movierec.api.numbers import movies_out
 from movierec.api.openapi import endpoint
-from movierec.api.schemas import ListChange, ListedMovieOut, MovieListPage, MovieOut, PageQuery
+from movierec.api.schemas import ListChange, ListedMovieOut, MovieListPage, PageQuery
 from movierec.services.accounts import Caller
 from movierec.services.steering import ListedMovie
 
@@ -22,10 +23,11 @@ _USER = {"user_id": "your user id (the token's)"}
 
 
 def _page(user_id: int, total: int, items: list[ListedMovie]) -> MovieListPage:
+    movies = movies_out([i.movie for i in items])
     return MovieListPage(
         user_id=user_id,
         total=total,
-        items=[ListedMovieOut(movie=MovieOut.of(i.movie), added_at=i.added_at) for i in items],
+        items=[ListedMovieOut(movie=m, added_at=i.added_at) for m, i in zip(movies, items, strict=True)],
     )
 
 

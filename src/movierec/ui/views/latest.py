@@ -17,7 +17,10 @@ def _show_more(shown: int) -> None:
 
 def render() -> None:
     st.title("Recently added")
-    st.caption("The newest movies in the catalogue, newest first.")
+    st.caption(
+        "The catalogue's newest movies: the latest release year first, then the most recently added "
+        "(a catalogue loaded in one go still starts with its newest films)."
+    )
     shown = int(st.session_state.get("latest_shown", STEP))
     with st.spinner("Loading the newest movies…"):
         movies = session.latest(min(shown, MAX_PAGE))

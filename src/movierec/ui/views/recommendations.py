@@ -20,6 +20,12 @@ STRATEGY_LABELS = {
 }
 
 
+COMMUNITY_NOTE = (
+    ':material/info: Stars are the catalogue\'s votes (IMDb, TMDB or MovieLens, as each card says); "here" counts '
+    "this app's own ratings as of when the list was picked, up to 5 minutes ago."
+)
+
+
 def strategy_label(name: str) -> str:
     if name == DEFAULT:
         return "Best for you (the service's choice)"
@@ -90,6 +96,7 @@ def render() -> None:
         st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
         return
     st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
+    st.caption(COMMUNITY_NOTE)
     # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
     components.movie_grid(
         result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)

@@ -1,0 +1,73 @@
+"""Cards say whose numbers they show: the catalogue source's votes, and this app's own ratings (updated by a rating)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from movierec.domain.movies import MovieDraft
+from movierec.ui.client import ApiClient, Session
+from movierec.wiring import Container
+from tests.conftest import index_everything
+from tests.ui.test_pages import cards, texts, unescape
+
+OpenPage = Callable[..., AppTest]
+MakeUser = Callable[[str], Session]
+
+
+def _captions(at: AppTest, key: str) -> list[str]:
+    block = next((b for b in at.container if b.key == key), None)
+    assert block is not None, f"no container {key}"
+    return [unescape(str(c.value)) for c in block.caption]
+
+
+def test_a_card_names_the_source_of_its_votes(ui: OpenPage, api: ApiClient, container: Container) -> None:
+    container.catalogue.upsert(
+        [
+            MovieDraft("tmdb:77", "Zebra Crossing", 2020, vote_average=7.1, vote_count=1_234, popularity=3.5),
+            MovieDraft("movielens:77", "Zebra Dawn", 1995, vote_average=6.0, vote_count=12, popularity=12.0),
+            MovieDraft("imdb:77", "Zebra Dusk", 1990, vote_average=5.5, vote_count=88, popularity=88.0),
+        ]
+    )
+    index_everything(container)
+    at = ui()
+    at.text_input(key="search_q").input("zebra").run()
+    assert not at.exception
+    found = {m.title: m.id for m in api.search("zebra").items}
+    shown = {movie_id: [unescape(str(c.value)) for c in card.caption] for movie_id, card in cards(at, "search").items()}
+    assert any("**7.1**/10 · 1,234 votes on TMDB" in line for line in shown[found["Zebra Crossing"]])
+    assert any("**6.0**/10 · 12 votes on MovieLens" in line for line in shown[found["Zebra Dawn"]])
+    assert any("**5.5**/10 · 88 votes on IMDb" in line for line in shown[found["Zebra Dusk"]])
+    # This app's own ratings are a separate line: nobody has rated them here.
+    assert _captions(at, f"community-search-{found['Zebra Crossing']}") == [":material/group: No ratings here yet"]
+
+
+def test_community_numbers_appear_after_a_rating(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    heat = sample_catalogue["Heat"]
+    bob = make_user("bob")
+    api.rate(bob.access_token, heat, 6)
+    alice = make_user("alice")
+    at = ui(session=alice)
+    at.text_input(key="search_q").input("heat").run()
+    assert _captions(at, f"community-search-{heat}") == [":blue[:material/group:] **6.0**/10 from 1 rating here"]
+    assert any("votes in the catalogue's source" in unescape(line) for line in texts(at).splitlines())
+    at.pills(key=f"rate-search-{heat}").set_value(9).run()
+    assert not at.exception
+    assert _captions(at, f"community-search-{heat}") == [":blue[:material/group:] **7.5**/10 from 2 ratings here"]
+    # Another page's card of the same movie knows the new numbers too, before any cache has expired.
+    at.switch_page("views/latest.py").run()
+    assert _captions(at, f"community-latest-{heat}") == [":blue[:material/group:] **7.5**/10 from 2 ratings here"]
+
+
+def test_recommendations_say_how_old_the_community_numbers_may_be(ui: OpenPage, make_user: MakeUser) -> None:
+    at = ui("views/recommendations.py", make_user("alice"))
+    assert not at.exception
+    assert "up to 5 minutes ago" in texts(at)
+
+
+def test_recently_added_says_what_comes_first(ui: OpenPage, live_api: str) -> None:
+    at = ui("views/latest.py")
+    assert "latest release year first, then the most recently added" in texts(at)
