@@ -163,6 +163,9 @@ def test_recommendations_show_reasons(
     for movie in expected:
         reason = shown[movie.id].get_by_key(f"reason-recs-{movie.id}")
         assert str(movie.reason) in unescape(reason.caption[0].value)
+        assert movie.predicted_rating is not None and 1 <= movie.predicted_rating <= 10  # the default predicts
+        predicted = shown[movie.id].get_by_key(f"predicted-recs-{movie.id}")
+        assert f"about {round(movie.predicted_rating * 2) / 2:g}/10" in predicted.caption[0].value
     assert {sample_catalogue["The Matrix"], sample_catalogue["The Terminator"]}.isdisjoint(shown)
 
 

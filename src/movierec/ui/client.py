@@ -58,6 +58,7 @@ class Movie:
     tmdb_id: int | None = None
     score: float | None = None  # set on recommendations and similar movies
     reason: str | None = None
+    predicted_rating: float | None = None  # on recommendations: what the model expects this user to give it
     vote_source: str | None = None  # who gave vote_average/vote_count: TMDB, IMDb, MovieLens (None: not known)
     community_average: float | None = None  # this app's own ratings of the movie: their mean (None: nobody yet)...
     community_count: int | None = None  # ...and how many (None: the API could not read them)
@@ -78,6 +79,7 @@ class Movie:
             tmdb_id=data.get("tmdb_id"),
             score=float(data["score"]) if data.get("score") is not None else None,
             reason=data.get("reason"),
+            predicted_rating=_optional_float(data.get("predicted_rating")),
             vote_source=data.get("vote_source") or None,
             community_average=_optional_float(data.get("community_average")),
             community_count=_optional_int(data.get("community_count")),

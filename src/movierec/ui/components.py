@@ -169,6 +169,12 @@ def votes_line(movie: Movie) -> str:
     return f":orange[:material/star:] **{movie.vote_average:.1f}**/10 · {movie.vote_count:,} {noun} {where}"
 
 
+def predicted_line(rating: float) -> str:
+    """What the model expects the user to give a recommended movie (it beats the user's and the movie's own mean
+    ratings in ``movierec eval``), rounded to a half star: a guess, said as one."""
+    return f":material/online_prediction: you would likely rate it about {round(rating * 2) / 2:g}/10"
+
+
 def community_line(average: float | None, count: int | None) -> str:
     """This app's own ratings of the movie: "8.0/10 from 3 ratings here"; empty when they are not known."""
     if count is None:
@@ -373,6 +379,8 @@ def _card_body(
             st.container(key=f"reason-{context}-{movie.id}").caption(
                 f":violet[:material/lightbulb: {escape_markdown(movie.reason)}]"
             )
+        if show_reason and movie.predicted_rating is not None:
+            st.container(key=f"predicted-{context}-{movie.id}").caption(predicted_line(movie.predicted_rating))
         if movie.overview:
             st.container(key=f"overview-{context}-{movie.id}").caption(
                 escape_markdown(textwrap.shorten(movie.overview, 180, placeholder="…"))
