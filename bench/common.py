@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from movierec.probes import tcp_reachable
 from movierec.settings import Settings, load_settings
-from movierec.stack import LOCAL_SERVICES, REPO_ROOT, tcp_reachable
+from movierec_tools.stack import LOCAL_SERVICES, REPO_ROOT
 
 Report = Callable[[str], None]
 

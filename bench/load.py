@@ -30,9 +30,10 @@ from urllib.parse import urlencode
 import httpx
 
 from bench.common import BenchError, Report, peak_memory, poll_until, ratio
+from movierec.probes import free_ports, http_ok
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions, free_ports, http_ok
+from movierec_tools.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions
 
 WRK_THREADS = 2
 # The embedded server must not pick up service URLs from the environment.

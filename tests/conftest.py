@@ -266,7 +266,7 @@ class Indexer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        from movierec.stack import child_environment
+        from movierec_tools.stack import child_environment
 
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -20,7 +20,7 @@ import yaml
 
 from movierec.api import MAX_BODY_BYTES
 from movierec.settings import ConfigurationError, load_settings
-from movierec.stack import (
+from movierec_tools.stack import (
     NGINX_TEMPLATE,
     StackError,
     nginx_command,
@@ -163,7 +163,14 @@ def test_startup_order_waits_for_health_and_for_the_one_migration(services: dict
     assert depends(services["migrate"]) == {"postgres": "service_healthy"}
     assert depends(services["nginx"]) == {"backend1": "service_healthy", "backend2": "service_healthy"}
     assert depends(services["streamlit"]) == {"nginx": "service_healthy"}
-    assert services["migrate"]["command"] == ["movierec", "migrate"]
+    assert services["migrate"]["command"] == [
+        "movierec",
+        "first-start",
+        "--seed",
+        "none",
+        "--no-demo-ratings",
+        "--no-train",
+    ]
     assert services["kafka_indexer"]["command"] == ["movierec", "indexer"]
     assert services["trainer"]["command"][:3] == ["movierec", "train", "--every"]
 

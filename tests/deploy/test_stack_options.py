@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from movierec.cli import main
+from movierec.probes import free_ports
 from movierec.settings import ConfigurationError
-from movierec.stack import (
+from movierec_tools.stack import (
     DEFAULT_NGINX,
     LOCAL_SERVICES,
     StackError,
     StackOptions,
     child_environment,
-    free_ports,
     stack_settings,
     ui_environment,
 )

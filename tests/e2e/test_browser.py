@@ -30,10 +30,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sy
 from playwright.sync_api import Error as PlaywrightError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from movierec.probes import free_ports
 from movierec.services.models import train
 from movierec.services.seeding import import_movielens_ratings, load_catalogue
 from movierec.settings import load_settings
-from movierec.stack import free_ports
 from movierec.ui.client import ApiClient
 from movierec.wiring import Container, build_container
 from tests.conftest import FAST_HASHING, IN_CI, create_app_for, index_everything

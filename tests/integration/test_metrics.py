@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from movierec.domain.movies import MovieDraft
 from movierec.events.embedded import EmbeddedMovieEvents
 from movierec.metrics import scrape_registry
+from movierec.probes import free_ports, http_ok
 from movierec.runtime import IndexerWorker, PeriodicTrainer
 from movierec.services import models as model_store
 from movierec.services.publishing import OutboxRelay
-from movierec.stack import free_ports, http_ok
 from movierec.wiring import Container
 from tests.conftest import Auth, create_app_for, index_everything, wait_until
 from tests.integration.test_training import rate_many

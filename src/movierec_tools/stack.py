@@ -23,7 +23,6 @@ import pwd
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,13 +31,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
 
-import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+import movierec
 from movierec.files import write_private
 from movierec.log import get_logger
+from movierec.probes import http_ok, port_free, tcp_reachable
 from movierec.processes import with_parent_death_signal
 from movierec.settings import Settings, load_settings
 
@@ -47,7 +46,7 @@ log = get_logger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx.conf"
 SERVICES_SCRIPT = REPO_ROOT / "scripts" / "services"
-UI_APP = Path(__file__).parent / "ui" / "app.py"
+UI_APP = Path(movierec.__file__).parent / "ui" / "app.py"
 DEFAULT_NGINX = "/usr/sbin/nginx"
 SEED_CHOICES = ("auto", "movielens", "imdb", "tmdb", "none")
 
@@ -233,50 +232,9 @@ def nginx_command(binary: str, main_config: Path, run_dir: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------- probes
 
 
-def tcp_reachable(url: str, default_port: int, timeout: float = 1.0) -> bool:
-    parts = urlsplit(url if "://" in url else f"tcp://{url.split(',')[0]}")
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct ports nothing listens on right now (asked of the OS, all held until all are chosen)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with httpx.Client(timeout=timeout, trust_env=False) as client:
-            return client.get(url).is_success
-    except httpx.HTTPError:
-        return False
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -401,9 +359,6 @@ class Stack:
     def _metrics_env(self, variable: str, port: int) -> dict[str, str]:
         return {**self.env, "MOVIEREC_METRICS_HOST": "127.0.0.1", variable: str(port)}
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     def _on_signal(self, signum: int, _frame: object) -> None:
         log.info("stack.signal", signal=signal.Signals(signum).name)
         self._stop.set()
@@ -430,8 +385,7 @@ class Stack:
         self._check_prerequisites()
         self._step("services", self._ensure_services)
         self._step("migrate", lambda: self._one_shot("migrate", ["migrate"], timeout=300))
-        self._step("seed", self._seed)
-        self._step("train", self._train_if_needed)
+        self._step("first-start", self._first_start)
         self._step("indexer", self._start_indexer)
         self._step("trainer", self._start_trainer)
         self._step("backends", self._start_backends)
@@ -525,22 +479,15 @@ class Stack:
             f"not reachable: {listing}. Start them (scripts/services start) or point the variables at running servers"
         )
 
-    def _seed(self) -> None:
-        source = self.options.seed
-        if source == "auto":
-            source = "movielens" if self._movie_count() == 0 else "none"
-        if source == "none":
-            return
-        self.report(f"seeding the {source} catalogue (log: {self.run_dir / 'seed.log'})")
-        self._one_shot("seed", ["seed", source], timeout=3600)
-
-    def _train_if_needed(self) -> None:
-        from movierec.services.models import read_manifest
-
-        if read_manifest(self.settings.models_dir) is not None or self._movie_count() == 0:
-            return
-        self.report("training the recommendation models")
-        self._one_shot("train", ["train"], timeout=1800)
+    def _first_start(self) -> None:
+        """The catalogue, then the models (``movierec first-start``, as ``movierec up`` does; no demo ratings)."""
+        seed = self.options.seed
+        if seed == "tmdb":  # needs the network and a key: the seeder's own command, then the rest of the first start
+            self.report(f"seeding the TMDB catalogue (log: {self.run_dir / 'seed.log'})")
+            self._one_shot("seed", ["seed", "tmdb"], timeout=3600)
+            seed = "none"
+        self.report(f"first start: catalogue {seed}, models if none (log: {self.run_dir / 'first-start.log'})")
+        self._one_shot("first-start", ["first-start", "--seed", seed, "--no-demo-ratings"], timeout=3600)
 
     def _start_indexer(self) -> None:
         url = self.metrics_urls["indexer"]
@@ -700,16 +647,6 @@ class Stack:
                     process.wait(10)
         if code != 0:
             raise StackError(f"{' '.join(argv[1:])} failed ({code}); see {log_path}:\n{_tail(log_path)}")
-
-    def _movie_count(self) -> int:
-        from movierec.wiring import build_store
-
-        store = build_store(self.settings)
-        try:
-            with store.uow() as uow:
-                return uow.movies.count()
-        finally:
-            store.dispose()
 
     def _write_state(self) -> None:
         state = {
