@@ -23,10 +23,7 @@ UI_START_TIMEOUT = 60  # seconds for Streamlit to answer its health check
 
 
 def _settings(**overrides: Any) -> Settings:
-    try:
-        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
@@ -34,6 +31,10 @@ def _settings(**overrides: Any) -> Settings:
 def _container(settings: Settings, migrate: bool = True) -> Any:
     from movierec.wiring import build_container
 
+    try:
+        _ = settings.signing_key  # the accounts sign tokens with it: a placeholder SECRET_KEY stops here, before I/O
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     return build_container(settings, run_migrations=migrate)
 
 

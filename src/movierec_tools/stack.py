@@ -126,17 +126,19 @@ class StackOptions:
 
 def stack_settings(new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> tuple[Settings, bool]:
     """Settings for the stack: the environment's, every unset service URL filled with the local service's, and a
-    SECRET_KEY generated for this run when the environment has none. Returns (settings, secret_was_generated)."""
-    environment_only = load_settings(**dict.fromkeys(LOCAL_SERVICES, None))  # embedded view: never needs a secret
+    SECRET_KEY generated for this run when the environment has none (one the environment gives must be a real one:
+    ConfigurationError otherwise). Returns (settings, secret_was_generated)."""
+    from_environment = load_settings()
     overrides: dict[str, object] = {}
-    generated = environment_only.secret_key is None or not environment_only.secret_key.get_secret_value()
+    generated = from_environment.secret_key is None or not from_environment.secret_key.get_secret_value()
     if generated:
         overrides["secret_key"] = new_secret()
-    from_environment = load_settings(**overrides)
     for name, (_, url, _) in LOCAL_SERVICES.items():
         if getattr(from_environment, name) is None:
             overrides[name] = url
-    return load_settings(**overrides), generated
+    settings = load_settings(**overrides)
+    _ = settings.signing_key  # refuses a placeholder SECRET_KEY before anything starts
+    return settings, generated
 
 
 def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:

@@ -229,7 +229,9 @@ def test_env_example_placeholders_are_refused_by_the_app() -> None:
     )
     assert {"SECRET_KEY", "POSTGRES_PASSWORD", "TMDB_API_KEY"} <= set(values)
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
-        load_settings(database_url="postgresql://movierec:x@postgres/movierec", secret_key=values["SECRET_KEY"])
+        _ = load_settings(
+            database_url="postgresql://movierec:x@postgres/movierec", secret_key=values["SECRET_KEY"]
+        ).signing_key
     assert "secrets.token_urlsafe" in (ROOT / ".env.example").read_text()
 
 
