@@ -247,6 +247,12 @@ def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Sett
             events.close()
 
 
+# The bound of a test that something fails fast instead of hanging: generous for a loaded CI machine (a refused
+# connection or a short client timeout ends in well under a second when idle), far below a hang (an unbounded wait,
+# or a client default timeout of minutes). Tests never assert tight clocks.
+NOT_A_HANG_SECONDS = 30.0
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``condition`` until it returns something truthy (and return that), or fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ from movierec.api.routes.recommendations import render_items
 from movierec.cache.redis import RedisCache
 from movierec.settings import Settings
 from movierec.wiring import Container, build_container
-from tests.conftest import SAMPLE_MOVIES, service_url
+from tests.conftest import NOT_A_HANG_SECONDS, SAMPLE_MOVIES, service_url
 
 CACHE_TIMEOUT = 0.2
 
@@ -47,7 +47,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
 
     started = time.monotonic()
     container.ratings.rate(user.id, ids[0], 9)  # the rating is saved; dropping the cached list fails quietly
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < NOT_A_HANG_SECONDS
     assert container.ratings.history(user.id, 10)[0] == 1
 
     for _ in range(2):
@@ -58,7 +58,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
         items = json.loads(result.items)
         assert items and ids[0] not in {item["id"] for item in items}
         # the retried drop, or a lookup, and a store: each bounded by the cache timeout, plus the computation itself
-        assert elapsed < 2 * CACHE_TIMEOUT + 1.5
+        assert elapsed < NOT_A_HANG_SECONDS
 
     status, checks = container.health()
     assert status == "degraded" and checks["cache"] == {
