@@ -306,7 +306,7 @@ EMBEDDED_THREADS = 8  # movierec serve's default, what movierec up runs
 @contextmanager
 def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, what: str) -> Iterator[None]:
     with log_path.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
         )
     try:

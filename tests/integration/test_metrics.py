@@ -184,7 +184,7 @@ def test_indexer_measures_outbox_lag_batches_and_dead_letters(container: Contain
         assert value(scrape_url(url), "movierec_outbox_depth") == 3  # written, not yet published
         container.relay.drain()
         assert isinstance(container.events, EmbeddedMovieEvents)
-        container.events._log.append(container.events.topic, [(b"bad", b"{not json", None)])  # noqa: SLF001
+        container.events._log.append(container.events.topic, [(b"bad", b"{not json", None)])
         worker.measure()
         waiting = scrape_url(url)
         assert value(waiting, "movierec_outbox_depth") == 0
