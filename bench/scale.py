@@ -37,7 +37,7 @@ import numpy as np
 from bench.common import BenchError, fresh_database, load_average, machine, summarise
 from movierec.cache.port import Entry
 from movierec.probes import tcp_reachable
-from movierec_tools.stack import LOCAL_SERVICES, REPO_ROOT
+from movierec_tools.stack import REPO_ROOT, local_services
 
 Report = Callable[[str], None]
 
@@ -417,11 +417,11 @@ def run_stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _postgres(size: str, wanted: bool, report: Report) -> Iterator[str | None]:
-    urls = {name: url for name, (_, url, _) in LOCAL_SERVICES.items()}
+    urls = {name: url for name, (_, url, _) in local_services().items()}
     if not wanted:
         yield None
         return
-    if not tcp_reachable(urls["database_url"], LOCAL_SERVICES["database_url"][2], timeout=2.0):
+    if not tcp_reachable(urls["database_url"], local_services()["database_url"][2], timeout=2.0):
         report("PostgreSQL is not reachable: its stages are skipped (scripts/services start postgres)")
         yield None
         return

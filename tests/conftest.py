@@ -26,13 +26,10 @@ from flask.testing import FlaskClient
 from movierec.domain.movies import MovieDraft
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
+from movierec_tools.stack import SERVICE_OF, services_env
 
-SERVICES = {
-    "postgres": ("TEST_DATABASE_URL", "postgresql+psycopg://movierec:movierec@127.0.0.1:55432/movierec"),
-    "redis": ("TEST_REDIS_URL", "redis://127.0.0.1:56379/0"),
-    "kafka": ("TEST_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
-    "elasticsearch": ("TEST_ELASTICSEARCH_URL", "http://127.0.0.1:59200"),
-}
+# Each real service's variable; unset, the URL of the one scripts/services runs (`scripts/services env` prints them).
+SERVICES = {name: (variable, default_port) for name, variable, default_port in SERVICE_OF.values()}
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -47,9 +44,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def service_url(name: str) -> str:
-    variable, default = SERVICES[name]
-    url = os.environ.get(variable, default)
-    default_port = {"postgres": 5432, "redis": 6379, "kafka": 9092, "elasticsearch": 9200}[name]
+    variable, default_port = SERVICES[name]
+    url = os.environ.get(variable) or services_env()[variable]
     if not _reachable(url, default_port):
         message = f"{name} is not reachable at {url} (set {variable} or run `scripts/services start {name}`)"
         if IN_CI:

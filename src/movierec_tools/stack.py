@@ -17,6 +17,7 @@ reverse order of their start: UI, Nginx, backends, indexer.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pwd
@@ -50,15 +51,35 @@ UI_APP = Path(movierec.__file__).parent / "ui" / "app.py"
 DEFAULT_NGINX = "/usr/sbin/nginx"
 SEED_CHOICES = ("auto", "movielens", "imdb", "tmdb", "none")
 
-# The services `scripts/services start` runs on loopback (see docs/SERVICES.md): used for every URL the
-# environment leaves unset.
-LOCAL_SERVICES: dict[str, tuple[str, str, int]] = {
-    # settings field: (scripts/services name, URL, default port)
-    "database_url": ("postgres", "postgresql+psycopg://movierec:movierec@127.0.0.1:55432/movierec", 5432),
-    "redis_url": ("redis", "redis://127.0.0.1:56379/0", 6379),
-    "kafka_bootstrap_servers": ("kafka", "127.0.0.1:59092", 9092),
-    "elasticsearch_url": ("elasticsearch", "http://127.0.0.1:59200", 9200),
+# The services `scripts/services start` runs on loopback (see docs/SERVICES.md): used for every URL the environment
+# leaves unset. Their ports are written in scripts/services only; `scripts/services env` prints their URLs.
+SERVICE_OF = {
+    # settings field: (scripts/services name, its variable in `scripts/services env`, the protocol's default port)
+    "database_url": ("postgres", "TEST_DATABASE_URL", 5432),
+    "redis_url": ("redis", "TEST_REDIS_URL", 6379),
+    "kafka_bootstrap_servers": ("kafka", "TEST_KAFKA_BOOTSTRAP_SERVERS", 9092),
+    "elasticsearch_url": ("elasticsearch", "TEST_ELASTICSEARCH_URL", 9200),
 }
+
+
+@functools.cache
+def services_env() -> dict[str, str]:
+    """The variables `scripts/services env` prints (``TEST_DATABASE_URL``, ...): the one source of the local ports."""
+    done = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), "env"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(f"{SERVICES_SCRIPT} env failed ({done.returncode}): {done.stderr.strip()}")
+    pairs = (line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def local_services() -> dict[str, tuple[str, str, int]]:
+    """settings field: (scripts/services name, local URL, default port) of each service."""
+    urls = services_env()
+    return {field: (name, urls[variable], port) for field, (name, variable, port) in SERVICE_OF.items()}
+
+
 ENV_NAMES = {
     "database_url": "DATABASE_URL",
     "redis_url": "REDIS_URL",
@@ -133,7 +154,7 @@ def stack_settings(new_secret: Callable[[], str] = lambda: secrets.token_urlsafe
     generated = from_environment.secret_key is None or not from_environment.secret_key.get_secret_value()
     if generated:
         overrides["secret_key"] = new_secret()
-    for name, (_, url, _) in LOCAL_SERVICES.items():
+    for name, (_, url, _) in local_services().items():
         if getattr(from_environment, name) is None:
             overrides[name] = url
     settings = load_settings(**overrides)
@@ -146,7 +167,7 @@ def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, 
     if settings.secret_key is None:
         raise StackError("the stack needs a SECRET_KEY shared by both backends")
     env = {key: value for key, value in base.items() if key not in METRICS_ENV}  # set per child below
-    env.update({ENV_NAMES[name]: str(getattr(settings, name)) for name in LOCAL_SERVICES})
+    env.update({ENV_NAMES[name]: str(getattr(settings, name)) for name in SERVICE_OF})
     env.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         MOVIEREC_DATA_DIR=str(settings.data_dir),
@@ -466,12 +487,13 @@ class Stack:
     def _ensure_services(self) -> None:
         down = {
             name: str(getattr(self.settings, name))
-            for name, (_, _, default_port) in LOCAL_SERVICES.items()
+            for name, (_, _, default_port) in local_services().items()
             if not tcp_reachable(str(getattr(self.settings, name)), default_port)
         }
         if not down:
             return
-        local = [LOCAL_SERVICES[name][0] for name, url in down.items() if url == LOCAL_SERVICES[name][1]]
+        services = local_services()
+        local = [services[name][0] for name, url in down.items() if url == services[name][1]]
         if self.options.start_services and SERVICES_SCRIPT.is_file() and len(local) == len(down):
             self.report(f"starting {' '.join(local)} with scripts/services (the first time installs them)")
             self._run([str(SERVICES_SCRIPT), "start", *local], self.run_dir / "services.log", timeout=1800)
