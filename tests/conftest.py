@@ -31,6 +31,19 @@ from movierec_tools.stack import SERVICE_OF, services_env
 # Each real service's variable; unset, the URL of the one scripts/services runs (`scripts/services env` prints them).
 SERVICES = {name: (variable, default_port) for name, variable, default_port in SERVICE_OF.values()}
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Fixtures (here) that need the real services, and the adapter parameters of the contract suites that are real ones:
+# a test using either is marked `services` at collection, so `-m "not services"` leaves out every test that needs
+# them (test modules on real services only mark themselves).
+SERVICE_FIXTURES = frozenset({"full_stack_settings", "stack", "indexer"})
+REAL_ADAPTERS = frozenset({"postgres", "redis", "kafka", "elasticsearch"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        real = params is not None and any(isinstance(v, str) and v in REAL_ADAPTERS for v in params.params.values())
+        if real or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -194,6 +194,7 @@ def test_redis_that_never_answers_times_out_quickly(silent_server: socket.socket
     assert 1 <= connections_made(silent_server) <= FAILING_CALLS
 
 
+@pytest.mark.services
 def test_redis_key_prefixes_keep_two_databases_apart(key: str) -> None:
     one = RedisCache(service_url("redis"), timeout=1.0, key_prefix="movierec:one:")
     two = RedisCache(service_url("redis"), timeout=1.0, key_prefix="movierec:two:")

@@ -26,6 +26,8 @@ from movierec.store.uow import Store
 from tests.conftest import NOT_A_HANG_SECONDS, service_url
 from tests.contract.test_events_contract import drain, ids_of, movie_events
 
+pytestmark = pytest.mark.services
+
 
 @pytest.fixture
 def bootstrap() -> str:

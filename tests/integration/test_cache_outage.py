@@ -68,6 +68,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
     }
 
 
+@pytest.mark.services
 def test_with_redis_up_recommendations_are_cached_and_dropped_on_rating(
     make_settings: Callable[..., Settings],
 ) -> None:

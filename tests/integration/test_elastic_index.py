@@ -19,6 +19,8 @@ from movierec.search.port import SearchQuery, SearchUnavailable
 from tests.conftest import NOT_A_HANG_SECONDS, service_url
 from tests.contract.test_search_contract import MOVIES
 
+pytestmark = pytest.mark.services
+
 
 @pytest.fixture
 def url() -> str:
