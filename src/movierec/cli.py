@@ -128,12 +128,9 @@ def seed() -> None:
 
 
 def _seed_offline(container: Any, source: str) -> None:
-    from movierec.ingest import offline
-    from movierec.services.seeding import load_catalogue
+    from movierec.services.first_start import load_offline_catalogue
 
-    total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
-    with _progress(f"loading {source} catalogue", total) as advance:
-        summary = load_catalogue(container.catalogue, source, progress=advance)
+    summary = load_offline_catalogue(container.catalogue, source, progress=_progress)
     click.echo(
         f"{source}: {summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged; "
         f"{container.relay.pending()} waiting to be published"
@@ -141,10 +138,9 @@ def _seed_offline(container: Any, source: str) -> None:
 
 
 def _import_ratings(container: Any) -> None:
-    from movierec.services.seeding import import_movielens_ratings
+    from movierec.services.first_start import import_demo_ratings
 
-    with _progress("importing MovieLens ratings", 100_004) as advance:
-        written = import_movielens_ratings(container.store, progress=advance)
+    written = import_demo_ratings(container.store, progress=_progress)
     click.echo(f"movielens ratings: {written} written")
 
 

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -340,9 +341,10 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             # Log out ends it everywhere: this tab, a reload, the other tab.
             _go(page, "Log out", "Search movies")
             expect(page.get_by_text("Browsing as a guest")).to_be_visible()
-            for _ in range(40):
-                if not any(c["name"] == "movierec_session" for c in context.cookies()):
-                    break
+            # Wait for the cookie to go by a deadline generous for a busy machine (it was 40 tries of 250 ms);
+            # wait_for_timeout keeps Playwright's event loop turning meanwhile.
+            deadline = time.monotonic() + WAIT_MS / 1000
+            while any(c["name"] == "movierec_session" for c in context.cookies()) and time.monotonic() < deadline:
                 page.wait_for_timeout(250)
             assert not any(c["name"] == "movierec_session" for c in context.cookies())
             page.reload()

@@ -68,6 +68,19 @@ class FirstStartReport:
         return out
 
 
+def load_offline_catalogue(catalogue: CatalogueService, source: str, progress: Progress = no_progress) -> UpsertSummary:
+    """Upsert an offline catalogue (``movielens`` or ``imdb``), with a progress bar over its movies."""
+    total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
+    with progress(f"loading {source} catalogue", total) as advance:
+        return load_catalogue(catalogue, source, progress=advance)
+
+
+def import_demo_ratings(store: Store, progress: Progress = no_progress) -> int:
+    """Import the MovieLens community's ratings (671 users); returns how many were written."""
+    with progress("importing MovieLens ratings", MOVIELENS_RATINGS) as advance:
+        return import_movielens_ratings(store, progress=advance)
+
+
 def first_start(
     store: Store,
     catalogue: CatalogueService,
@@ -85,18 +98,13 @@ def first_start(
     source = seed
     if source == "auto":
         source = "movielens" if catalogue.count() == 0 else "none"
-    loaded = None
-    if source != "none":
-        total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
-        with progress(f"loading {source} catalogue", total) as advance:
-            loaded = load_catalogue(catalogue, source, progress=advance)
+    loaded = load_offline_catalogue(catalogue, source, progress) if source != "none" else None
     imported = 0
     if demo_ratings:
         with store.uow() as uow:
             has_ratings = uow.ratings.count() > 0
         if not has_ratings and catalogue.count() > 0:
-            with progress("importing MovieLens ratings", MOVIELENS_RATINGS) as advance:
-                imported = import_movielens_ratings(store, progress=advance)
+            imported = import_demo_ratings(store, progress)
     trained = None
     if train and model_store.read_manifest(models_dir) is None and catalogue.count() > 0:
         with store.uow() as uow:
