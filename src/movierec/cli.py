@@ -492,6 +492,19 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
         container.close()
 
 
+def _require_tools(command: str) -> None:
+    """The development tools (movierec_tools) are imported only by the commands that need them; say how to get them."""
+    try:
+        import movierec_tools  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "movierec_tools":
+            raise
+        raise click.ClickException(
+            f"{command} is a development tool of the source checkout (the movierec_tools package): "
+            "install the checkout with pip install -e '.[dev]' and run it from there"
+        ) from None
+
+
 def _ports(value: str) -> tuple[int, int]:
     try:
         first, second = (int(part) for part in value.split(","))
@@ -532,15 +545,8 @@ def stack(
     no_start_services: bool,
 ) -> None:
     """The full stack without Docker: real services, migrate, two gunicorn backends behind Nginx, indexer, UI."""
-    try:
-        from movierec_tools.stack import Stack, StackError, StackOptions, stack_settings
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("movierec_tools"):
-            raise
-        raise click.ClickException(
-            "movierec stack is a development tool of the source checkout (the movierec_tools package): "
-            "install the checkout with pip install -e . and run it from there"
-        ) from None
+    _require_tools("movierec stack")
+    from movierec_tools.stack import Stack, StackError, StackOptions, stack_settings
 
     try:
         settings, generated = stack_settings()
@@ -595,6 +601,7 @@ def bench(
     )
     if checkout is None:
         raise click.ClickException("the benchmarks are in the source checkout's bench/ folder: run this from there")
+    _require_tools("movierec bench")
     output = ["--output-dir", str(output_dir.resolve())] if output_dir is not None else []
     if scale is not None:
         size = next(name for name in ("10k", "100k", "1M", "5M", "25M") if name.lower() == scale.lower())

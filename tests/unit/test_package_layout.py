@@ -54,3 +54,20 @@ def test_only_the_cli_stack_command_imports_the_tools_and_only_the_evaluation_im
             if re.search(rf"^\s*(from|import) {name}\b", text, re.M):
                 importers[name].add(path.relative_to(SRC).as_posix())
     assert importers == {"movierec_tools": {"cli.py"}, "implicit": {"evaluation.py"}}
+
+
+def test_the_tool_commands_say_how_to_get_the_tools_when_they_are_missing() -> None:
+    script = WITHOUT_EXTRAS.split("from movierec.api import create_app")[0] + (
+        "from click.testing import CliRunner\n"
+        "from movierec.cli import main\n"
+        "for args in (['stack', '--no-ui'], ['bench', '--quick']):\n"
+        "    result = CliRunner().invoke(main, args)\n"
+        "    print(result.exit_code, result.output.strip())\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, command in zip(lines, ("movierec stack", "movierec bench"), strict=True):
+        assert line.startswith("1 ") and f"{command} is a development tool" in line and "pip install" in line
