@@ -313,6 +313,8 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
             expect(page.get_by_text("from your 10 ratings")).to_be_visible()
             expect(page.get_by_text("Rate 0 more")).to_have_count(0)
+            # The heading shows before every card is drawn: wait for the twelve (a deadline, not a snapshot).
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)
             before = _card_ids(page, "recs")
             assert len(before) == 12
             _shot(page, "09-first-recommendations")
@@ -323,6 +325,7 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             _go(page, "Search", "Search movies")
             _go(page, "Recommendations", "Recommended for you")
             expect(page.get_by_text("from your 11 ratings")).to_be_visible()
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)
             after = _card_ids(page, "recs")
             assert before[0] not in after and after != before
 
