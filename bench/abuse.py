@@ -30,8 +30,8 @@ import httpx
 from tests.conftest import SAMPLE_MOVIES, index_everything
 
 from bench.common import load_average, poll_until, summarise, timed_ms
+from movierec.probes import free_ports, http_ok
 from movierec.processes import terminate
-from movierec.stack import free_ports, http_ok
 from movierec.wiring import build_container
 
 CONFIGURATIONS = {

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from movierec.probes import tcp_reachable
 from movierec.settings import Settings, load_settings
-from movierec.stack import LOCAL_SERVICES, REPO_ROOT, tcp_reachable
+from movierec_tools.stack import REPO_ROOT, SERVICE_OF, local_services
 
 Report = Callable[[str], None]
 
@@ -194,16 +195,16 @@ def git_commit() -> str | None:
 
 def embedded_settings(data_dir: Path) -> Settings:
     """Embedded defaults in ``data_dir``, whatever service URLs the environment holds."""
-    return load_settings(data_dir=data_dir, **dict.fromkeys(LOCAL_SERVICES, None))
+    return load_settings(data_dir=data_dir, **dict.fromkeys(SERVICE_OF, None))
 
 
 def local_service_urls() -> dict[str, str]:
     """The services ``scripts/services`` runs on loopback; raises when one is not reachable."""
-    urls = {name: url for name, (_, url, _) in LOCAL_SERVICES.items()}
+    urls = {name: url for name, (_, url, _) in local_services().items()}
     down = [
-        LOCAL_SERVICES[name][0]
+        local_services()[name][0]
         for name, url in urls.items()
-        if not tcp_reachable(url, LOCAL_SERVICES[name][2], timeout=2.0)
+        if not tcp_reachable(url, local_services()[name][2], timeout=2.0)
     ]
     if down:
         raise BenchError(

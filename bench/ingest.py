@@ -37,11 +37,11 @@ from movierec.api import create_app
 from movierec.domain.movies import Movie, MovieDraft
 from movierec.services.seeding import OFFLINE_CATALOGUES, load_catalogue
 from movierec.settings import Settings
-from movierec.stack import child_environment
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
 from movierec.store.repositories import MOVIES, _draft_values
 from movierec.wiring import Container
+from movierec_tools.stack import child_environment
 
 SEARCH_BATCH = 500  # the indexer's batch and the adapter's bulk chunk
 DATABASE_BATCH = 1000  # load_catalogue's batch

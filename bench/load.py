@@ -29,10 +29,11 @@ from urllib.parse import urlencode
 import httpx
 
 from bench.common import BenchError, Report, peak_memory, poll_until, ratio
+from movierec.probes import free_ports, http_ok
 from movierec.processes import terminate
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions, free_ports, http_ok
+from movierec_tools.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions
 
 WRK_THREADS = 2
 # The embedded server must not pick up service URLs from the environment.
@@ -299,7 +300,7 @@ EMBEDDED_THREADS = 8  # movierec serve's default, what movierec up runs
 @contextmanager
 def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, what: str) -> Iterator[None]:
     with log_path.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
         )
     try:

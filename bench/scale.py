@@ -36,7 +36,8 @@ import numpy as np
 
 from bench.common import BenchError, fresh_database, load_average, machine, summarise
 from movierec.cache.port import Entry
-from movierec.stack import LOCAL_SERVICES, REPO_ROOT, tcp_reachable
+from movierec.probes import tcp_reachable
+from movierec_tools.stack import REPO_ROOT, local_services
 
 Report = Callable[[str], None]
 
@@ -416,11 +417,11 @@ def run_stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _postgres(size: str, wanted: bool, report: Report) -> Iterator[str | None]:
-    urls = {name: url for name, (_, url, _) in LOCAL_SERVICES.items()}
+    urls = {name: url for name, (_, url, _) in local_services().items()}
     if not wanted:
         yield None
         return
-    if not tcp_reachable(urls["database_url"], LOCAL_SERVICES["database_url"][2], timeout=2.0):
+    if not tcp_reachable(urls["database_url"], local_services()["database_url"][2], timeout=2.0):
         report("PostgreSQL is not reachable: its stages are skipped (scripts/services start postgres)")
         yield None
         return
@@ -552,17 +553,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--args", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if options.stage:
-        from movierec.log import configure_logging
+    from movierec.log import configure_logging
 
-        configure_logging("WARNING")
+    configure_logging("WARNING")
+    if options.stage:
         result = STAGES[options.stage](json.loads(options.args))
         Path(options.out).write_text(json.dumps({**result, "peak_rss_mb": round(_status_mb("VmHWM"), 1)}))
         return
-    if options.fit_only:
-        run_fit_only(options.size, output_dir=options.output_dir)
-        return
-    run(options.size, postgres=not options.no_postgres, output_dir=options.output_dir)
+    try:
+        if options.fit_only:
+            run_fit_only(options.size, output_dir=options.output_dir)
+            return
+        run(options.size, postgres=not options.no_postgres, output_dir=options.output_dir)
+    except BenchError as exc:
+        sys.stderr.write(f"bench: {exc}\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.common import load_average, machine
-from movierec.stack import free_ports
+from movierec.log import configure_logging
+from movierec.probes import free_ports
 from movierec.ui.client import ApiClient
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -401,8 +402,14 @@ def run(tries: int = 10, output_dir: Path | None = None, report: Callable[[str],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=10)
+    parser.add_argument("--output-dir", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    run(args.tries, Path(__file__).resolve().parent)
+    configure_logging("WARNING")
+    try:
+        run(args.tries, args.output_dir)
+    except BenchUiError as exc:
+        sys.stderr.write(f"bench: {exc}\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

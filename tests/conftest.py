@@ -26,14 +26,24 @@ from flask.testing import FlaskClient
 from movierec.domain.movies import MovieDraft
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
+from movierec_tools.stack import SERVICE_OF, services_env
 
-SERVICES = {
-    "postgres": ("TEST_DATABASE_URL", "postgresql+psycopg://movierec:movierec@127.0.0.1:55432/movierec"),
-    "redis": ("TEST_REDIS_URL", "redis://127.0.0.1:56379/0"),
-    "kafka": ("TEST_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
-    "elasticsearch": ("TEST_ELASTICSEARCH_URL", "http://127.0.0.1:59200"),
-}
+# Each real service's variable; unset, the URL of the one scripts/services runs (`scripts/services env` prints them).
+SERVICES = {name: (variable, default_port) for name, variable, default_port in SERVICE_OF.values()}
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Fixtures (here) that need the real services, and the adapter parameters of the contract suites that are real ones:
+# a test using either is marked `services` at collection, so `-m "not services"` leaves out every test that needs
+# them (test modules on real services only mark themselves).
+SERVICE_FIXTURES = frozenset({"full_stack_settings", "stack", "indexer"})
+REAL_ADAPTERS = frozenset({"postgres", "redis", "kafka", "elasticsearch"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        real = params is not None and any(isinstance(v, str) and v in REAL_ADAPTERS for v in params.params.values())
+        if real or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -47,9 +57,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def service_url(name: str) -> str:
-    variable, default = SERVICES[name]
-    url = os.environ.get(variable, default)
-    default_port = {"postgres": 5432, "redis": 6379, "kafka": 9092, "elasticsearch": 9200}[name]
+    variable, default_port = SERVICES[name]
+    url = os.environ.get(variable) or services_env()[variable]
     if not _reachable(url, default_port):
         message = f"{name} is not reachable at {url} (set {variable} or run `scripts/services start {name}`)"
         if IN_CI:
@@ -247,6 +256,12 @@ def full_stack_settings(make_settings: Callable[..., Settings]) -> Iterator[Sett
             events.close()
 
 
+# The bound of a test that something fails fast instead of hanging: generous for a loaded CI machine (a refused
+# connection or a short client timeout ends in well under a second when idle), far below a hang (an unbounded wait,
+# or a client default timeout of minutes). Tests never assert tight clocks.
+NOT_A_HANG_SECONDS = 30.0
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll ``condition`` until it returns something truthy (and return that), or fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -266,7 +281,7 @@ class Indexer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        from movierec.stack import child_environment
+        from movierec_tools.stack import child_environment
 
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

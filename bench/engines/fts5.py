@@ -116,7 +116,7 @@ class Fts5MovieIndex:
     def reset(self) -> None:
         with self._lock:
             for table in ("texts", "movie_genres", "movies", "vocabulary", "vocabulary_trigrams"):
-                self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names)
+                self._conn.execute(f"DELETE FROM {table}")  # fixed table names
 
     def _typos(self, word: str) -> list[str]:
         edits = max_edits(word)
@@ -152,9 +152,9 @@ class Fts5MovieIndex:
             if not query_words:
                 where = "WHERE m.id IN (SELECT id FROM movie_genres WHERE genre = :genre)" if genre else ""
                 params: dict[str, object] = {"genre": genre, "limit": query.limit, "offset": query.offset}
-                total = self._conn.execute(f"SELECT count(*) FROM movies m {where}", params).fetchone()[0]  # noqa: S608
+                total = self._conn.execute(f"SELECT count(*) FROM movies m {where}", params).fetchone()[0]
                 rows = self._conn.execute(
-                    f"SELECT body FROM movies m {where} "  # noqa: S608
+                    f"SELECT body FROM movies m {where} "
                     "ORDER BY popularity DESC, vote_count DESC, id LIMIT :limit OFFSET :offset",
                     params,
                 ).fetchall()
@@ -168,9 +168,9 @@ class Fts5MovieIndex:
                     "offset": query.offset,
                 }
                 source = f"FROM texts JOIN movies m ON m.id = texts.rowid WHERE texts MATCH :match{in_genre}"
-                total = self._conn.execute(f"SELECT count(*) {source}", params).fetchone()[0]  # noqa: S608
+                total = self._conn.execute(f"SELECT count(*) {source}", params).fetchone()[0]
                 rows = self._conn.execute(
-                    f"SELECT m.body {source} "  # noqa: S608
+                    f"SELECT m.body {source} "
                     "ORDER BY bm25(texts, 3.0, 1.0) - m.boost - (m.title_norm = :title) * :bonus, "
                     "m.popularity DESC, m.id LIMIT :limit OFFSET :offset",
                     params,

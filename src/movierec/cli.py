@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import subprocess
@@ -24,10 +23,7 @@ UI_START_TIMEOUT = 60  # seconds for Streamlit to answer its health check
 
 
 def _settings(**overrides: Any) -> Settings:
-    try:
-        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
@@ -35,6 +31,10 @@ def _settings(**overrides: Any) -> Settings:
 def _container(settings: Settings, migrate: bool = True) -> Any:
     from movierec.wiring import build_container
 
+    try:
+        _ = settings.signing_key  # the accounts sign tokens with it: a placeholder SECRET_KEY stops here, before I/O
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     return build_container(settings, run_migrations=migrate)
 
 
@@ -74,18 +74,63 @@ def migrate() -> None:
     store.dispose()
 
 
+def _first_start(container: Any, *, seed: str, demo_ratings: bool, train: bool) -> None:
+    from movierec.services.first_start import first_start
+
+    result = first_start(
+        container.store,
+        container.catalogue,
+        container.settings.models_dir,
+        seed=seed,
+        demo_ratings=demo_ratings,
+        train=train,
+        progress=_progress,
+        report=click.echo,
+    )
+    for line in result.lines():
+        click.echo(line)
+    if result.catalogue is not None:
+        click.echo(f"{container.relay.pending()} movies waiting to be published")
+
+
+@main.command("first-start")
+@click.option(
+    "--seed",
+    type=click.Choice(["auto", "movielens", "imdb", "none"]),
+    default="auto",
+    show_default=True,
+    help="offline catalogue to load; auto = movielens when the database has no movies",
+)
+@click.option(
+    "--demo-ratings/--no-demo-ratings",
+    default=None,
+    help="import the MovieLens community's ratings when there are none  [default: MOVIEREC_DEMO_RATINGS]",
+)
+@click.option("--train/--no-train", default=True, show_default=True, help="train the models when there are none")
+def first_start_command(seed: str, demo_ratings: bool | None, train: bool) -> None:
+    """Migrate, then load what a fresh database lacks: a catalogue, the demo ratings, the models (each only once)."""
+    settings = _settings()
+    container = _container(settings)
+    try:
+        _first_start(
+            container,
+            seed=seed,
+            demo_ratings=settings.demo_ratings if demo_ratings is None else demo_ratings,
+            train=train,
+        )
+    finally:
+        container.close()
+
+
 @main.group()
 def seed() -> None:
     """Load a catalogue into the database (and from there into the event bus and search)."""
 
 
 def _seed_offline(container: Any, source: str) -> None:
-    from movierec.ingest import offline
-    from movierec.services.seeding import load_catalogue
+    from movierec.services.first_start import load_offline_catalogue
 
-    total = len(offline.movielens_frame().movieId.unique()) if source == "movielens" else len(offline.imdb_frame())
-    with _progress(f"loading {source} catalogue", total) as advance:
-        summary = load_catalogue(container.catalogue, source, progress=advance)
+    summary = load_offline_catalogue(container.catalogue, source, progress=_progress)
     click.echo(
         f"{source}: {summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged; "
         f"{container.relay.pending()} waiting to be published"
@@ -93,10 +138,9 @@ def _seed_offline(container: Any, source: str) -> None:
 
 
 def _import_ratings(container: Any) -> None:
-    from movierec.services.seeding import import_movielens_ratings
+    from movierec.services.first_start import import_demo_ratings
 
-    with _progress("importing MovieLens ratings", 100_004) as advance:
-        written = import_movielens_ratings(container.store, progress=advance)
+    written = import_demo_ratings(container.store, progress=_progress)
     click.echo(f"movielens ratings: {written} written")
 
 
@@ -368,8 +412,8 @@ class UiFailed(RuntimeError):
 
 def _start_ui(api_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """Start the Streamlit UI (it dies with this process, even on SIGKILL) and wait until it answers."""
+    from movierec.probes import http_ok, port_free
     from movierec.processes import terminate, with_parent_death_signal
-    from movierec.stack import http_ok, port_free
 
     if not port_free(port):
         raise UiFailed(f"port {port} is already in use (another movierec up, or --ui-port to choose another)")
@@ -424,7 +468,6 @@ def _wait_indexed(container: Any, timeout: float) -> None:
 def up(port: int, ui_port: int, no_ui: bool) -> None:
     """Run everything on this machine: migrate, load the catalogue on first start, serve the API, index, UI."""
     from movierec.runtime import IndexerWorker, PeriodicTrainer
-    from movierec.services import models as model_store
     from movierec.services.reconcile import rebuild_if_empty
 
     settings = _settings()
@@ -436,20 +479,8 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
     ui = None
     try:
         rebuild_if_empty(container.store, container.index)  # e.g. a data dir from an earlier search engine
-        if container.catalogue.count() == 0:
-            _seed_offline(container, "movielens")
-        if settings.demo_ratings:
-            with container.store.uow() as uow:
-                has_ratings = uow.ratings.count() > 0
-            if not has_ratings:
-                _import_ratings(container)
-        _wait_indexed(container, timeout=120)
-        if model_store.read_manifest(settings.models_dir) is None:
-            with container.store.uow() as uow:
-                ratings = uow.ratings.count()
-            if ratings:
-                click.echo(f"training recommendation models on {ratings} ratings...")
-                model_store.train(container.store, settings.models_dir)
+        _first_start(container, seed="auto", demo_ratings=settings.demo_ratings, train=True)
+        _wait_indexed(container, timeout=120)  # the indexer thread has been at it since the catalogue was loaded
         trainer.start()
         api_url = f"http://127.0.0.1:{port}"
         if not no_ui:
@@ -468,6 +499,19 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
 
             terminate(ui, timeout=10)
         container.close()
+
+
+def _require_tools(command: str) -> None:
+    """The development tools (movierec_tools) are imported only by the commands that need them; say how to get them."""
+    try:
+        import movierec_tools  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "movierec_tools":
+            raise
+        raise click.ClickException(
+            f"{command} is a development tool of the source checkout (the movierec_tools package): "
+            "install the checkout with pip install -e '.[dev]' and run it from there"
+        ) from None
 
 
 def _ports(value: str) -> tuple[int, int]:
@@ -510,7 +554,8 @@ def stack(
     no_start_services: bool,
 ) -> None:
     """The full stack without Docker: real services, migrate, two gunicorn backends behind Nginx, indexer, UI."""
-    from movierec.stack import Stack, StackError, StackOptions, stack_settings
+    _require_tools("movierec stack")
+    from movierec_tools.stack import Stack, StackError, StackOptions, stack_settings
 
     try:
         settings, generated = stack_settings()
@@ -565,28 +610,17 @@ def bench(
     )
     if checkout is None:
         raise click.ClickException("the benchmarks are in the source checkout's bench/ folder: run this from there")
-    sys.path.insert(0, str(checkout))
+    _require_tools("movierec bench")
+    output = ["--output-dir", str(output_dir.resolve())] if output_dir is not None else []
     if scale is not None:
-        scaler = importlib.import_module("bench.scale")
-        configure_logging("WARNING")
-        try:
-            scaler.run(scale, postgres=scale_postgres, output_dir=output_dir, report=click.echo)
-        except scaler.BenchError as exc:
-            raise click.ClickException(str(exc)) from None
-        return
-    runner = importlib.import_module("bench.run")  # the checkout's bench/, outside the package (and mypy's files)
-
-    configure_logging("WARNING")
-    if ui_only:
-        ui_bench = importlib.import_module("bench.ui")
-        try:
-            ui_bench.run(5 if quick else 10, output_dir or runner.DEFAULT_OUTPUT, report=click.echo)
-        except ui_bench.BenchUiError as exc:
-            raise click.ClickException(str(exc)) from None
-        return
-    try:
-        runner.run(
-            quick=quick, embedded_only=embedded_only, output_dir=output_dir or runner.DEFAULT_OUTPUT, report=click.echo
-        )
-    except runner.BenchError as exc:
-        raise click.ClickException(str(exc)) from None
+        size = next(name for name in ("10k", "100k", "1M", "5M", "25M") if name.lower() == scale.lower())
+        module, args = "bench.scale", ["--size", size, *([] if scale_postgres else ["--no-postgres"]), *output]
+    elif ui_only:
+        module, args = "bench.ui", ["--tries", "5" if quick else "10", *output]
+    else:
+        module = "bench.run"
+        args = [*(["--quick"] if quick else []), *(["--embedded-only"] if embedded_only else []), *output]
+    # The checkout's bench/ is outside the package: run it as a module from the checkout, where it is importable.
+    code = subprocess.call([sys.executable, "-m", module, *args], cwd=checkout)
+    if code:
+        raise SystemExit(code)

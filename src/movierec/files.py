@@ -7,8 +7,11 @@ their mode (SQLite then gives its WAL and shared-memory files the mode of the da
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from movierec.log import get_logger
@@ -42,15 +45,32 @@ def private_file(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def replacing(path: Path, mode: int | None = None) -> Iterator[Path]:
+    """Write-to-temp-then-rename: yields a temporary path beside ``path`` for the block to write; when the block ends
+    without an error it is renamed onto ``path`` (atomic on one file system, so a reader sees the old content or the
+    new, never half of it), otherwise removed. With ``mode`` the temporary file is created with it before any byte is
+    written. The name is unique per process and call, so two writers never share one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    if mode is not None:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, data: str, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` through :func:`replacing`."""
+    with replacing(path, mode) as tmp:
+        tmp.write_text(data)
+
+
 def write_private(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` atomically, mode 0600: a temporary file renamed into place, so a reader sees the
-    old content or the new, never half of it."""
+    """Write ``data`` to ``path`` atomically, mode 0600 (in a private directory)."""
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-    tmp.replace(path)
+    write_atomically(path, data, PRIVATE_FILE)
 
 
 def warn_if_open(path: Path) -> bool:

@@ -70,7 +70,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(_CurrentStderr())  # type: ignore[arg-type]
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -85,4 +85,4 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 
 def get_logger(name: str | None = None, **fields: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name, **fields)  # type: ignore[no-any-return]
+    return structlog.get_logger(name, **fields)

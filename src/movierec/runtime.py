@@ -29,7 +29,7 @@ class IndexerWorker:
         self.container = container
         self.relay_every = relay_every_seconds
         self.metrics_every = metrics_every_seconds
-        self.indexer = container.indexer(**indexer_options)  # type: ignore[arg-type]
+        self.indexer = container.indexer(**indexer_options)
         self._thread: threading.Thread | None = None
         self._relayed_at = 0.0
         self._measured_at = float("-inf")

@@ -408,6 +408,7 @@ def test_token_state_follows_revocations(store: Store) -> None:
     assert remaining == {"a" * 32, "c" * 32}
 
 
+@pytest.mark.services
 def test_a_command_waits_for_the_database_to_answer(tmp_path: Path) -> None:
     """A one-shot command started while PostgreSQL restarts (or its host name briefly does not resolve) waits for
     it, bounded: nothing listens at first, then a real server does, and the wait ends on its first answer."""

@@ -20,7 +20,7 @@ import yaml
 
 from movierec.api import MAX_BODY_BYTES
 from movierec.settings import ConfigurationError, load_settings
-from movierec.stack import (
+from movierec_tools.stack import (
     NGINX_TEMPLATE,
     StackError,
     nginx_command,
@@ -163,7 +163,14 @@ def test_startup_order_waits_for_health_and_for_the_one_migration(services: dict
     assert depends(services["migrate"]) == {"postgres": "service_healthy"}
     assert depends(services["nginx"]) == {"backend1": "service_healthy", "backend2": "service_healthy"}
     assert depends(services["streamlit"]) == {"nginx": "service_healthy"}
-    assert services["migrate"]["command"] == ["movierec", "migrate"]
+    assert services["migrate"]["command"] == [
+        "movierec",
+        "first-start",
+        "--seed",
+        "none",
+        "--no-demo-ratings",
+        "--no-train",
+    ]
     assert services["kafka_indexer"]["command"] == ["movierec", "indexer"]
     assert services["trainer"]["command"][:3] == ["movierec", "train", "--every"]
 
@@ -222,7 +229,9 @@ def test_env_example_placeholders_are_refused_by_the_app() -> None:
     )
     assert {"SECRET_KEY", "POSTGRES_PASSWORD", "TMDB_API_KEY"} <= set(values)
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
-        load_settings(database_url="postgresql://movierec:x@postgres/movierec", secret_key=values["SECRET_KEY"])
+        _ = load_settings(
+            database_url="postgresql://movierec:x@postgres/movierec", secret_key=values["SECRET_KEY"]
+        ).signing_key
     assert "secrets.token_urlsafe" in (ROOT / ".env.example").read_text()
 
 

@@ -18,10 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from movierec import metrics
 from movierec.domain.movies import MovieDraft
+from movierec.probes import free_ports
 from movierec.runtime import IndexerWorker, PeriodicTrainer
 from movierec.services import models as model_store
-from movierec.stack import NGINX_TEMPLATE, free_ports, render_nginx_site
 from movierec.wiring import Container
+from movierec_tools.stack import NGINX_TEMPLATE, render_nginx_site
 from tests.conftest import Auth, create_app_for
 from tests.deploy.test_compose import COMPOSE_FILE, DOCKERFILE, environment, run_compose
 from tests.integration.test_training import rate_many

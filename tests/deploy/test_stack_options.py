@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from movierec.cli import main
+from movierec.probes import free_ports
 from movierec.settings import ConfigurationError
-from movierec.stack import (
+from movierec_tools.stack import (
     DEFAULT_NGINX,
-    LOCAL_SERVICES,
     StackError,
     StackOptions,
     child_environment,
-    free_ports,
+    local_services,
     stack_settings,
     ui_environment,
 )
@@ -47,7 +47,7 @@ def test_unset_services_are_the_local_ones_and_a_secret_is_generated_for_the_run
     assert generated is True
     assert settings.secret_key is not None
     assert settings.secret_key.get_secret_value() == "generated-for-this-run-0123456789"
-    for name, (_, url, _) in LOCAL_SERVICES.items():
+    for name, (_, url, _) in local_services().items():
         assert getattr(settings, name) == url
 
 
@@ -58,7 +58,7 @@ def test_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert generated is False
     assert settings.secret_key is not None and settings.secret_key.get_secret_value() == GOOD_SECRET
     assert settings.redis_url == "redis://127.0.0.1:6390/3"
-    assert settings.database_url == LOCAL_SERVICES["database_url"][1]
+    assert settings.database_url == local_services()["database_url"][1]
 
 
 @pytest.mark.parametrize("secret", ["change-me", "short"])
@@ -73,7 +73,7 @@ def test_every_backend_gets_the_same_settings_and_the_ui_only_the_api_url() -> N
     base = {"PATH": "/usr/bin", "SECRET_KEY": "", "TMDB_API_KEY": "tmdb", "DATABASE_URL": "sqlite:///x"}
     env = child_environment(settings, base)
     assert env["SECRET_KEY"] == "generated-for-this-run-0123456789"
-    assert env["DATABASE_URL"] == LOCAL_SERVICES["database_url"][1]
+    assert env["DATABASE_URL"] == local_services()["database_url"][1]
     assert env["MOVIEREC_TRUSTED_PROXIES"] == "1" and env["PATH"] == "/usr/bin"
     assert env["MOVIEREC_KAFKA_GROUP"] == settings.kafka_group
     ui = ui_environment(env, "http://127.0.0.1:8080")

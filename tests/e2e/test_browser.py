@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -30,10 +31,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sy
 from playwright.sync_api import Error as PlaywrightError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from movierec.probes import free_ports
 from movierec.services.models import train
 from movierec.services.seeding import import_movielens_ratings, load_catalogue
 from movierec.settings import load_settings
-from movierec.stack import free_ports
 from movierec.ui.client import ApiClient
 from movierec.wiring import Container, build_container
 from tests.conftest import FAST_HASHING, IN_CI, create_app_for, index_everything
@@ -319,7 +320,8 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
             expect(page.get_by_text("from your 10 ratings")).to_be_visible()
             expect(page.get_by_text("Rate 0 more")).to_have_count(0)
-            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)  # the grid draws card by card
+            # The heading shows before every card is drawn: wait for the twelve (a deadline, not a snapshot).
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)
             before = _card_ids(page, "recs")
             assert len(before) == 12
             _shot(page, "09-first-recommendations")
@@ -330,6 +332,7 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             _go(page, "Search", "Search movies")
             _go(page, "Recommendations", "Recommended for you")
             expect(page.get_by_text("from your 11 ratings")).to_be_visible()
+            expect(page.locator("[class*='st-key-card-recs-']")).to_have_count(12)
             after = _card_ids(page, "recs")
             assert before[0] not in after and after != before
 
@@ -348,9 +351,10 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             # Log out ends it everywhere: this tab, a reload, the other tab.
             _go(page, "Log out", "Search movies")
             expect(page.get_by_text("Browsing as a guest")).to_be_visible()
-            for _ in range(40):
-                if not any(c["name"] == "movierec_session" for c in context.cookies()):
-                    break
+            # Wait for the cookie to go by a deadline generous for a busy machine (it was 40 tries of 250 ms);
+            # wait_for_timeout keeps Playwright's event loop turning meanwhile.
+            deadline = time.monotonic() + WAIT_MS / 1000
+            while any(c["name"] == "movierec_session" for c in context.cookies()) and time.monotonic() < deadline:
                 page.wait_for_timeout(250)
             assert not any(c["name"] == "movierec_session" for c in context.cookies())
             page.reload()

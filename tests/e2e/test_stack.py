@@ -29,7 +29,7 @@ import httpx
 import pytest
 import redis
 
-from movierec.stack import free_ports
+from movierec.probes import free_ports
 from tests.conftest import IN_CI, fresh_postgres_database, service_url, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]

@@ -185,7 +185,7 @@ class FakeTmdb:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:  # http.server's naming
                 status, body, headers = fake._answer(self)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
@@ -196,7 +196,7 @@ class FakeTmdb:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return None
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -6,7 +6,7 @@ import contextlib
 import subprocess
 from collections.abc import Iterator
 
-from movierec.stack import SERVICES_SCRIPT
+from movierec_tools.stack import SERVICES_SCRIPT
 
 
 def services(action: str, name: str) -> None:

@@ -14,7 +14,7 @@ from movierec.cache.redis import RedisCache
 from movierec.services.recommendations import recommendations_key
 from movierec.settings import Settings
 from movierec.wiring import Container, build_container
-from tests.conftest import SAMPLE_MOVIES, service_url
+from tests.conftest import NOT_A_HANG_SECONDS, SAMPLE_MOVIES, service_url
 
 CACHE_TIMEOUT = 0.2
 
@@ -48,7 +48,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
 
     started = time.monotonic()
     container.ratings.rate(user.id, ids[0], 9)  # the rating is saved; dropping the cached list fails quietly
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < NOT_A_HANG_SECONDS
     assert container.ratings.history(user.id, 10)[0] == 1
 
     for _ in range(2):
@@ -59,7 +59,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
         items = json.loads(result.items)
         assert items and ids[0] not in {item["id"] for item in items}
         # the retried drop, or a lookup, and a store: each bounded by the cache timeout, plus the computation itself
-        assert elapsed < 2 * CACHE_TIMEOUT + 1.5
+        assert elapsed < NOT_A_HANG_SECONDS
 
     status, checks = container.health()
     assert status == "degraded" and checks["cache"] == {
@@ -69,6 +69,7 @@ def test_ratings_and_recommendations_work_without_the_cache(outage_container: Co
     }
 
 
+@pytest.mark.services
 def test_with_redis_up_recommendations_are_cached_and_dropped_on_rating(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from movierec.cli import UiFailed, _start_ui
+from movierec.probes import free_ports, http_ok
 from movierec.processes import terminate, with_parent_death_signal
-from movierec.stack import free_ports, http_ok
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow

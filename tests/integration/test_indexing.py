@@ -126,7 +126,7 @@ def test_poison_message_is_dead_lettered_and_indexing_goes_on(container: Contain
     container.catalogue.upsert(drafts(3, "before"))
     container.relay.drain()
     assert isinstance(container.events, EmbeddedMovieEvents)
-    container.events._log.append(container.events.topic, [(poison.key, poison.value, None)])  # noqa: SLF001
+    container.events._log.append(container.events.topic, [(poison.key, poison.value, None)])
     container.catalogue.upsert(drafts(3, "after"))
     index_everything(container)
     assert container.index.count() == 6

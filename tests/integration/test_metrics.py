@@ -19,11 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from movierec.domain.movies import MovieDraft
 from movierec.events.embedded import EmbeddedMovieEvents
 from movierec.metrics import scrape_registry
+from movierec.probes import free_ports, http_ok
 from movierec.processes import terminate
 from movierec.runtime import IndexerWorker, PeriodicTrainer
 from movierec.services import models as model_store
 from movierec.services.publishing import OutboxRelay
-from movierec.stack import free_ports, http_ok
 from movierec.wiring import Container
 from tests.conftest import Auth, create_app_for, index_everything, wait_until
 from tests.integration.test_training import rate_many
@@ -178,7 +178,7 @@ def test_indexer_measures_outbox_lag_batches_and_dead_letters(container: Contain
         assert value(scrape_url(url), "movierec_outbox_depth") == 3  # written, not yet published
         container.relay.drain()
         assert isinstance(container.events, EmbeddedMovieEvents)
-        container.events._log.append(container.events.topic, [(b"bad", b"{not json", None)])  # noqa: SLF001
+        container.events._log.append(container.events.topic, [(b"bad", b"{not json", None)])
         worker.measure()
         waiting = scrape_url(url)
         assert value(waiting, "movierec_outbox_depth") == 0

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from movierec.probes import free_ports
 from movierec.processes import terminate
-from movierec.stack import free_ports
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from movierec.domain.movies import MovieDraft
-from movierec.stack import free_ports
+from movierec.probes import free_ports
 from movierec.ui.client import ApiClient, ApiError, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything

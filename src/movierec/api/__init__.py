@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if container is None:
         container = build_container(settings or load_settings())
     app = Flask("movierec")
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = container
     if container.settings.trusted_proxies:

@@ -246,16 +246,6 @@ class Metrics:
     users: int
     score_seconds: float
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "ndcg": self.ndcg,
-            "recall": self.recall,
-            "hit_rate": self.hit_rate,
-            "coverage": self.coverage,
-            "users": self.users,
-            "score_seconds": self.score_seconds,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class EvalUser:

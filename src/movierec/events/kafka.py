@@ -24,7 +24,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -69,13 +69,32 @@ def _kafka_error(exc: BaseException) -> KafkaError | None:
     return None
 
 
+def _milliseconds(seconds: float) -> int:
+    return max(int(seconds * 1000), 100)
+
+
 _Headers = list[tuple[str, str | bytes | None]]
+_Offsets = tuple[int, int, int]  # partition, position, high watermark
 _Record = tuple[str, bytes | None, bytes | None, _Headers | None]  # topic, key, value, headers
 
 
 class KafkaEventPublisher:
-    def __init__(self, events: KafkaMovieEvents) -> None:
-        self._events = events
+    """Produces to ``topic`` and ``dlq_topic``; ``ensure_topics`` (the factory's) creates them on first use."""
+
+    def __init__(
+        self,
+        client_config: dict[str, Any],
+        *,
+        topic: str,
+        dlq_topic: str,
+        timeout: float,
+        ensure_topics: Callable[[set[str]], None],
+    ) -> None:
+        self._config = client_config
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self.timeout = timeout
+        self._ensure_topics = ensure_topics
         self._lock = threading.Lock()
         self._producer: Producer | None = None
         self._fatal: KafkaError | None = None
@@ -97,10 +116,10 @@ class KafkaEventPublisher:
             self._discard()
         if self._producer is None:
             self._fatal = None
-            timeout_ms = self._events.timeout_ms
+            timeout_ms = _milliseconds(self.timeout)
             self._producer = Producer(
                 {
-                    **self._events.client_config,
+                    **self._config,
                     "enable.idempotence": True,
                     "acks": "all",
                     "partitioner": "murmur2_random",
@@ -127,7 +146,7 @@ class KafkaEventPublisher:
         with self._lock:
             started = time.monotonic()
             try:
-                self._events.ensure_topics({topic for topic, _, _, _ in records})
+                self._ensure_topics({topic for topic, _, _, _ in records})
             except _Unreachable as exc:
                 raise PublishFailed(str(exc)) from exc
             producer = self._client()
@@ -152,7 +171,7 @@ class KafkaEventPublisher:
                 self._discard()
                 raise PublishFailed(f"produce failed: {exc}") from exc
             # The producer gives up on each message after message.timeout.ms; leave a margin for its report.
-            remaining = self._events.timeout + 1.0 - (time.monotonic() - started)
+            remaining = self.timeout + 1.0 - (time.monotonic() - started)
             left = producer.flush(max(remaining, 0.1))
             if left or failures or delivered != len(records):
                 # Drop what is undelivered at the deadline, so it cannot arrive later behind newer events, and
@@ -162,8 +181,7 @@ class KafkaEventPublisher:
                 raise PublishFailed(f"kafka did not acknowledge every message ({len(failures)} failed): {reason}")
 
     def publish(self, events: Sequence[MovieUpserted]) -> None:
-        topic = self._events.topic
-        self._send([(topic, event.key, event.to_bytes(), None) for event in events])
+        self._send([(self.topic, event.key, event.to_bytes(), None) for event in events])
 
     def publish_dead_letter(self, message: EventMessage, reason: str) -> None:
         headers: _Headers = [
@@ -172,7 +190,7 @@ class KafkaEventPublisher:
             ("original_partition", str(message.position[0]).encode()),
             ("original_offset", str(message.position[1]).encode()),
         ]
-        self._send([(self._events.dlq_topic, message.key, message.value, headers)])
+        self._send([(self.dlq_topic, message.key, message.value, headers)])
 
     def close(self) -> None:
         with self._lock:
@@ -181,7 +199,7 @@ class KafkaEventPublisher:
             self._closed = True
             producer, self._producer = self._producer, None
         if producer is not None:
-            left = producer.flush(self._events.timeout)
+            left = producer.flush(self.timeout)
             if left:
                 log.warning("kafka.producer_close_undelivered", messages=left)
                 producer.purge()
@@ -189,23 +207,58 @@ class KafkaEventPublisher:
             producer.close()
 
 
+class StallWatchdog:
+    """Says when a consumer looks stalled: nothing received for ``stall_seconds`` while an assigned partition has
+    messages beyond its position (``lagging`` asks the broker; it is asked at most every ``stall_seconds / 2``)."""
+
+    def __init__(self, stall_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall_seconds = stall_seconds
+        self._clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        """A new consumer: it has until ``stall_seconds`` from now."""
+        self._progress_at = self._checked_at = self._clock()
+
+    def progressed(self) -> None:
+        self._progress_at = self._clock()
+
+    @property
+    def idle_seconds(self) -> float:
+        return self._clock() - self._progress_at
+
+    def lagging_if_stalled(self, lagging: Callable[[], list[_Offsets]]) -> list[_Offsets]:
+        """The lagging partitions when the consumer has been idle long enough to check (else, or when the broker
+        cannot say, none)."""
+        now = self._clock()
+        if now - self._progress_at < self.stall_seconds or now - self._checked_at < self.stall_seconds / 2:
+            return []
+        self._checked_at = now
+        try:
+            return lagging()
+        except KafkaException as exc:  # the broker is away: nothing to compare; the next check tries again
+            log.debug("kafka.stall_check_failed", error=str(exc))
+            return []
+
+
 class KafkaEventConsumer:
-    def __init__(self, events: KafkaMovieEvents, group: str, topic: str, stall_seconds: float = 30.0) -> None:
-        self._events = events
+    def __init__(
+        self, client_config: dict[str, Any], group: str, topic: str, *, timeout: float, stall_seconds: float = 30.0
+    ) -> None:
+        self._config = client_config
+        self._timeout = timeout
         self._topic = topic
         self._group = group
         self._closed = False
-        self.stall_seconds = stall_seconds
+        self.watchdog = StallWatchdog(stall_seconds)
         self.restarts = 0
-        self._progress_at = time.monotonic()  # last time messages arrived (or the consumer was (re)made)
-        self._checked_at = self._progress_at
         self._consumer = self._new_consumer()
 
     def _new_consumer(self) -> Consumer:
-        timeout_ms = self._events.timeout_ms
+        timeout_ms = _milliseconds(self._timeout)
         consumer = Consumer(
             {
-                **self._events.client_config,
+                **self._config,
                 "group.id": self._group,
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
@@ -240,7 +293,7 @@ class KafkaEventConsumer:
         consumer = self._open()
         received = consumer.consume(num_messages=min(max_messages, 1_000_000), timeout=max(timeout, 0.0))
         if received:
-            self._progress_at = time.monotonic()
+            self.watchdog.progressed()
         else:
             self._restart_if_stalled()
         messages: list[EventMessage] = []
@@ -288,7 +341,7 @@ class KafkaEventConsumer:
                 raise KafkaException(partition.error)
 
     # -- the stall watchdog ---------------------------------------------------------------------------------------
-    def partition_offsets(self, timeout: float = 5.0) -> list[tuple[int, int, int]]:
+    def partition_offsets(self, timeout: float = 5.0) -> list[_Offsets]:
         """(partition, position, high watermark) of each assigned partition, asked of the broker (each request
         waits at most ``timeout`` seconds, and no longer than the client's timeout).
 
@@ -296,7 +349,7 @@ class KafkaEventConsumer:
         (or the low watermark when nothing was committed, as ``auto.offset.reset=earliest`` does).
         """
         consumer = self._open()
-        timeout = min(self._events.timeout, timeout)
+        timeout = min(self._timeout, timeout)
         assigned = consumer.assignment()
         if not assigned:
             return []
@@ -312,7 +365,7 @@ class KafkaEventConsumer:
             offsets.append((tp.partition, low if position < 0 else position, high))
         return offsets
 
-    def lagging_partitions(self) -> list[tuple[int, int, int]]:
+    def lagging_partitions(self) -> list[_Offsets]:
         """(partition, position, high watermark) of each assigned partition with messages not yet received."""
         return [offsets for offsets in self.partition_offsets() if offsets[2] > offsets[1]]
 
@@ -326,28 +379,20 @@ class KafkaEventConsumer:
         librdkafka can leave a partition parked after its leader went away and came back (e.g. a broker restart);
         a new consumer rejoins the group and fetches from the committed offsets, so nothing is skipped.
         """
-        now = time.monotonic()
-        if now - self._progress_at < self.stall_seconds or now - self._checked_at < self.stall_seconds / 2:
-            return
-        self._checked_at = now
-        try:
-            lagging = self.lagging_partitions()
-        except KafkaException as exc:  # the broker is away: nothing to compare; the next check tries again
-            log.debug("kafka.stall_check_failed", group=self._group, error=str(exc))
-            return
+        lagging = self.watchdog.lagging_if_stalled(self.lagging_partitions)
         if not lagging:
             return
         log.warning(
             "kafka.consumer_stalled",
             group=self._group,
             topic=self._topic,
-            idle_seconds=round(now - self._progress_at, 1),
+            idle_seconds=round(self.watchdog.idle_seconds, 1),
             lagging=[{"partition": p, "position": pos, "high": high} for p, pos, high in lagging],
         )
         self._consumer.close()
         self._consumer = self._new_consumer()
         self.restarts += 1
-        self._progress_at = self._checked_at = time.monotonic()
+        self.watchdog.reset()
 
     def close(self) -> None:
         if self._closed:
@@ -405,7 +450,7 @@ class KafkaMovieEvents:
 
     @property
     def timeout_ms(self) -> int:
-        return max(int(self.timeout * 1000), 100)
+        return _milliseconds(self.timeout)
 
     def _admin_client(self) -> AdminClient:
         if self._admin is None:
@@ -458,7 +503,13 @@ class KafkaMovieEvents:
             self._ready -= {self.topic, self.dlq_topic}
 
     def publisher(self) -> KafkaEventPublisher:
-        publisher = KafkaEventPublisher(self)
+        publisher = KafkaEventPublisher(
+            self.client_config,
+            topic=self.topic,
+            dlq_topic=self.dlq_topic,
+            timeout=self.timeout,
+            ensure_topics=self.ensure_topics,
+        )
         self._publishers.append(publisher)
         return publisher
 
@@ -471,7 +522,9 @@ class KafkaMovieEvents:
         except _Unreachable as exc:
             # The consumer subscribes anyway and starts receiving once the broker is back.
             log.warning("kafka.topics_not_ensured", topic=topic, error=str(exc))
-        consumer = KafkaEventConsumer(self, group, topic, stall_seconds)
+        consumer = KafkaEventConsumer(
+            self.client_config, group, topic, timeout=self.timeout, stall_seconds=stall_seconds
+        )
         self._consumers.append(consumer)
         return consumer
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from movierec.domain.movies import MovieDraft
+from movierec.files import write_atomically
 from movierec.ingest.tmdb import MAX_PAGE, DiscoverPage, TmdbClient, TmdbError
 from movierec.log import get_logger
 from movierec.services.catalogue import CatalogueService
@@ -65,9 +65,7 @@ class SeedState:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(asdict(self), indent=2) + "\n")
 
 
 @dataclass

@@ -76,7 +76,7 @@ class CatalogueService:
             self.relay.drain()
         return summary
 
-    def upsert_all(self, drafts: Iterable[MovieDraft], batch_size: int = 1000, progress=None) -> UpsertSummary:  # noqa: ANN001
+    def upsert_all(self, drafts: Iterable[MovieDraft], batch_size: int = 1000, progress=None) -> UpsertSummary:
         """Upsert ``drafts`` in batches; a background relay publishes each batch while the next one is written."""
         total = UpsertSummary()
         with contextlib.ExitStack() as stack:

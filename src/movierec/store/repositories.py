@@ -486,7 +486,7 @@ class RatingRepository:
         try:
             if dialect == "postgresql":
                 cursor.execute(
-                    f"SELECT movie_id, rating, {_PG_EPOCH_MICROS_SQL} FROM ratings WHERE user_id = %s "  # noqa: S608
+                    f"SELECT movie_id, rating, {_PG_EPOCH_MICROS_SQL} FROM ratings WHERE user_id = %s "
                     "ORDER BY rated_at, movie_id",
                     (int(user_id),),
                 )

@@ -17,13 +17,13 @@ reverse order of their start: UI, Nginx, backends, indexer.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pwd
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,13 +32,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
 
-import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+import movierec
 from movierec.files import write_private
 from movierec.log import get_logger
+from movierec.probes import http_ok, port_free, tcp_reachable
 from movierec.processes import with_parent_death_signal
 from movierec.settings import Settings, load_settings
 
@@ -47,19 +47,39 @@ log = get_logger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx.conf"
 SERVICES_SCRIPT = REPO_ROOT / "scripts" / "services"
-UI_APP = Path(__file__).parent / "ui" / "app.py"
+UI_APP = Path(movierec.__file__).parent / "ui" / "app.py"
 DEFAULT_NGINX = "/usr/sbin/nginx"
 SEED_CHOICES = ("auto", "movielens", "imdb", "tmdb", "none")
 
-# The services `scripts/services start` runs on loopback (see docs/SERVICES.md): used for every URL the
-# environment leaves unset.
-LOCAL_SERVICES: dict[str, tuple[str, str, int]] = {
-    # settings field: (scripts/services name, URL, default port)
-    "database_url": ("postgres", "postgresql+psycopg://movierec:movierec@127.0.0.1:55432/movierec", 5432),
-    "redis_url": ("redis", "redis://127.0.0.1:56379/0", 6379),
-    "kafka_bootstrap_servers": ("kafka", "127.0.0.1:59092", 9092),
-    "elasticsearch_url": ("elasticsearch", "http://127.0.0.1:59200", 9200),
+# The services `scripts/services start` runs on loopback (see docs/SERVICES.md): used for every URL the environment
+# leaves unset. Their ports are written in scripts/services only; `scripts/services env` prints their URLs.
+SERVICE_OF = {
+    # settings field: (scripts/services name, its variable in `scripts/services env`, the protocol's default port)
+    "database_url": ("postgres", "TEST_DATABASE_URL", 5432),
+    "redis_url": ("redis", "TEST_REDIS_URL", 6379),
+    "kafka_bootstrap_servers": ("kafka", "TEST_KAFKA_BOOTSTRAP_SERVERS", 9092),
+    "elasticsearch_url": ("elasticsearch", "TEST_ELASTICSEARCH_URL", 9200),
 }
+
+
+@functools.cache
+def services_env() -> dict[str, str]:
+    """The variables `scripts/services env` prints (``TEST_DATABASE_URL``, ...): the one source of the local ports."""
+    done = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), "env"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(f"{SERVICES_SCRIPT} env failed ({done.returncode}): {done.stderr.strip()}")
+    pairs = (line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def local_services() -> dict[str, tuple[str, str, int]]:
+    """settings field: (scripts/services name, local URL, default port) of each service."""
+    urls = services_env()
+    return {field: (name, urls[variable], port) for field, (name, variable, port) in SERVICE_OF.items()}
+
+
 ENV_NAMES = {
     "database_url": "DATABASE_URL",
     "redis_url": "REDIS_URL",
@@ -127,17 +147,19 @@ class StackOptions:
 
 def stack_settings(new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> tuple[Settings, bool]:
     """Settings for the stack: the environment's, every unset service URL filled with the local service's, and a
-    SECRET_KEY generated for this run when the environment has none. Returns (settings, secret_was_generated)."""
-    environment_only = load_settings(**dict.fromkeys(LOCAL_SERVICES, None))  # embedded view: never needs a secret
+    SECRET_KEY generated for this run when the environment has none (one the environment gives must be a real one:
+    ConfigurationError otherwise). Returns (settings, secret_was_generated)."""
+    from_environment = load_settings()
     overrides: dict[str, object] = {}
-    generated = environment_only.secret_key is None or not environment_only.secret_key.get_secret_value()
+    generated = from_environment.secret_key is None or not from_environment.secret_key.get_secret_value()
     if generated:
         overrides["secret_key"] = new_secret()
-    from_environment = load_settings(**overrides)
-    for name, (_, url, _) in LOCAL_SERVICES.items():
+    for name, (_, url, _) in local_services().items():
         if getattr(from_environment, name) is None:
             overrides[name] = url
-    return load_settings(**overrides), generated
+    settings = load_settings(**overrides)
+    _ = settings.signing_key  # refuses a placeholder SECRET_KEY before anything starts
+    return settings, generated
 
 
 def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
@@ -145,7 +167,7 @@ def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, 
     if settings.secret_key is None:
         raise StackError("the stack needs a SECRET_KEY shared by both backends")
     env = {key: value for key, value in base.items() if key not in METRICS_ENV}  # set per child below
-    env.update({ENV_NAMES[name]: str(getattr(settings, name)) for name in LOCAL_SERVICES})
+    env.update({ENV_NAMES[name]: str(getattr(settings, name)) for name in SERVICE_OF})
     env.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
         MOVIEREC_DATA_DIR=str(settings.data_dir),
@@ -233,50 +255,9 @@ def nginx_command(binary: str, main_config: Path, run_dir: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------- probes
 
 
-def tcp_reachable(url: str, default_port: int, timeout: float = 1.0) -> bool:
-    parts = urlsplit(url if "://" in url else f"tcp://{url.split(',')[0]}")
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct ports nothing listens on right now (asked of the OS, all held until all are chosen)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with httpx.Client(timeout=timeout, trust_env=False) as client:
-            return client.get(url).is_success
-    except httpx.HTTPError:
-        return False
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -401,9 +382,6 @@ class Stack:
     def _metrics_env(self, variable: str, port: int) -> dict[str, str]:
         return {**self.env, "MOVIEREC_METRICS_HOST": "127.0.0.1", variable: str(port)}
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     def _on_signal(self, signum: int, _frame: object) -> None:
         log.info("stack.signal", signal=signal.Signals(signum).name)
         self._stop.set()
@@ -430,8 +408,7 @@ class Stack:
         self._check_prerequisites()
         self._step("services", self._ensure_services)
         self._step("migrate", lambda: self._one_shot("migrate", ["migrate"], timeout=300))
-        self._step("seed", self._seed)
-        self._step("train", self._train_if_needed)
+        self._step("first-start", self._first_start)
         self._step("indexer", self._start_indexer)
         self._step("trainer", self._start_trainer)
         self._step("backends", self._start_backends)
@@ -510,12 +487,13 @@ class Stack:
     def _ensure_services(self) -> None:
         down = {
             name: str(getattr(self.settings, name))
-            for name, (_, _, default_port) in LOCAL_SERVICES.items()
+            for name, (_, _, default_port) in local_services().items()
             if not tcp_reachable(str(getattr(self.settings, name)), default_port)
         }
         if not down:
             return
-        local = [LOCAL_SERVICES[name][0] for name, url in down.items() if url == LOCAL_SERVICES[name][1]]
+        services = local_services()
+        local = [services[name][0] for name, url in down.items() if url == services[name][1]]
         if self.options.start_services and SERVICES_SCRIPT.is_file() and len(local) == len(down):
             self.report(f"starting {' '.join(local)} with scripts/services (the first time installs them)")
             self._run([str(SERVICES_SCRIPT), "start", *local], self.run_dir / "services.log", timeout=1800)
@@ -525,22 +503,15 @@ class Stack:
             f"not reachable: {listing}. Start them (scripts/services start) or point the variables at running servers"
         )
 
-    def _seed(self) -> None:
-        source = self.options.seed
-        if source == "auto":
-            source = "movielens" if self._movie_count() == 0 else "none"
-        if source == "none":
-            return
-        self.report(f"seeding the {source} catalogue (log: {self.run_dir / 'seed.log'})")
-        self._one_shot("seed", ["seed", source], timeout=3600)
-
-    def _train_if_needed(self) -> None:
-        from movierec.services.models import read_manifest
-
-        if read_manifest(self.settings.models_dir) is not None or self._movie_count() == 0:
-            return
-        self.report("training the recommendation models")
-        self._one_shot("train", ["train"], timeout=1800)
+    def _first_start(self) -> None:
+        """The catalogue, then the models (``movierec first-start``, as ``movierec up`` does; no demo ratings)."""
+        seed = self.options.seed
+        if seed == "tmdb":  # needs the network and a key: the seeder's own command, then the rest of the first start
+            self.report(f"seeding the TMDB catalogue (log: {self.run_dir / 'seed.log'})")
+            self._one_shot("seed", ["seed", "tmdb"], timeout=3600)
+            seed = "none"
+        self.report(f"first start: catalogue {seed}, models if none (log: {self.run_dir / 'first-start.log'})")
+        self._one_shot("first-start", ["first-start", "--seed", seed, "--no-demo-ratings"], timeout=3600)
 
     def _start_indexer(self) -> None:
         url = self.metrics_urls["indexer"]
@@ -700,16 +671,6 @@ class Stack:
                     process.wait(10)
         if code != 0:
             raise StackError(f"{' '.join(argv[1:])} failed ({code}); see {log_path}:\n{_tail(log_path)}")
-
-    def _movie_count(self) -> int:
-        from movierec.wiring import build_store
-
-        store = build_store(self.settings)
-        try:
-            with store.uow() as uow:
-                return uow.movies.count()
-        finally:
-            store.dispose()
 
     def _write_state(self) -> None:
         state = {
