@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
-from movierec.api.openapi import endpoint
 from movierec.api.schemas import (
     GenreOut,
     GenresResponse,

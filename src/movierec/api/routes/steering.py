@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from movierec.api.auth import require_self
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
-from movierec.api.openapi import endpoint
 from movierec.api.schemas import ListChange, ListedMovieOut, MovieListPage, MovieOut, PageQuery
 from movierec.services.accounts import Caller
 from movierec.services.steering import ListedMovie
