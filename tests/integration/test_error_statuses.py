@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from movierec.api.errors import ApiError, status_of
+from movierec.api.errors import InvalidId, InvalidJson, UnsupportedMediaType, ValidationFailed, status_of
 from movierec.domain.accounts import UsernameTaken
 from movierec.domain.errors import (
     BusUnavailable,
@@ -49,7 +49,10 @@ from tests.conftest import create_app_for
         (BusUnavailable("kafka lag check failed"), (503, "unavailable")),
         (PublishFailed("no ack"), (503, "unavailable")),
         (Busy(), (503, "busy")),
-        (ApiError(415, "unsupported_media_type", "json please"), (415, "unsupported_media_type")),
+        (InvalidJson("not JSON"), (400, "invalid_json")),
+        (ValidationFailed("rating: too big"), (400, "validation_error")),
+        (InvalidId("user_id must be a positive integer"), (400, "invalid_id")),
+        (UnsupportedMediaType("json please"), (415, "unsupported_media_type")),
     ],
 )
 def test_each_error_family_has_its_status(error: MovieRecError, expected: tuple[int, str]) -> None:

@@ -17,7 +17,7 @@ from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from movierec.api.auth import authenticate
-from movierec.api.errors import ApiError
+from movierec.api.errors import InvalidId, InvalidJson, RequestError, UnsupportedMediaType, ValidationFailed
 from movierec.cache.port import Slot
 from movierec.domain.ids import parse_id
 from movierec.domain.text import text_problem
@@ -76,24 +76,24 @@ def _text_problems(payload: object) -> Iterator[tuple[str, str]]:
 def parse_body(model: type[BaseModel]) -> BaseModel:
     if request.mimetype != "application/json":
         given = request.mimetype or "none"
-        raise ApiError(415, "unsupported_media_type", f"send the body as Content-Type: application/json (not {given})")
+        raise UnsupportedMediaType(f"send the body as Content-Type: application/json (not {given})")
     raw = request.get_data(cache=True)
     if not raw:
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+        raise InvalidJson("the request body must be a JSON object")
     try:
         payload = json.loads(raw)
     except (ValueError, RecursionError):  # bad JSON, bad UTF-8, an integer past Python's int-string limit
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+        raise InvalidJson("the request body is not valid JSON") from None
     if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+        raise InvalidJson("the request body must be a JSON object")
     details = [{"field": field, "message": problem} for field, problem in _text_problems(payload)]
     if details:
-        raise ApiError(400, "validation_error", _summary(details), details)
+        raise ValidationFailed(_summary(details), details=details)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         details = _details(exc)
-        raise ApiError(400, "validation_error", _summary(details), details) from None
+        raise ValidationFailed(_summary(details), details=details) from None
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
@@ -101,22 +101,22 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     for name in request.args:
         given = request.args.getlist(name)
         if name not in model.model_fields:
-            raise ApiError(400, "validation_error", f"unknown query parameter {name!r}")
+            raise ValidationFailed(f"unknown query parameter {name!r}")
         if len(given) > 1:
-            raise ApiError(400, "validation_error", f"{name}: give it once")
+            raise ValidationFailed(f"{name}: give it once")
         values[name] = given[0]
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         details = _details(exc)
-        raise ApiError(400, "validation_error", _summary(details), details) from None
+        raise ValidationFailed(_summary(details), details=details) from None
 
 
 def parse_path_id(value: str, name: str) -> int:
     """A path id: a positive integer that fits a database integer."""
     parsed = parse_id(value)
     if parsed is None:
-        raise ApiError(400, "invalid_id", f"{name} must be a positive integer")
+        raise InvalidId(f"{name} must be a positive integer")
     return parsed
 
 
@@ -176,12 +176,12 @@ def endpoint(
             order: a bad token is a 401 before any bad parameter is a 400."""
             assert answer_slot is not None
             kwargs: dict[str, Any] = {}
-            problem: ApiError | None = None
+            problem: RequestError | None = None
             try:
                 kwargs.update((name, parse_path_id(path[name], name)) for name in spec.path_params)
                 if query is not None:
                     kwargs["query"] = parse_query(query)
-            except ApiError as error:
+            except RequestError as error:
                 problem = error
             kwargs["caller"], looked_up = authenticate(None if problem else answer_slot(**kwargs))
             g.user_id = kwargs["caller"].user_id  # for the access log

@@ -2,7 +2,8 @@
 through them.
 
 The domain's errors (``movierec.domain.errors``) know nothing of HTTP: ``ERROR_STATUSES`` says which status and
-code each family is answered with, and ``STATUSES`` what each status means (the OpenAPI document's texts too).
+code each family is answered with (the request errors below, the HTTP layer's own, included), and ``STATUSES``
+what each status means (the OpenAPI document's texts too).
 """
 
 from __future__ import annotations
@@ -53,6 +54,27 @@ STATUSES: dict[int, Status] = {
     503: Status("unavailable", "A dependency is temporarily unavailable"),
 }
 
+
+class RequestError(InvalidInput):
+    """The HTTP request itself is wrong, before any use case runs (its body, query string or path)."""
+
+
+class InvalidJson(RequestError):
+    """The body is not a JSON object."""
+
+
+class ValidationFailed(RequestError):
+    """A field of the body or the query string breaks its schema; ``details`` names each one."""
+
+
+class InvalidId(RequestError):
+    """A path id is not a positive integer that fits a database integer."""
+
+
+class UnsupportedMediaType(RequestError):
+    """The body is not sent as ``application/json``."""
+
+
 # The status and code of each family of the domain's errors. The most specific class of an error's MRO decides.
 ERROR_STATUSES: dict[type[MovieRecError], tuple[int, str]] = {
     MovieRecError: (400, "bad_request"),
@@ -64,22 +86,15 @@ ERROR_STATUSES: dict[type[MovieRecError], tuple[int, str]] = {
     TooManyRequests: (429, "too_many_requests"),
     Unavailable: (503, "unavailable"),
     Busy: (503, "busy"),
+    InvalidJson: (400, "invalid_json"),
+    ValidationFailed: (400, "validation_error"),
+    InvalidId: (400, "invalid_id"),
+    UnsupportedMediaType: (415, "unsupported_media_type"),
 }
-
-
-class ApiError(MovieRecError):
-    """An error raised by the HTTP layer itself (bad JSON, bad path parameter, missing token...)."""
-
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message, details=details)
-        self.status = status
-        self.code = code
 
 
 def status_of(error: MovieRecError) -> tuple[int, str]:
     """The HTTP status and error code ``error`` is answered with."""
-    if isinstance(error, ApiError):
-        return error.status, error.code
     for klass in type(error).__mro__:
         found = ERROR_STATUSES.get(klass)
         if found is not None:

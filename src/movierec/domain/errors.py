@@ -16,13 +16,15 @@ Anything else reaching the edge is a programming error, answered as an internal 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MovieRecError(Exception):
     """The root. ``message`` is safe to show to a client; ``details`` optionally points at the fields at fault."""
 
     retry_after: int | None = None
 
-    def __init__(self, message: str, *, details: list[dict[str, object]] | None = None) -> None:
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
