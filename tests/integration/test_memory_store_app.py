@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
+from limits.storage import storage_from_string
 
+from movierec.domain.errors import Unauthorized
+from movierec.services.throttle import Throttle, TooManyAttempts
 from movierec.settings import Settings
 from movierec.store.memory import MemoryStore
 from movierec.wiring import Container, build_container
@@ -52,3 +55,26 @@ def test_the_use_cases_run_on_the_in_memory_store(
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["checks"]["database"]["adapter"] == "memory"
     assert not (settings.data_dir / "movierec.sqlite3").exists()  # no database file was ever made
+
+
+def test_two_containers_given_one_store_and_one_throttle_share_accounts_and_the_login_budget(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """As two backends on one database and one Redis: the adapters given to build_container are the ones used."""
+    store = MemoryStore()
+    throttle = Throttle(storage_from_string("memory://"))  # type: ignore[arg-type]  # a sync URL: a sync storage
+    settings = make_settings(login_attempts_per_minute=2)
+    first = build_container(settings, store=store, throttle=throttle)
+    second = build_container(settings, store=store, throttle=throttle)
+    try:
+        assert first.store is second.store is store and first.throttle is second.throttle is throttle
+        alice = first.accounts.register("alice", "correct horse", "10.0.0.1")
+        assert second.accounts.login("alice", "correct horse", "10.0.0.1").user_id == alice.id
+        for container in (first, second):
+            with pytest.raises(Unauthorized):
+                container.accounts.login("alice", "wrong horse", "10.0.0.2")
+        with pytest.raises(TooManyAttempts):  # the third attempt from that address, counted across both
+            first.accounts.login("alice", "correct horse", "10.0.0.2")
+    finally:
+        first.close()
+        second.close()
