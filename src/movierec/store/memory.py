@@ -38,19 +38,7 @@ from movierec.store.port import (
     StoredRating,
     TokenState,
     UpsertOutcome,
-)
-
-_MOVIE_FIELDS = (
-    "title",
-    "year",
-    "release_date",
-    "overview",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_path",
-    "tmdb_id",
-    "original_language",
+    draft_values,
 )
 
 
@@ -190,7 +178,7 @@ class MemoryMovieRepository(_Repository):
         now = utcnow()
         outcomes: dict[str, UpsertOutcome] = {}
         for key, draft in by_key.items():
-            values = {name: getattr(draft, name) for name in _MOVIE_FIELDS}
+            values = draft_values(draft)
             genres = tuple(sorted(draft.genres))
             found = existing.get(key)
             if found is None:

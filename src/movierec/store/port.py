@@ -29,6 +29,24 @@ from movierec.domain.accounts import User
 from movierec.domain.movies import Movie, MovieDraft
 
 UpsertStatus = Literal["new", "updated", "unchanged"]
+# The fields of a MovieDraft a store keeps (besides its key and genres); a draft differing in any is an update.
+MOVIE_FIELDS = (
+    "title",
+    "year",
+    "release_date",
+    "overview",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "poster_path",
+    "tmdb_id",
+    "original_language",
+)
+
+
+def draft_values(draft: MovieDraft) -> dict[str, object]:
+    """The draft's ``MOVIE_FIELDS``, by name."""
+    return {name: getattr(draft, name) for name in MOVIE_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)

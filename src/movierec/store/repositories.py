@@ -30,6 +30,7 @@ from movierec.store.models import (
     movie_genres,
 )
 from movierec.store.port import (
+    MOVIE_FIELDS,
     CatalogueSnapshot,
     Credentials,
     Interactions,
@@ -43,6 +44,7 @@ from movierec.store.port import (
     TokenState,
     UpsertOutcome,
 )
+from movierec.store.port import draft_values as _draft_values
 
 T = TypeVar("T")
 MOVIES = cast(Table, MovieRow.__table__)
@@ -54,18 +56,6 @@ REVOKED = cast(Table, RevokedTokenRow.__table__)
 
 # Bound parameter lists stay below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
-_MOVIE_FIELDS = (
-    "title",
-    "year",
-    "release_date",
-    "overview",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_path",
-    "tmdb_id",
-    "original_language",
-)
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
@@ -218,7 +208,7 @@ class MovieRepository:
             statement = (
                 update(table)
                 .where(table.c.id == bindparam("_id"))
-                .values({name: bindparam(name) for name in (*_MOVIE_FIELDS, "updated_at")})
+                .values({name: bindparam(name) for name in (*MOVIE_FIELDS, "updated_at")})
             )
             self.session.connection().execute(statement, changed)
 
@@ -248,10 +238,6 @@ class MovieRepository:
 
 def _to_user(row: UserRow) -> User:
     return User(row.id, row.username, can_log_in=row.password_hash is not None, token_version=row.token_version)
-
-
-def _draft_values(draft: MovieDraft) -> dict[str, object]:
-    return {name: getattr(draft, name) for name in _MOVIE_FIELDS}
 
 
 def _to_movie(row: object, genres: tuple[str, ...]) -> Movie:
