@@ -166,9 +166,9 @@ def generate(size: str, report: Report = print) -> Path:
 def _store(database_url: str) -> Any:
     from movierec.store import migrate
     from movierec.store.database import create_db_engine
-    from movierec.store.uow import Store
+    from movierec.store.uow import SqlStore
 
-    store = Store(create_db_engine(database_url, timeout=600.0))
+    store = SqlStore(create_db_engine(database_url, timeout=600.0))
     migrate.upgrade(store.engine)
     return store
 

@@ -217,7 +217,7 @@ def import_ratings(csv_file: Path, source: str, stars: bool) -> None:
     """
     from sqlalchemy.exc import IntegrityError
 
-    from movierec.services.errors import InvalidInput
+    from movierec.domain.errors import InvalidInput
     from movierec.services.ratings_import import import_csv
 
     container = _container(_settings())

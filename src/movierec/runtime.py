@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from movierec import metrics
+from movierec.domain.errors import Unavailable
 from movierec.files import write_private
 from movierec.log import get_logger
 from movierec.services import models as model_store
@@ -51,7 +52,7 @@ class IndexerWorker:
         try:
             metrics.outbox_depth(self.container.relay.pending())
             metrics.consumer_lag(self.indexer.consumer.lag())
-        except Exception as exc:  # the database or the broker is away; the next round asks again
+        except Unavailable as exc:  # the database or the broker is away; the next round asks again
             log.debug("indexer.metrics_failed", error=repr(exc))
 
     def run(self) -> None:
@@ -60,7 +61,7 @@ class IndexerWorker:
             while not self.indexer.stopping:
                 try:
                     self.step()
-                except Exception:
+                except Exception:  # the loop's last resort: whatever one step hit, log it and carry on indexing
                     if self.indexer.stopping:
                         break
                     log.exception("indexer.step_failed")
@@ -114,7 +115,7 @@ class PeriodicTrainer:
             try:
                 if self.due():
                     model_store.train(self.container.store, self.container.settings.models_dir)
-            except Exception as exc:  # the database may be away for a moment; the next round tries again
+            except Exception as exc:  # the loop's last resort (the database may be away): the next round tries again
                 log.exception("trainer.failed")
                 metrics.trainer_failed()
                 error = type(exc).__name__

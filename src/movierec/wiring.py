@@ -31,18 +31,19 @@ from movierec.services.throttle import LoginThrottle, RegistrationThrottle, Thro
 from movierec.settings import Settings
 from movierec.store import migrate
 from movierec.store.database import create_db_engine, normalise_url
-from movierec.store.uow import Store
+from movierec.store.port import Store
+from movierec.store.uow import SqlStore
 
 log = get_logger(__name__)
 # How long a command that migrates first (every CLI command) waits for the database to answer.
 DATABASE_WAIT_SECONDS = 30.0
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings) -> SqlStore:
     # Every command opens the store first: the data dir is made private here, or reported when it is not.
     if not warn_if_open(settings.data_dir):
         private_dir(settings.data_dir)
-    return Store(create_db_engine(settings.effective_database_url, timeout=settings.db_timeout))
+    return SqlStore(create_db_engine(settings.effective_database_url, timeout=settings.db_timeout))
 
 
 def build_throttle(settings: Settings) -> Throttle:
@@ -83,7 +84,7 @@ def build_accounts(settings: Settings, store: Store, throttle: Throttle, cache: 
     )
 
 
-def migrate_store(store: Store) -> None:
+def migrate_store(store: SqlStore) -> None:
     """Wait (bounded) for the database to answer, then bring its schema to the newest revision."""
     store.wait_until_reachable(timeout=DATABASE_WAIT_SECONDS)
     migrate.upgrade(store.engine)
@@ -156,6 +157,7 @@ class Container:
     cache: Cache
     index: MovieIndex
     events: MovieEvents
+    throttle: Throttle
     relay: OutboxRelay
     accounts: AccountService
     catalogue: CatalogueService
@@ -183,7 +185,7 @@ class Container:
             try:
                 ping()
                 checks[name] = {"status": "ok", "adapter": adapter}
-            except Exception as exc:
+            except Exception as exc:  # a boundary: a health check reports any failure of a dependency as down
                 checks[name] = {"status": "down", "adapter": adapter, "detail": type(exc).__name__}
         if checks["database"]["status"] != "ok":
             return "down", checks
@@ -200,14 +202,28 @@ class Container:
         self.store.dispose()
 
 
-def build_container(settings: Settings, *, run_migrations: bool = False) -> Container:
-    store = build_store(settings)
-    if run_migrations:
+def build_container(
+    settings: Settings,
+    *,
+    run_migrations: bool = False,
+    store: Store | None = None,
+    cache: Cache | None = None,
+    index: MovieIndex | None = None,
+    events: MovieEvents | None = None,
+    throttle: Throttle | None = None,
+) -> Container:
+    """Every adapter named by ``settings``, and the services over them. An adapter given here is used instead of
+    the one ``settings`` names (tests, tools): the container owns it from then on and closes it in ``close()``.
+    ``run_migrations`` migrates a SQL store built here or given."""
+    if store is None:
+        store = build_store(settings)
+    if run_migrations and isinstance(store, SqlStore):
         migrate_store(store)
-    cache = build_cache(settings)
+    cache = build_cache(settings) if cache is None else cache
     guarded = GuardedCache(cache)  # one for every service: a drop that failed is retried before any lookup of its key
-    index = build_index(settings)
-    events = build_events(settings)
+    index = build_index(settings) if index is None else index
+    events = build_events(settings) if events is None else events
+    throttle = build_throttle(settings) if throttle is None else throttle
     relay = OutboxRelay(store, events.publisher())
     catalogue = CatalogueService(store, relay)
     models = ModelRegistry(store, settings.models_dir)
@@ -218,8 +234,9 @@ def build_container(settings: Settings, *, run_migrations: bool = False) -> Cont
         cache=cache,
         index=index,
         events=events,
+        throttle=throttle,
         relay=relay,
-        accounts=build_accounts(settings, store, build_throttle(settings), guarded),
+        accounts=build_accounts(settings, store, throttle, guarded),
         catalogue=catalogue,
         ratings=ratings,
         recommendations=RecommendationService(store, guarded, models, settings.recommendation_cache_seconds, catalogue),

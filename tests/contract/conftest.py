@@ -10,7 +10,9 @@ import pytest
 
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
-from movierec.store.uow import Store
+from movierec.store.memory import MemoryStore
+from movierec.store.port import Store
+from movierec.store.uow import SqlStore
 from tests.conftest import fresh_postgres_database
 
 
@@ -24,11 +26,18 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+@pytest.fixture(params=["postgres", "sqlite", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The store contract's subject: a migrated store on each database."""
+    """The store contract's subject: a migrated store on each database, and the in-memory store. A test marked
+    ``sql_only`` (about a mechanism of SQL databases: migrations, constraints, COPY) skips the in-memory store."""
+    if request.param == "memory":
+        marker = request.node.get_closest_marker("sql_only")
+        if marker is not None:
+            pytest.skip(f"a SQL mechanism: {marker.args[0]}")
+        yield MemoryStore()
+        return
     with database_url(request.param, tmp_path) as url:
-        built = Store(create_db_engine(url))
+        built = SqlStore(create_db_engine(url))
         try:
             migrate.upgrade(built.engine)
             yield built

@@ -22,7 +22,7 @@ from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.services.publishing import OutboxRelay
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
-from movierec.store.uow import Store
+from movierec.store.uow import SqlStore
 from tests.conftest import NOT_A_HANG_SECONDS, service_url
 from tests.contract.test_events_contract import drain, ids_of, movie_events
 
@@ -97,7 +97,7 @@ def test_publish_to_an_unreachable_broker_fails_in_bounded_time(create_topics: b
 
 
 def test_outbox_keeps_its_rows_while_kafka_is_down(tmp_path: Path) -> None:
-    store = Store(create_db_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
+    store = SqlStore(create_db_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
     migrate.upgrade(store.engine)
     events = KafkaMovieEvents(f"127.0.0.1:{closed_port()}", timeout=1.0)
     try:

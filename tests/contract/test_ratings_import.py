@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from movierec.cli import main
+from movierec.domain.errors import InvalidInput
 from movierec.domain.movies import MovieDraft
-from movierec.services.errors import InvalidInput
 from movierec.services.ratings_import import import_csv
 from movierec.store import migrate
 from movierec.store.database import create_db_engine
-from movierec.store.uow import Store
+from movierec.store.port import Store
+from movierec.store.uow import SqlStore
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_import_ratings_command(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {"MOVIEREC_DATA_DIR": str(data), "DATABASE_URL": "", "REDIS_URL": "", "ELASTICSEARCH_URL": ""}
     env["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    store = Store(create_db_engine(f"sqlite:///{data / 'movierec.sqlite3'}"))
+    store = SqlStore(create_db_engine(f"sqlite:///{data / 'movierec.sqlite3'}"))
     migrate.upgrade(store.engine)
     with store.uow() as uow:
         uow.movies.upsert_many([MovieDraft("movielens:1", "Film", 2000)])

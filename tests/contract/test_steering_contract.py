@@ -6,12 +6,12 @@ import pytest
 
 from movierec.cache.guarded import GuardedCache
 from movierec.cache.memory import InProcessCache
+from movierec.domain.errors import NotFound
 from movierec.domain.movies import MovieDraft
-from movierec.services.errors import NotFound
 from movierec.services.ratings import RatingService
 from movierec.services.recommendations import recommendations_key
 from movierec.services.steering import SteeringService
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 
 def _setup(store: Store) -> tuple[SteeringService, RatingService, InProcessCache, int, int]:

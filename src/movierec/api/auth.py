@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 
-from movierec.api.errors import ApiError
 from movierec.api.extension import container
 from movierec.cache.port import Entry, Slot
+from movierec.domain.errors import Forbidden, Unauthorized
 from movierec.services.accounts import Caller
 
 MAX_TOKEN_LENGTH = 4096
@@ -18,12 +18,12 @@ def authenticate(also: Slot | None = None) -> tuple[Caller, Entry | None]:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise ApiError(401, "unauthorized", "missing bearer token: send 'Authorization: Bearer <access_token>'")
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <access_token>'")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > MAX_TOKEN_LENGTH:
-        raise ApiError(401, "unauthorized", "malformed Authorization header: expected 'Bearer <access_token>'")
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <access_token>'")
     return container().accounts.verify_along(token.strip(), also)
 
 
 def require_self(user_id: int, caller: Caller) -> None:
     if user_id != caller.user_id:
-        raise ApiError(403, "forbidden", "you can only see your own recommendations, ratings and lists")
+        raise Forbidden("you can only see your own recommendations, ratings and lists")

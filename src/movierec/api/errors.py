@@ -1,41 +1,110 @@
-"""JSON errors: one ``error_response`` and the handlers that route every failure through it."""
+"""JSON errors: one ``error_response``, the one table of HTTP statuses, and the handlers that route every failure
+through them.
+
+The domain's errors (``movierec.domain.errors``) know nothing of HTTP: ``ERROR_STATUSES`` says which status and
+code each family is answered with (the request errors below, the HTTP layer's own, included), and ``STATUSES``
+what each status means (the OpenAPI document's texts too).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from movierec.domain.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidInput,
+    MovieRecError,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 from movierec.log import get_logger
-from movierec.services.errors import ServiceError
+from movierec.services.passwords import Busy
 
 log = get_logger(__name__)
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "too_many_requests",
-    500: "internal_error",
-    503: "unavailable",
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    code: str  # the error body's ``code`` for this status
+    text: str  # what the status means, as the OpenAPI document says
+
+
+STATUSES: dict[int, Status] = {
+    200: Status("ok", "OK"),
+    201: Status("created", "Created"),
+    204: Status("no_content", "Done; no content"),
+    400: Status("bad_request", "Bad input: malformed JSON, missing or wrong fields, bad parameters"),
+    401: Status("unauthorized", "Missing, expired or invalid bearer token, or wrong credentials"),
+    403: Status("forbidden", "The token belongs to another user"),
+    404: Status("not_found", "Not found"),
+    405: Status("method_not_allowed", "Method not allowed"),
+    409: Status("conflict", "Conflict"),
+    413: Status("payload_too_large", "Request body too large"),
+    415: Status("unsupported_media_type", "The body is not sent as application/json"),
+    429: Status("too_many_requests", "Too many attempts; see Retry-After"),
+    500: Status("internal_error", "Something went wrong on our side"),
+    503: Status("unavailable", "A dependency is temporarily unavailable"),
 }
 
 
-class ApiError(ServiceError):
-    """An error raised by the HTTP layer itself (bad JSON, bad path parameter, missing token...)."""
+class RequestError(InvalidInput):
+    """The HTTP request itself is wrong, before any use case runs (its body, query string or path)."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message, details=details)
-        self.status = status
-        self.code = code
+
+class InvalidJson(RequestError):
+    """The body is not a JSON object."""
+
+
+class ValidationFailed(RequestError):
+    """A field of the body or the query string breaks its schema; ``details`` names each one."""
+
+
+class InvalidId(RequestError):
+    """A path id is not a positive integer that fits a database integer."""
+
+
+class UnsupportedMediaType(RequestError):
+    """The body is not sent as ``application/json``."""
+
+
+# The status and code of each family of the domain's errors. The most specific class of an error's MRO decides.
+ERROR_STATUSES: dict[type[MovieRecError], tuple[int, str]] = {
+    MovieRecError: (400, "bad_request"),
+    InvalidInput: (400, "invalid_input"),
+    Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    TooManyRequests: (429, "too_many_requests"),
+    Unavailable: (503, "unavailable"),
+    Busy: (503, "busy"),
+    InvalidJson: (400, "invalid_json"),
+    ValidationFailed: (400, "validation_error"),
+    InvalidId: (400, "invalid_id"),
+    UnsupportedMediaType: (415, "unsupported_media_type"),
+}
+
+
+def status_of(error: MovieRecError) -> tuple[int, str]:
+    """The HTTP status and error code ``error`` is answered with."""
+    for klass in type(error).__mro__:
+        found = ERROR_STATUSES.get(klass)
+        if found is not None:
+            return found
+    raise AssertionError("unreachable: MovieRecError is in the table")
+
+
+def status_text(status: int, default: str) -> str:
+    found = STATUSES.get(status)
+    return default if found is None else found.text
 
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
@@ -48,14 +117,17 @@ def error_response(status: int, code: str, message: str, details: list[dict[str,
 
 
 def register_errorhandlers(app: Flask) -> None:
-    @app.errorhandler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
-        response = error_response(error.status, error.code, error.message, error.details)
-        if error.status == 401:
+    @app.errorhandler(MovieRecError)
+    def _domain_error(error: MovieRecError) -> Response:
+        if isinstance(error, DatabaseUnavailable):
+            cause = error.__cause__
+            log.warning("database.unavailable", error=type(cause if cause is not None else error).__name__)
+        status, code = status_of(error)
+        response = error_response(status, code, error.message, error.details)
+        if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="movierec"'
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
         return response
 
     @app.errorhandler(HTTPException)
@@ -68,22 +140,16 @@ def register_errorhandlers(app: Flask) -> None:
             message = f"{request.method} is not allowed on {request.path}"
         elif status == 413:
             message = "the request body is too large"
-        response = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        known = STATUSES.get(status)
+        response = error_response(status, known.code if known else "http_error", message)
         for name in ("Allow", "Retry-After"):
             if error.get_response().headers.get(name):
                 response.headers[name] = error.get_response().headers[name]
         return response
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(PoolTimeout)
-    @app.errorhandler(InterfaceError)
-    def _database_down(error: Exception) -> Response:
-        log.warning("database.unavailable", error=type(error).__name__)
-        response = error_response(503, "unavailable", "the database is temporarily unavailable; try again shortly")
-        response.headers["Retry-After"] = "5"
-        return response
-
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        # The last-resort boundary of a request: a programming error is logged with its traceback and answered
+        # as a 500 without details, never as a stack trace or a dropped connection.
         log.exception("request.failed")
         return error_response(500, "internal_error", "something went wrong on our side")

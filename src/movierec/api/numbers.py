@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from movierec.api.extension import container
 from movierec.api.schemas import MovieOut
+from movierec.domain.errors import DatabaseUnavailable
 from movierec.domain.movies import Movie, MovieNumbers
 from movierec.log import get_logger
 
@@ -23,7 +21,7 @@ def numbers_of(movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
     """The numbers of these movies by id; empty when the database cannot be read just now."""
     try:
         return container().catalogue.numbers(movie_ids)
-    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+    except DatabaseUnavailable as exc:
         log.warning("movie_numbers.unavailable", error=type(exc).__name__)
         return {}
 

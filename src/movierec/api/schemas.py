@@ -20,10 +20,9 @@ from movierec.domain.accounts import (
 )
 from movierec.domain.ids import MAX_ID
 from movierec.domain.movies import Movie, MovieNumbers
-from movierec.domain.ratings import rating_problem
+from movierec.domain.ratings import MAX_RATING, MIN_RATING, rating_problem
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
-from movierec.domain.text import NOT_BLANK_PATTERN
-from movierec.search.port import MAX_QUERY_LENGTH
+from movierec.domain.text import MAX_QUERY_LENGTH, NOT_BLANK_PATTERN
 from movierec.services.recommendations import Recommendation
 
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1-100")]
@@ -143,7 +142,7 @@ class RateRequest(Body):
         description="the movie's id", json_schema_extra={"minimum": 1, "maximum": MAX_ID}
     )
     rating: Annotated[int, BeforeValidator(_rating)] = Field(
-        description="an integer from 1 to 10", json_schema_extra={"minimum": 1, "maximum": 10}
+        description="an integer from 1 to 10", json_schema_extra={"minimum": MIN_RATING, "maximum": MAX_RATING}
     )
 
 

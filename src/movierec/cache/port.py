@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+# Adapters raise CacheUnavailable when the cache cannot be reached in time; callers carry on uncached.
+from movierec.domain.errors import CacheUnavailable
 
-class CacheUnavailable(RuntimeError):
-    """The cache could not be reached in time. Callers carry on uncached."""
+__all__ = ["Cache", "CacheUnavailable", "Entry", "Slot", "new_version"]
 
 
 @dataclass(frozen=True, slots=True)

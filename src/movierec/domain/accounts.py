@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from zxcvbn import zxcvbn
 
+from movierec.domain.errors import Conflict
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 USERNAME_MIN_LENGTH = 3
@@ -32,8 +34,12 @@ class User:
     token_version: int = 0  # tokens issued under an older version no longer work
 
 
-class UsernameTaken(ValueError):
+class UsernameTaken(Conflict):
     """Another account already has this username (in any case)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username {username!r} is taken")
+        self.username = username
 
 
 def normalise_username(username: str) -> str:

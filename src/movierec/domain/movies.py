@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from movierec.domain.errors import NotFound
+
 _TRAILING_ARTICLE = re.compile(
     r"^(?P<body>.+?), (?P<article>The|A|An|Les|La|Le|L'|Il|Lo|Gli|I|Das|Der|Die|Den|Det|El|Los|Las|Una|Un)"
     r"(?P<rest>(?: \(.*\))?)$"
@@ -111,7 +113,7 @@ class Movie:
         return f"{base}{self.poster_path}"
 
 
-class UnknownMovie(LookupError):
+class UnknownMovie(NotFound):
     """No movie has this id (it was never there, or it was removed while the request ran)."""
 
     def __init__(self, movie_id: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from movierec.domain.errors import InvalidInput
 from movierec.domain.movies import Movie
 
 MIN_RATING = 1
@@ -29,9 +30,10 @@ class Rating:
     rated_at: dt.datetime
 
     def __post_init__(self) -> None:
+        # The one check of the rule below the API (whose request schema reports it field by field).
         problem = rating_problem(self.rating)
         if problem:
-            raise ValueError(problem)
+            raise InvalidInput(problem)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,9 @@ API's JSON Schema pattern states, so a value the schema accepts is never refused
 
 from __future__ import annotations
 
+# Search queries: the longest query text, and the deepest page (offset + limit) a search may ask for.
+MAX_QUERY_LENGTH = 200
+MAX_RESULT_WINDOW = 10_000
 BLANK = " \t\n\r\f\v"
 NOT_BLANK_PATTERN = r"[^ \t\n\r\f\v]"  # a JSON Schema (ECMA) and Python regex: at least one character not in BLANK
 

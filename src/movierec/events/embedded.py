@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from movierec.domain.errors import BusUnavailable
 from movierec.events.port import EventMessage, MovieUpserted, PublishFailed
 from movierec.files import private_file
 
@@ -142,7 +143,11 @@ class EmbeddedEventConsumer:
             self._log.commit(self._topic, self._group, max(m.position[1] for m in messages) + 1)
 
     def lag(self) -> dict[int, int]:
-        return {0: max(self._log.end(self._topic) - self._position, 0)}
+        try:
+            end = self._log.end(self._topic)
+        except sqlite3.Error as exc:
+            raise BusUnavailable(f"event log read failed: {exc}") from exc
+        return {0: max(end - self._position, 0)}
 
     def close(self) -> None:
         return None

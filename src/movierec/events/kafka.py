@@ -30,6 +30,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from movierec.domain.errors import BusUnavailable
 from movierec.events.port import EventMessage, MovieUpserted, PublishFailed
 from movierec.log import get_logger
 
@@ -371,7 +372,11 @@ class KafkaEventConsumer:
 
     def lag(self) -> dict[int, int]:
         # for /metrics, from the indexer's loop: with the broker away, each request of the check gives up after 2 s
-        return {partition: max(high - position, 0) for partition, position, high in self.partition_offsets(2.0)}
+        try:
+            offsets = self.partition_offsets(2.0)
+        except KafkaException as exc:
+            raise BusUnavailable(f"kafka lag check failed: {exc}") from exc
+        return {partition: max(high - position, 0) for partition, position, high in offsets}
 
     def _restart_if_stalled(self) -> None:
         """Replace the librdkafka consumer when it holds partitions with messages to read yet delivers nothing.

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from movierec.domain.documents import movie_from_document, movie_to_document
+from movierec.domain.errors import BusUnavailable
 from movierec.domain.movies import Movie
 
 SCHEMA_VERSION = 1
 EVENT_TYPE = "MovieUpserted"
 
 
-class PublishFailed(RuntimeError):
+class PublishFailed(BusUnavailable):
     """The bus did not acknowledge every event; nothing may be assumed delivered."""
 
 

@@ -187,7 +187,7 @@ class TmdbSeeder:
                 return
             try:
                 summary = self.catalogue.upsert(list(batch.values()))
-            except Exception as exc:
+            except Exception as exc:  # a boundary: whatever storing hit is logged, reported and ends the run
                 log.exception("tmdb.store_failed", pages=f"{batch_pages[0]}-{batch_pages[-1]}")
                 report.error = f"storing pages {batch_pages[0]}-{batch_pages[-1]} failed: {exc!r}"
                 raise _Stop from exc

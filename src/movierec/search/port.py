@@ -21,16 +21,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from movierec.domain.errors import SearchUnavailable
 from movierec.domain.movies import Movie
+from movierec.domain.text import MAX_QUERY_LENGTH, MAX_RESULT_WINDOW
 
-MAX_QUERY_LENGTH = 200
-MAX_RESULT_WINDOW = 10_000
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _INDEX_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
-
-
-class SearchUnavailable(RuntimeError):
-    """The search engine could not be reached or failed; the API answers 503."""
+# Adapters raise SearchUnavailable (the domain's) when the engine is away or fails; these names are the port's.
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "MAX_RESULT_WINDOW",
+    "MovieIndex",
+    "SearchPage",
+    "SearchQuery",
+    "SearchUnavailable",
+    "fold",
+    "index_words",
+    "max_edits",
+    "words",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,12 +29,12 @@ from movierec.domain.accounts import (
     username_key,
     username_problem,
 )
+from movierec.domain.errors import InvalidInput, Unauthorized
 from movierec.domain.ids import parse_id
 from movierec.log import get_logger
-from movierec.services.errors import Conflict, InvalidInput, Unauthorized
 from movierec.services.passwords import PasswordHashing
 from movierec.services.throttle import LoginThrottle, RegistrationThrottle
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 
@@ -103,14 +103,11 @@ class AccountService:
         with self.store.uow() as uow:
             taken = uow.users.key_taken(username)
         if taken:
-            raise Conflict(f"username {username!r} is taken")
+            raise UsernameTaken(username)
         self.registrations.reserve(address)  # before the expensive hash
         password_hash = self.hashing.hash(password)
         with self.store.uow() as uow:
-            try:
-                user = uow.users.add(username, password_hash)
-            except UsernameTaken:  # registered concurrently by someone else
-                raise Conflict(f"username {username!r} is taken") from None
+            user = uow.users.add(username, password_hash)  # UsernameTaken (a Conflict): registered concurrently
             uow.commit()
         log.info("register.ok", user_id=user.id, username=user.username, address=address)
         return user

@@ -11,11 +11,11 @@ from typing import Any, TypeVar, cast
 
 from cachetools import TTLCache
 
+from movierec.domain.errors import NotFound
 from movierec.domain.movies import Movie, MovieDraft, MovieNumbers
 from movierec.log import get_logger
-from movierec.services.errors import NotFound
 from movierec.services.publishing import BackgroundDrain, OutboxRelay
-from movierec.store.uow import Store, UnitOfWork
+from movierec.store.port import Store, UnitOfWork
 
 T = TypeVar("T")
 

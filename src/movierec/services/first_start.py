@@ -24,7 +24,7 @@ from movierec.log import get_logger
 from movierec.services import models as model_store
 from movierec.services.catalogue import CatalogueService, UpsertSummary
 from movierec.services.seeding import OFFLINE_CATALOGUES, import_movielens_ratings, load_catalogue
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 

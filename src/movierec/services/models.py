@@ -21,7 +21,7 @@ from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Interactions, ItemCatalogue, Recommender
 from movierec.domain.recommenders.ease import EaseSeqRecommender, FitData
 from movierec.log import get_logger
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 MANIFEST = "manifest.json"

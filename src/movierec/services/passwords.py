@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from movierec.services.errors import ServiceError
+from movierec.domain.errors import Unavailable
 
 BUSY_RETRY_AFTER = 2
 
 
-class Busy(ServiceError):
-    status = 503
-    code = "busy"
+class Busy(Unavailable):
+    """Every password-hashing slot is taken and the queue is full: ``retry_after`` seconds."""
 
     def __init__(self) -> None:
         super().__init__(f"too many password checks at once; try again in {BUSY_RETRY_AFTER} s")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
+from movierec.domain.errors import Unavailable
 from movierec.events.port import MovieEventPublisher, MovieUpserted, PublishFailed
 from movierec.log import get_logger
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 
@@ -62,7 +63,7 @@ class OutboxRelay:
         """``drain`` for background loops: an error is logged, not raised, and the next call tries again."""
         try:
             return self.drain()
-        except Exception as exc:  # the database may be briefly away; the outbox keeps everything
+        except Unavailable as exc:  # the database (or the bus) is briefly away; the outbox keeps everything
             log.warning("outbox.drain_failed", error=repr(exc))
             return 0
 

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from movierec.domain.errors import InvalidInput
 from movierec.ingest import offline
 from movierec.log import get_logger
-from movierec.services.errors import InvalidInput
-from movierec.store.uow import Store, UnitOfWork
+from movierec.store.port import Store, UnitOfWork
 
 log = get_logger(__name__)
 

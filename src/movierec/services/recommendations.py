@@ -17,6 +17,7 @@ from cachetools import TTLCache
 
 from movierec.cache.guarded import GuardedCache
 from movierec.cache.port import Entry, Slot
+from movierec.domain.errors import InvalidInput, NotFound
 from movierec.domain.movies import Movie
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Recommender, UserHistory
@@ -24,9 +25,8 @@ from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_
 from movierec.log import get_logger
 from movierec.metrics import recommendation_computed, recommendation_served, timed
 from movierec.services.catalogue import CatalogueService
-from movierec.services.errors import InvalidInput, NotFound
 from movierec.services.models import ModelRegistry
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from movierec.log import get_logger
 from movierec.search.port import MovieIndex
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 

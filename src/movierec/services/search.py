@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from movierec.domain.text import is_blank
+from movierec.domain.errors import InvalidInput, SearchUnavailable
+from movierec.domain.text import MAX_QUERY_LENGTH, MAX_RESULT_WINDOW, is_blank
 from movierec.log import get_logger
-from movierec.search.port import MAX_QUERY_LENGTH, MAX_RESULT_WINDOW, MovieIndex, SearchPage, SearchQuery
-from movierec.services.errors import InvalidInput, Unavailable
+from movierec.search.port import MovieIndex, SearchPage, SearchQuery
 
 log = get_logger(__name__)
 
@@ -26,6 +26,6 @@ class SearchService:
             raise InvalidInput(f"offset + limit must be at most {MAX_RESULT_WINDOW}")
         try:
             return self.index.search(SearchQuery(text=text, genre=genre, limit=limit, offset=offset))
-        except Exception as exc:
+        except SearchUnavailable as exc:  # the engine is away or failed; a programming error is no 503
             log.warning("search.failed", engine=self.index.name, error=repr(exc))
-            raise Unavailable("search is temporarily unavailable") from exc
+            raise SearchUnavailable() from exc

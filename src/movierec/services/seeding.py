@@ -9,7 +9,7 @@ from movierec.ingest import offline
 from movierec.log import get_logger
 from movierec.services.catalogue import CatalogueService, UpsertSummary
 from movierec.services.ratings_import import import_batches, movielens_batch
-from movierec.store.uow import Store
+from movierec.store.port import Store
 
 log = get_logger(__name__)
 

@@ -11,10 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from movierec.domain.movies import Movie, UnknownMovie
-from movierec.services.errors import NotFound
 from movierec.services.ratings import RatingService
-from movierec.store.repositories import NotInterestedRepository, WatchlistRepository
-from movierec.store.uow import Store, UnitOfWork
+from movierec.store.port import MovieListRepository, Store, UnitOfWork
 
 LISTS = ("watchlist", "not_interested")
 
@@ -53,7 +51,7 @@ class SteeringService:
 
     # -- shared --------------------------------------------------------------------------------------------------
     @staticmethod
-    def _list(uow: UnitOfWork, name: str) -> WatchlistRepository | NotInterestedRepository:
+    def _list(uow: UnitOfWork, name: str) -> MovieListRepository:
         if name not in LISTS:
             raise ValueError(f"unknown list {name!r}")
         return uow.watchlist if name == "watchlist" else uow.not_interested
@@ -61,10 +59,7 @@ class SteeringService:
     def add(self, name: str, user_id: int, movie_id: int) -> bool:
         """Add the movie to the list ``name`` (watchlist, not_interested); False when it was there already."""
         with self.store.uow() as uow:
-            try:
-                added = self._list(uow, name).add(user_id, movie_id)
-            except UnknownMovie as exc:
-                raise NotFound(str(exc)) from None
+            added = self._list(uow, name).add(user_id, movie_id)  # UnknownMovie (a NotFound) for no such movie
             uow.commit()
         if added:
             self.ratings.forget_recommendations(user_id)
@@ -75,7 +70,7 @@ class SteeringService:
         with self.store.uow() as uow:
             removed = self._list(uow, name).remove(user_id, movie_id)
             if not removed and not uow.movies.exists(movie_id):
-                raise NotFound(f"movie {movie_id} not found")
+                raise UnknownMovie(movie_id)
             uow.commit()
         if removed:
             self.ratings.forget_recommendations(user_id)
@@ -84,6 +79,7 @@ class SteeringService:
     def page(self, name: str, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[ListedMovie]]:
         """How many movies the list ``name`` holds, and one page of them, most recently added first."""
         with self.store.uow() as uow:
-            total, rows = self._list(uow, name).page(user_id, limit, offset)
-            movies = uow.movies.get_many(movie_id for movie_id, _ in rows)
-        return total, [ListedMovie(movies[m], at) for m, at in rows if m in movies]
+            page = self._list(uow, name).page(user_id, limit, offset)
+            movies = uow.movies.get_many(entry.movie_id for entry in page.entries)
+        listed = [ListedMovie(movies[e.movie_id], e.added_at) for e in page.entries if e.movie_id in movies]
+        return page.total, listed

@@ -25,8 +25,8 @@ from limits.errors import StorageError
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from movierec.domain.errors import TooManyRequests
 from movierec.log import get_logger
-from movierec.services.errors import ServiceError
 
 log = get_logger(__name__)
 
@@ -37,13 +37,9 @@ MAX_DELAY_SECONDS = 2.0
 _COUNT_ONLY = 1_000_000  # a limit no count reaches: the window only counts
 
 
-class TooManyAttempts(ServiceError):
-    status = 429
-    code = "too_many_requests"
-
+class TooManyAttempts(TooManyRequests):
     def __init__(self, what: str, retry_after: int) -> None:
-        super().__init__(f"too many {what}; try again in {retry_after} s")
-        self.retry_after = retry_after
+        super().__init__(f"too many {what}; try again in {retry_after} s", retry_after)
 
 
 class Throttle:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from movierec.domain.accounts import User, UsernameTaken, username_key
+from movierec.domain.clock import utcnow
 from movierec.domain.movies import Movie, MovieDraft, MovieNumbers, UnknownMovie, vote_source
 from movierec.store.models import (
     GenreRow,
@@ -28,8 +28,23 @@ from movierec.store.models import (
     UTCDateTime,
     WatchlistRow,
     movie_genres,
-    utcnow,
 )
+from movierec.store.port import (
+    MOVIE_FIELDS,
+    CatalogueSnapshot,
+    Credentials,
+    Interactions,
+    ListEntry,
+    ListPage,
+    OutboxEntry,
+    RatingEntry,
+    RatingHistory,
+    RatingsPage,
+    StoredRating,
+    TokenState,
+    UpsertOutcome,
+)
+from movierec.store.port import draft_values as _draft_values
 
 T = TypeVar("T")
 MOVIES = cast(Table, MovieRow.__table__)
@@ -41,40 +56,11 @@ REVOKED = cast(Table, RevokedTokenRow.__table__)
 
 # Bound parameter lists stay below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
-_MOVIE_FIELDS = (
-    "title",
-    "year",
-    "release_date",
-    "overview",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_path",
-    "tmdb_id",
-    "original_language",
-)
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertOutcome:
-    movie_id: int
-    status: str  # "new" | "updated" | "unchanged"
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogueSnapshot:
-    """What recommenders need to know about every movie, as parallel arrays."""
-
-    item_ids: np.ndarray
-    genres: tuple[tuple[str, ...], ...]
-    vote_average: np.ndarray
-    vote_count: np.ndarray
-    year: np.ndarray
 
 
 class MovieRepository:
@@ -262,7 +248,7 @@ class MovieRepository:
             statement = (
                 update(table)
                 .where(table.c.id == bindparam("_id"))
-                .values({name: bindparam(name) for name in (*_MOVIE_FIELDS, "updated_at")})
+                .values({name: bindparam(name) for name in (*MOVIE_FIELDS, "updated_at")})
             )
             self.session.connection().execute(statement, changed)
 
@@ -292,10 +278,6 @@ class MovieRepository:
 
 def _to_user(row: UserRow) -> User:
     return User(row.id, row.username, can_log_in=row.password_hash is not None, token_version=row.token_version)
-
-
-def _draft_values(draft: MovieDraft) -> dict[str, object]:
-    return {name: getattr(draft, name) for name in _MOVIE_FIELDS}
 
 
 def _to_movie(row: object, genres: tuple[str, ...]) -> Movie:
@@ -342,7 +324,7 @@ class UserRepository:
         key = username_key(username)
         return self.session.scalar(select(UserRow.id).where(UserRow.username_key == key)) is not None
 
-    def credentials(self, username: str) -> tuple[User, str | None] | None:
+    def credentials(self, username: str) -> Credentials | None:
         """The account ``username`` logs in to (any case), with its password hash; None when there is none.
 
         The key decides; an account that kept an exact-case username from before keys were unique (migration 0003)
@@ -352,11 +334,11 @@ class UserRepository:
             row = self.session.scalar(select(UserRow).where(UserRow.username == username))
         if row is None:
             return None
-        return _to_user(row), row.password_hash
+        return Credentials(_to_user(row), row.password_hash)
 
-    def credentials_of(self, user_id: int) -> tuple[User, str | None] | None:
+    def credentials_of(self, user_id: int) -> Credentials | None:
         row = self.session.get(UserRow, user_id)
-        return None if row is None else (_to_user(row), row.password_hash)
+        return None if row is None else Credentials(_to_user(row), row.password_hash)
 
     def set_password_hash(self, user_id: int, password_hash: str, *, revoke_tokens: bool = False) -> int:
         """Store a new hash; with ``revoke_tokens`` every token issued before stops working. The token version."""
@@ -384,13 +366,13 @@ class UserRepository:
             .on_conflict_do_nothing(index_elements=[RevokedTokenRow.token_id])
         )
 
-    def token_state(self, user_id: int, token_id: str) -> tuple[int, bool] | None:
+    def token_state(self, user_id: int, token_id: str) -> TokenState | None:
         """The user's token version and whether ``token_id`` was revoked, in one query; None for no such user."""
         revoked = select(RevokedTokenRow.token_id).where(RevokedTokenRow.token_id == token_id).exists()
         row = self.session.execute(
             select(UserRow.token_version, revoked.label("revoked")).where(UserRow.id == user_id)
         ).one_or_none()
-        return None if row is None else (int(row.token_version), bool(row.revoked))
+        return None if row is None else TokenState(int(row.token_version), bool(row.revoked))
 
     def _ids_by_external_key(self, keys: Sequence[str]) -> dict[str, int]:
         rows = self.session.execute(select(UserRow.external_key, UserRow.id).where(UserRow.external_key.in_(keys)))
@@ -428,30 +410,32 @@ class RatingRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def upsert(
-        self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None
-    ) -> tuple[int, dt.datetime]:
+    def upsert(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> StoredRating:
         """Store a rating unless one with a later ``rated_at`` is stored already; what is stored afterwards.
 
         One INSERT ... ON CONFLICT DO UPDATE ... WHERE (PostgreSQL and SQLite): two first ratings of the same movie at
-        once cannot both insert, and of two re-ratings racing, the later ``rated_at`` wins whichever commits last."""
+        once cannot both insert, and of two re-ratings racing, the later ``rated_at`` wins whichever commits last.
+        ``UnknownMovie`` when the movie does not exist (or was removed meanwhile)."""
         rated_at = rated_at or utcnow()
         dialect = self.session.get_bind().dialect.name
         table_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         statement = table_insert(RATINGS).values(user_id=user_id, movie_id=movie_id, rating=rating, rated_at=rated_at)
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[RatingRow.user_id, RatingRow.movie_id],
-                set_={"rating": statement.excluded.rating, "rated_at": statement.excluded.rated_at},
-                where=RATINGS.c.rated_at <= statement.excluded.rated_at,
+        try:
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[RatingRow.user_id, RatingRow.movie_id],
+                    set_={"rating": statement.excluded.rating, "rated_at": statement.excluded.rated_at},
+                    where=RATINGS.c.rated_at <= statement.excluded.rated_at,
+                )
             )
-        )
+        except IntegrityError:  # a foreign key: the movie is gone; the unit of work rolls back on the way out
+            raise UnknownMovie(movie_id) from None
         stored = self.session.execute(
             select(RatingRow.rating, RatingRow.rated_at).where(
                 RatingRow.user_id == user_id, RatingRow.movie_id == movie_id
             )
         ).one()
-        return int(stored.rating), stored.rated_at
+        return StoredRating(int(stored.rating), stored.rated_at)
 
     def get(self, user_id: int, movie_id: int) -> int | None:
         return self.session.scalar(
@@ -467,7 +451,7 @@ class RatingRepository:
         )
         return self.session.execute(statement).first() is not None
 
-    def for_user(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[tuple[int, int, dt.datetime]]]:
+    def for_user(self, user_id: int, limit: int, offset: int = 0) -> RatingsPage:
         total = int(
             self.session.scalar(select(func.count()).select_from(RatingRow).where(RatingRow.user_id == user_id)) or 0
         )
@@ -478,9 +462,9 @@ class RatingRepository:
             .limit(limit)
             .offset(offset)
         )
-        return total, [tuple(row) for row in rows]  # type: ignore[misc]
+        return RatingsPage(total, [RatingEntry(int(m), int(r), at) for m, r, at in rows])
 
-    def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def history(self, user_id: int) -> RatingHistory:
         """The user's ratings as arrays (movie ids, ratings, unix seconds), oldest first: one query, no datetimes."""
         dialect, cursor = self._raw_cursor()
         try:
@@ -499,12 +483,14 @@ class RatingRepository:
         finally:
             cursor.close()
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            return RatingHistory(
+                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            )
         movies, ratings, times = zip(*rows, strict=True)
         micros = np.array(times, dtype=np.int64 if dialect == "postgresql" else "datetime64[us]").astype(np.int64)
-        return np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6
+        return RatingHistory(np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6)
 
-    def all_interactions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def all_interactions(self) -> Interactions:
         """Every rating as arrays (user ids, movie ids, ratings, unix seconds), read in chunks.
 
         PostgreSQL streams them as a binary ``COPY`` parsed straight into numpy; SQLite is read ``fetchmany`` at
@@ -518,13 +504,13 @@ class RatingRepository:
             cursor.close()
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty.copy(), empty.copy(), np.zeros(0, dtype=np.float64)
+            return Interactions(empty, empty.copy(), empty.copy(), np.zeros(0, dtype=np.float64))
         users = np.concatenate([p[0] for p in parts]).astype(np.int64)
         movies = np.concatenate([p[1] for p in parts]).astype(np.int64)
         ratings = np.concatenate([p[2] for p in parts]).astype(np.int64)
         micros = np.concatenate([p[3] for p in parts])
         del parts
-        return users, movies, ratings, micros / 1e6
+        return Interactions(users, movies, ratings, micros / 1e6)
 
     def import_many(self, user_ids: np.ndarray, movie_ids: np.ndarray, ratings: np.ndarray, micros: np.ndarray) -> int:
         """Write ratings in bulk (``COPY`` on PostgreSQL, one big ``executemany`` on SQLite); return rows written.
@@ -794,7 +780,7 @@ class _UserMovieList:
             )
         )
 
-    def page(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[tuple[int, dt.datetime]]]:
+    def page(self, user_id: int, limit: int, offset: int = 0) -> ListPage:
         """How many movies the list holds, and one page of (movie id, added at), most recently added first."""
         row = self.row
         total = int(self.session.scalar(select(func.count()).select_from(row).where(row.user_id == user_id)) or 0)
@@ -805,7 +791,7 @@ class _UserMovieList:
             .limit(limit)
             .offset(offset)
         )
-        return total, [(int(movie_id), added_at) for movie_id, added_at in rows]
+        return ListPage(total, [ListEntry(int(movie_id), added_at) for movie_id, added_at in rows])
 
 
 class WatchlistRepository(_UserMovieList):
@@ -826,7 +812,7 @@ class OutboxRepository:
         for chunk in _chunks(rows):
             self.session.execute(insert(OUTBOX), list(chunk))
 
-    def pending(self, limit: int) -> list[tuple[int, int]]:
+    def pending(self, limit: int) -> list[OutboxEntry]:
         """The oldest ``limit`` entries as (outbox id, movie id)."""
         # SKIP LOCKED (PostgreSQL) lets several relays drain one outbox without publishing an entry twice.
         rows = self.session.execute(
@@ -835,7 +821,7 @@ class OutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(rows)
+        return [OutboxEntry(int(outbox_id), int(movie_id)) for outbox_id, movie_id in rows]
 
     def remove(self, outbox_ids: Iterable[int]) -> None:
         for chunk in _chunks(list(outbox_ids)):

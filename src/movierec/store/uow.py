@@ -1,14 +1,20 @@
-"""The unit of work: one session, its repositories, and the only place that commits."""
+"""The SQL store (SQLite or PostgreSQL) behind the store port (``store/port.py``): a unit of work is one session,
+its repositories, and the only place that commits.
+
+A database that does not answer (refused, dropped, timed out, locked for too long, the pool exhausted) surfaces as
+the domain's ``DatabaseUnavailable``, so nothing above the store knows SQLAlchemy's errors."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from movierec.domain.errors import DatabaseUnavailable
 from movierec.store.database import make_session_factory
 from movierec.store.repositories import (
     MovieRepository,
@@ -19,8 +25,11 @@ from movierec.store.repositories import (
     WatchlistRepository,
 )
 
+# What a database that does not answer raises (a SQL error of the statement itself is none of these).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
 
-class UnitOfWork:
+
+class SqlUnitOfWork:
     """``with store.uow() as uow: ...; uow.commit()``: leaving without commit rolls back."""
 
     movies: MovieRepository
@@ -34,7 +43,7 @@ class UnitOfWork:
         self._factory = session_factory
         self.session: Session | None = None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> SqlUnitOfWork:
         self.session = self._factory()
         self.movies = MovieRepository(self.session)
         self.users = UserRepository(self.session)
@@ -50,16 +59,21 @@ class UnitOfWork:
         assert self.session is not None
         try:
             self.session.rollback()
+        except UNREACHABLE:
+            if exc is None:
+                raise DatabaseUnavailable() from None
         finally:
             self.session.close()
             self.session = None
+        if isinstance(exc, UNREACHABLE):
+            raise DatabaseUnavailable() from exc
 
     def commit(self) -> None:
         assert self.session is not None
         self.session.commit()
 
 
-class Store:
+class SqlStore:
     """The database: an engine and a factory of units of work."""
 
     def __init__(self, engine: Engine) -> None:
@@ -70,10 +84,16 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._factory)
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._factory)
 
     def ping(self) -> None:
+        try:
+            self._ping()
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailable() from exc
+
+    def _ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
@@ -91,7 +111,7 @@ class Store:
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                self.ping()
+                self._ping()
         return attempts
 
     def dispose(self) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
-from movierec.api.openapi import endpoint
 from movierec.api.schemas import Credentials, LoginRequest, LoginResponse, LogoutQuery, PasswordChange, RegisterResponse
 from movierec.services.accounts import AccessToken, Caller
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
 from movierec.api.numbers import movies_out, numbers_of
-from movierec.api.openapi import endpoint
 from movierec.api.schemas import (
     GenreOut,
     GenresResponse,

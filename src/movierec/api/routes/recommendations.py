@@ -7,9 +7,9 @@ from flask import Blueprint, Response
 from pydantic import TypeAdapter
 
 from movierec.api.auth import require_self
+from movierec.api.binding import endpoint, json_response
 from movierec.api.extension import container
 from movierec.api.numbers import numbers_of
-from movierec.api.openapi import endpoint, json_response
 from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
 from movierec.cache.port import Entry, Slot
 from movierec.domain.movies import MovieNumbers

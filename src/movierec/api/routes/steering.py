@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint
 
 from movierec.api.auth import require_self
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
 from movierec.api.numbers import movies_out
-from movierec.api.openapi import endpoint
 from movierec.api.schemas import ListChange, ListedMovieOut, MovieListPage, PageQuery
 from movierec.services.accounts import Caller
 from movierec.services.steering import ListedMovie

@@ -3,10 +3,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from movierec import __version__
+from movierec.api.binding import endpoint
 from movierec.api.extension import container
-from movierec.api.openapi import build_openapi, endpoint
+from movierec.api.openapi import build_openapi
 from movierec.api.schemas import CheckOut, ErrorResponse, HealthResponse
-from movierec.services.errors import Unavailable
+from movierec.domain.errors import Unavailable
 
 bp = Blueprint("system", __name__)
 
