@@ -53,7 +53,7 @@ def test_only_the_cli_stack_command_imports_the_tools_and_only_the_evaluation_im
         for name in importers:
             if re.search(rf"^\s*(from|import) {name}\b", text, re.M):
                 importers[name].add(path.relative_to(SRC).as_posix())
-    assert importers == {"movierec_tools": {"cli.py"}, "implicit": {"evaluation.py", "evaluation_peers.py"}}
+    assert importers == {"movierec_tools": {"cli.py"}, "implicit": {"evaluation_peers.py"}}
 
 
 def test_the_tool_commands_say_how_to_get_the_tools_when_they_are_missing() -> None:
