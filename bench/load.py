@@ -19,9 +19,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -143,7 +144,8 @@ class LoadPlan:
     connections: Sequence[int]
 
 
-UNCACHED_LIMITS = range(1, 101)  # (user, limit) pairs: each asked once per run, so each one is computed
+UNCACHED_LIMITS = range(1, 101)  # (user, limit) and (query, limit) pairs: each asked once per run, so each is computed
+SEARCH_PAGE_SECONDS = 2.5  # longer than the API's search page cache (services/search.py)
 
 
 def endpoints(
@@ -151,9 +153,11 @@ def endpoints(
 ) -> dict[str, list[tuple[str, str]]]:
     """Every endpoint the load runs measure, as the (path, token) pairs its script cycles through."""
     uncached = [(f"/recommendations/{u.user_id}?limit={n}", u.token) for n in UNCACHED_LIMITS for u in uncached_users]
+    distinct = [replace(q, limit=n) for n in UNCACHED_LIMITS for q in search_queries]
     return {
         "/movies/latest": [("/movies/latest", "")],
         "/search?q=": [(path, "") for path in search_paths(search_queries)],
+        SEARCH_UNCACHED: [(path, "") for path in search_paths(distinct)],
         CACHED: [(f"/recommendations/{u.user_id}", u.token) for u in users],
         UNCACHED: uncached,
         "/my-ratings": [(f"/my-ratings/{u.user_id}", u.token) for u in users],
@@ -161,6 +165,7 @@ def endpoints(
 
 
 CACHED = "/recommendations (cached)"
+SEARCH_UNCACHED = "/search?q= (each page once)"  # past the API's 2-second page cache: the engine every time
 UNCACHED = "/recommendations (uncached)"
 
 
@@ -227,6 +232,8 @@ def _measure(
                     warm_recommendations(base, requests[name])
                 if name == UNCACHED:
                     drop_recommendations(base, plan.uncached_users)
+                if name == SEARCH_UNCACHED:
+                    time.sleep(SEARCH_PAGE_SECONDS)  # the pages the warm-up asked for have expired
                 outcome = {"endpoint": name, "target": target, **wrk(base, scripts[name], count, plan.seconds)}
                 runs.append(outcome)
                 report(

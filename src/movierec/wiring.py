@@ -169,6 +169,7 @@ class Container:
     _closers: list[Any] = field(default_factory=list)
 
     def indexer(self, **options: Any) -> MovieIndexer:
+        options.setdefault("on_indexed", self.search.forget)  # this process's search pages are stale now
         return MovieIndexer(
             self.events.consumer(self.settings.kafka_group), self.events.publisher(), self.index, **options
         )
@@ -227,7 +228,7 @@ def build_container(
     relay = OutboxRelay(store, events.publisher())
     catalogue = CatalogueService(store, relay)
     models = ModelRegistry(store, settings.models_dir)
-    ratings = RatingService(store, guarded)
+    ratings = RatingService(store, guarded, catalogue)
     return Container(
         settings=settings,
         store=store,

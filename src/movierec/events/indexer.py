@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
@@ -52,13 +52,16 @@ class MovieIndexer:
         batch_size: int = 2000,
         batch_seconds: float = 0.5,
         max_backoff_seconds: float = 10.0,
+        on_indexed: Callable[[], None] | None = None,
     ) -> None:
+        """``on_indexed`` is called after each write to the index (a search cache of this process to forget)."""
         self.consumer = consumer
         self.publisher = publisher
         self.index = index
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self.on_indexed = on_indexed
         self.stats = IndexerStats()
         self._stop = threading.Event()
 
@@ -106,6 +109,8 @@ class MovieIndexer:
             for attempt in self._retrying("index"):
                 with attempt:
                     self.index.index_movies(list(latest.values()))
+            if self.on_indexed is not None:
+                self.on_indexed()
         self.consumer.commit(messages)
         self.stats.batches += 1
         self.stats.indexed += len(latest)

@@ -8,14 +8,18 @@ from movierec.cache.guarded import GuardedCache
 from movierec.domain.clock import utcnow
 from movierec.domain.movies import UnknownMovie
 from movierec.domain.ratings import RatedMovie, Rating
+from movierec.services.catalogue import CatalogueService
 from movierec.services.recommendations import recommendations_key
 from movierec.store.port import Store
 
 
 class RatingService:
-    def __init__(self, store: Store, recommendations_cache: GuardedCache) -> None:
+    def __init__(
+        self, store: Store, recommendations_cache: GuardedCache, catalogue: CatalogueService | None = None
+    ) -> None:
         self.store = store
         self.cache = recommendations_cache
+        self.catalogue = catalogue or CatalogueService(store)  # movies by id, remembered briefly per process
 
     def rate(self, user_id: int, movie_id: int, rating: int, rated_at: dt.datetime | None = None) -> Rating:
         """Store the rating; ``InvalidInput`` when it breaks the rating rule (checked by ``Rating`` itself),
@@ -49,6 +53,6 @@ class RatingService:
     def history(self, user_id: int, limit: int, offset: int = 0) -> tuple[int, list[RatedMovie]]:
         with self.store.uow() as uow:
             page = uow.ratings.for_user(user_id, limit, offset)
-            movies = uow.movies.get_many(entry.movie_id for entry in page.entries)
+            movies = self.catalogue.get_many((entry.movie_id for entry in page.entries), uow)
         rated = [RatedMovie(movies[e.movie_id], e.rating, e.rated_at) for e in page.entries if e.movie_id in movies]
         return page.total, rated
