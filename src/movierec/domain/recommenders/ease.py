@@ -99,6 +99,7 @@ def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     factor, info = scipy.linalg.lapack.spotrf(gram, lower=False, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
+    inverse: np.ndarray
     inverse, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed ({info})")
@@ -507,13 +508,13 @@ class EaseSeqRecommender:
         ease_norm, seq_norm, long_norm = self._norms(history)
         contribution = np.zeros((len(rows), len(targets)))
         if ease_norm > 0 or long_norm > 0:
-            block = _links(self._ease, rows, targets)  # type: ignore[arg-type]
+            block = _links(self._ease, rows, targets)
             if ease_norm > 0:
                 contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
             if long_norm > 0:
                 contribution += cfg.long_weight / long_norm * w_long[:, None] * block
         if seq_norm > 0:
-            block = _links(self._seq, rows, targets)  # type: ignore[arg-type]
+            block = _links(self._seq, rows, targets)
             contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
         best = contribution.argmax(axis=0)
         best_value = contribution[best, np.arange(len(targets))]
@@ -555,7 +556,8 @@ class EaseSeqRecommender:
             links = _links(self._ease, rows, targets)
             weight = np.abs(links).sum(axis=0) + NEIGHBOUR_SHRINK
             out[target_known] += (links * residual[:, None]).sum(axis=0) / weight
-        return np.clip(out, 1.0, 10.0)
+        clipped: np.ndarray = np.clip(out, 1.0, 10.0)
+        return clipped
 
     def _norms(self, history: UserHistory) -> tuple[float, float, float]:
         """The recent EASE, sequential and long-term score scales of ``history`` (remembered from scoring, else
