@@ -89,6 +89,17 @@ SCORING_FIELDS = frozenset(
 )
 
 
+def _add_normalised(total: np.ndarray, weight: float, links: sp.csr_matrix, user_weights: np.ndarray) -> float:
+    """Add to ``total`` the items' scores ``links.T @ user_weights`` (one row of ``links`` per rated movie), scaled
+    to a largest magnitude of ``weight``; return the scale they were divided by, 0.0 when every score is 0."""
+    scores = np.asarray(links.T @ user_weights).ravel()
+    norm = float(np.abs(scores).max())
+    if norm > 0:
+        total += weight / norm * scores
+        return norm
+    return 0.0
+
+
 def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     """Closed-form EASE on a dense Gram matrix (Cholesky inverse: the matrix is positive definite).
 
@@ -444,23 +455,11 @@ class EaseSeqRecommender:
         if len(rows):
             ease_rows = self._ease[rows] if self._ease is not None and self._ease.nnz else None
             if cfg.ease_weight > 0 and ease_rows is not None:
-                ease = np.asarray(ease_rows.T @ w_ease).ravel()
-                norm = float(np.abs(ease).max())
-                if norm > 0:
-                    total += cfg.ease_weight / norm * ease
-                    parts["ease_norm"] = norm
+                parts["ease_norm"] = _add_normalised(total, cfg.ease_weight, ease_rows, w_ease)
             if cfg.long_weight > 0 and ease_rows is not None:
-                long_term = np.asarray(ease_rows.T @ w_long).ravel()
-                norm = float(np.abs(long_term).max())
-                if norm > 0:
-                    total += cfg.long_weight / norm * long_term
-                    parts["long_norm"] = norm
+                parts["long_norm"] = _add_normalised(total, cfg.long_weight, ease_rows, w_long)
             if cfg.seq_weight > 0 and self._seq is not None and self._seq.nnz:
-                seq = np.asarray(self._seq[rows].T @ w_seq).ravel()
-                norm = float(np.abs(seq).max())
-                if norm > 0:
-                    total += cfg.seq_weight / norm * seq
-                    parts["seq_norm"] = norm
+                parts["seq_norm"] = _add_normalised(total, cfg.seq_weight, self._seq[rows], w_seq)
         if cfg.pop_weight > 0:
             top = table.rating_count.max() if n else 0
             if top > 0:
