@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -253,13 +253,7 @@ def train(every: float | None) -> None:
     container = _container(settings)
     if every is not None:
         trainer = PeriodicTrainer(container, every_seconds=every)
-
-        def _stop(signum: int, _frame: object) -> None:
-            log.info("trainer.signal", signal=signal.Signals(signum).name)
-            trainer.stop()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        _stop_on_signals("trainer", trainer.stop)
         try:
             trainer.run()
         finally:
@@ -327,6 +321,17 @@ def _serve_metrics(settings: Settings, port: int | None) -> None:
     log.info("metrics.listening", url=f"http://{settings.metrics_host}:{port}/metrics")
 
 
+def _stop_on_signals(name: str, stop: Callable[[], object]) -> None:
+    """On SIGTERM or SIGINT, log ``<name>.signal`` and call ``stop`` (which makes the running loop return)."""
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info(f"{name}.signal", signal=signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
 @main.command()
 def indexer() -> None:
     """Consume movie events and index them into search (the Kafka indexer of the full stack)."""
@@ -336,13 +341,7 @@ def indexer() -> None:
     _serve_metrics(settings, settings.indexer_metrics_port)
     container = _container(settings, migrate=False)
     worker = IndexerWorker(container)
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("indexer.signal", signal=signal.Signals(signum).name)
-        worker.indexer.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    _stop_on_signals("indexer", lambda: worker.indexer.stop())
     try:
         worker.run()
     finally:
@@ -390,14 +389,8 @@ def serve_wsgi(app: Any, host: str, port: int, threads: int) -> None:
         max_request_body_size=MAX_BODY_BYTES,
         max_request_header_size=32 * 1024,
     )
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("api.signal", signal=signal.Signals(signum).name)
-        server.close()
-
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        _stop_on_signals("api", server.close)
     log.info("api.listening", url=f"http://{host}:{port}")
     try:
         server.run()

@@ -306,7 +306,7 @@ class Contender:
 
 
 def _build(cls: type[Recommender], params: dict[str, Any]) -> Recommender:
-    return cls(**params) if params else cls()  # type: ignore[call-arg]
+    return cls(**params) if params else cls()
 
 
 def _strategy(name: str, cls: type[Recommender], catalogue: ItemCatalogue) -> Contender:

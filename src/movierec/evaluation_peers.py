@@ -213,7 +213,7 @@ class BprPeer(_FactorPeer):
         # mean of their items' factors, with the 1 kept so the bias still counts.
         items = np.asarray(self.model.item_factors)
         counts = np.maximum(np.asarray(history.sum(axis=1)).ravel(), 1.0)
-        users = np.asarray(history @ items) / counts[:, None]
+        users: np.ndarray = np.asarray(history @ items) / counts[:, None]
         users[:, -1] = 1.0
         return users
 

@@ -85,4 +85,4 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 
 def get_logger(name: str | None = None, **fields: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name, **fields)
+    return structlog.stdlib.get_logger(name, **fields)

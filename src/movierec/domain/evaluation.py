@@ -182,7 +182,8 @@ def bootstrap_means(values: np.ndarray, resamples: int = 1000, seed: int = 0) ->
         return np.zeros((resamples,) + values.shape[1:])
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    return values[picks].mean(axis=1)
+    means: np.ndarray = values[picks].mean(axis=1)
+    return means
 
 
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -80,13 +80,15 @@ def _schema() -> tantivy.Schema:
 
 def _rank(movie: Movie) -> int:
     """An unsigned key ordering movies by popularity (as float32), then vote count, both descending."""
+    bits: int
     (bits,) = struct.unpack(">I", struct.pack(">f", float(movie.popularity)))
     ordered = bits ^ 0xFFFFFFFF if bits & 0x80000000 else bits | 0x80000000  # IEEE-754 order as unsigned
     return (ordered << 32) | min(max(movie.vote_count, 0), 0xFFFFFFFF)
 
 
 def _weight(movie: Movie) -> float:
-    return 2.0 ** (1.0 + POPULARITY_FACTOR * math.log1p(max(movie.vote_count, 0))) - 2.0
+    weight: float = 2.0 ** (1.0 + POPULARITY_FACTOR * math.log1p(max(movie.vote_count, 0)))
+    return weight - 2.0
 
 
 def _document(movie: Movie) -> tantivy.Document:

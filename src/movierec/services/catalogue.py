@@ -76,7 +76,9 @@ class CatalogueService:
             self.relay.drain()
         return summary
 
-    def upsert_all(self, drafts: Iterable[MovieDraft], batch_size: int = 1000, progress=None) -> UpsertSummary:
+    def upsert_all(
+        self, drafts: Iterable[MovieDraft], batch_size: int = 1000, progress: Callable[[int], None] | None = None
+    ) -> UpsertSummary:
         """Upsert ``drafts`` in batches; a background relay publishes each batch while the next one is written."""
         total = UpsertSummary()
         with contextlib.ExitStack() as stack:

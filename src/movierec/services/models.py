@@ -20,6 +20,7 @@ from movierec import metrics
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Interactions, ItemCatalogue, Recommender
 from movierec.domain.recommenders.ease import EaseSeqRecommender, FitData
+from movierec.files import replacing, write_atomically
 from movierec.log import get_logger
 from movierec.store.port import Store
 
@@ -74,9 +75,8 @@ def train(store: Store, models_dir: Path) -> dict[str, Any]:
     files: dict[str, str] = {}
     for name, model in models.items():
         file_name = f"{name}-{version}.npz"
-        tmp = models_dir / f".{file_name}.tmp"
-        model.save(tmp)  # writes exactly this path; renamed into place so readers never see half a file
-        tmp.replace(models_dir / file_name)
+        with replacing(models_dir / file_name) as tmp:
+            model.save(tmp)  # writes exactly this path; renamed into place so readers never see half a file
         files[name] = file_name
     manifest = {
         "version": version,
@@ -86,9 +86,7 @@ def train(store: Store, models_dir: Path) -> dict[str, Any]:
         "default_strategy": DEFAULT_STRATEGY,
         "files": files,
     }
-    tmp_manifest = models_dir / f".{MANIFEST}.tmp"
-    tmp_manifest.write_text(json.dumps(manifest, indent=2))
-    tmp_manifest.replace(models_dir / MANIFEST)
+    write_atomically(models_dir / MANIFEST, json.dumps(manifest, indent=2))
     _remove_old_generations(models_dir, keep=set(files.values()))
     metrics.model_trained(time.perf_counter() - started, len(interactions), time.time())
     log.info("model.trained", version=version, ratings=len(interactions), movies=len(catalogue))

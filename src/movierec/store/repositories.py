@@ -383,7 +383,7 @@ class UserRepository:
         keys = list(dict.fromkeys(external_keys))
         found: dict[str, int] = {}
         for chunk in _chunks(keys):
-            found.update(self._ids_by_external_key(chunk))  # type: ignore[arg-type]
+            found.update(self._ids_by_external_key(chunk))
         now = utcnow()
         for chunk in _chunks([key for key in keys if key not in found]):
             self.session.execute(
@@ -399,7 +399,7 @@ class UserRepository:
                     for key in chunk
                 ],
             )
-            found.update(self._ids_by_external_key(chunk))  # type: ignore[arg-type]
+            found.update(self._ids_by_external_key(chunk))
         return found
 
     def count(self) -> int:

@@ -341,7 +341,8 @@ class ApiClient:
         return [Genre(str(i["name"]), int(i["count"])) for i in body["items"]]
 
     def health(self) -> dict[str, Any]:
-        return self._request("GET", "/healthz")
+        body: dict[str, Any] = self._request("GET", "/healthz")
+        return body
 
     # -- transport -----------------------------------------------------------------------------------------------
     def _request(

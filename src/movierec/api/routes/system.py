@@ -16,7 +16,7 @@ bp = Blueprint("system", __name__)
 @endpoint(summary="Health of the API and its dependencies", tags=("system",), response=HealthResponse)
 def healthz() -> HealthResponse:
     status, checks = container().health()
-    response = HealthResponse(status=status, checks={k: CheckOut(**v) for k, v in checks.items()})  # type: ignore[arg-type]
+    response = HealthResponse(status=status, checks={k: CheckOut(**v) for k, v in checks.items()})
     if status == "down":
         raise Unavailable("the database is unavailable")
     return response

@@ -89,6 +89,17 @@ SCORING_FIELDS = frozenset(
 )
 
 
+def _add_normalised(total: np.ndarray, weight: float, links: sp.csr_matrix, user_weights: np.ndarray) -> float:
+    """Add to ``total`` the items' scores ``links.T @ user_weights`` (one row of ``links`` per rated movie), scaled
+    to a largest magnitude of ``weight``; return the scale they were divided by, 0.0 when every score is 0."""
+    scores = np.asarray(links.T @ user_weights).ravel()
+    norm = float(np.abs(scores).max())
+    if norm > 0:
+        total += weight / norm * scores
+        return norm
+    return 0.0
+
+
 def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     """Closed-form EASE on a dense Gram matrix (Cholesky inverse: the matrix is positive definite).
 
@@ -99,6 +110,7 @@ def _ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     factor, info = scipy.linalg.lapack.spotrf(gram, lower=False, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
+    inverse: np.ndarray
     inverse, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed ({info})")
@@ -443,23 +455,11 @@ class EaseSeqRecommender:
         if len(rows):
             ease_rows = self._ease[rows] if self._ease is not None and self._ease.nnz else None
             if cfg.ease_weight > 0 and ease_rows is not None:
-                ease = np.asarray(ease_rows.T @ w_ease).ravel()
-                norm = float(np.abs(ease).max())
-                if norm > 0:
-                    total += cfg.ease_weight / norm * ease
-                    parts["ease_norm"] = norm
+                parts["ease_norm"] = _add_normalised(total, cfg.ease_weight, ease_rows, w_ease)
             if cfg.long_weight > 0 and ease_rows is not None:
-                long_term = np.asarray(ease_rows.T @ w_long).ravel()
-                norm = float(np.abs(long_term).max())
-                if norm > 0:
-                    total += cfg.long_weight / norm * long_term
-                    parts["long_norm"] = norm
+                parts["long_norm"] = _add_normalised(total, cfg.long_weight, ease_rows, w_long)
             if cfg.seq_weight > 0 and self._seq is not None and self._seq.nnz:
-                seq = np.asarray(self._seq[rows].T @ w_seq).ravel()
-                norm = float(np.abs(seq).max())
-                if norm > 0:
-                    total += cfg.seq_weight / norm * seq
-                    parts["seq_norm"] = norm
+                parts["seq_norm"] = _add_normalised(total, cfg.seq_weight, self._seq[rows], w_seq)
         if cfg.pop_weight > 0:
             top = table.rating_count.max() if n else 0
             if top > 0:
@@ -507,13 +507,13 @@ class EaseSeqRecommender:
         ease_norm, seq_norm, long_norm = self._norms(history)
         contribution = np.zeros((len(rows), len(targets)))
         if ease_norm > 0 or long_norm > 0:
-            block = _links(self._ease, rows, targets)  # type: ignore[arg-type]
+            block = _links(self._ease, rows, targets)
             if ease_norm > 0:
                 contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
             if long_norm > 0:
                 contribution += cfg.long_weight / long_norm * w_long[:, None] * block
         if seq_norm > 0:
-            block = _links(self._seq, rows, targets)  # type: ignore[arg-type]
+            block = _links(self._seq, rows, targets)
             contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
         best = contribution.argmax(axis=0)
         best_value = contribution[best, np.arange(len(targets))]
@@ -555,7 +555,8 @@ class EaseSeqRecommender:
             links = _links(self._ease, rows, targets)
             weight = np.abs(links).sum(axis=0) + NEIGHBOUR_SHRINK
             out[target_known] += (links * residual[:, None]).sum(axis=0) / weight
-        return np.clip(out, 1.0, 10.0)
+        clipped: np.ndarray = np.clip(out, 1.0, 10.0)
+        return clipped
 
     def _norms(self, history: UserHistory) -> tuple[float, float, float]:
         """The recent EASE, sequential and long-term score scales of ``history`` (remembered from scoring, else

@@ -58,6 +58,13 @@ class _TableModel:
             return None
         return self.table.rows_of(history.item_ids)[0]
 
+    def _most_rated(
+        self, n: int, seen: np.ndarray | None, candidates: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``popular`` list: most rated in the training data first, ``top_n``'s ties after that."""
+        table = self.table
+        return top_n(table, table.rating_count.astype(np.float64), n, exclude_rows=seen, candidates=candidates)
+
 
 class PopularRecommender(_TableModel):
     """Most rated in the training data; ties by catalogue vote count, vote average, then id."""
@@ -72,9 +79,7 @@ class PopularRecommender(_TableModel):
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        table = self.table
-        scores = table.rating_count.astype(np.float64)
-        return top_n(table, scores, n, exclude_rows=self._seen_rows(history, exclude_seen), candidates=candidates)
+        return self._most_rated(n, self._seen_rows(history, exclude_seen), candidates)
 
 
 class SeedRecommender(_TableModel):
@@ -130,8 +135,7 @@ class SeedRecommender(_TableModel):
         genre = self.favourite_genre(history) if len(history) else None
         seen = self._seen_rows(history, exclude_seen)
         if genre is None:
-            scores = table.rating_count.astype(np.float64)
-            return top_n(table, scores, n, exclude_rows=seen, candidates=candidates)
+            return self._most_rated(n, seen, candidates)
         scores = self.formula_scores()
         in_genre = np.zeros(len(table), dtype=bool)
         in_genre[table.genre_rows(genre)] = True

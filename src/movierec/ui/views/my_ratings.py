@@ -64,7 +64,8 @@ def over_time_chart(frame: pd.DataFrame) -> alt.LayerChart:
     line = base.mark_line(strokeWidth=2, color="#ff4b4b", opacity=0.7).encode(
         y="Running average:Q", tooltip=["Running average"]
     )
-    return (points + line).properties(height=300)
+    chart: alt.LayerChart = (points + line).properties(height=300)
+    return chart
 
 
 def genre_chart(table: pd.DataFrame) -> alt.LayerChart:
@@ -76,7 +77,8 @@ def genre_chart(table: pd.DataFrame) -> alt.LayerChart:
     )
     bars = base.mark_bar(cornerRadiusEnd=3)
     labels = base.mark_text(align="right", dx=-6, color="white", fontWeight="bold").encode(text="Label:N")
-    return (bars + labels).properties(height=alt.Step(26))
+    chart: alt.LayerChart = (bars + labels).properties(height=alt.Step(26))
+    return chart
 
 
 def favourite_genre(table: pd.DataFrame) -> str:
