@@ -390,13 +390,32 @@ def serve_wsgi(app: Any, host: str, port: int, threads: int) -> None:
         max_request_header_size=32 * 1024,
     )
     if threading.current_thread() is threading.main_thread():
-        _stop_on_signals("api", server.close)
+        _stop_on_signals("api", lambda: _stop_gracefully(server))
     log.info("api.listening", url=f"http://{host}:{port}")
     try:
         server.run()
     except OSError:
         if server.socket is not None and server.socket.fileno() != -1:  # closed on purpose by the signal handler
             raise
+
+
+STOP_GRACE_SECONDS = 10.0  # how long the requests in progress may take to finish once the server is told to stop
+
+
+def _stop_gracefully(server: Any) -> None:
+    """Stop a waitress server without cutting the requests it is answering: no new connection is accepted, the
+    worker threads finish their requests while the event loop keeps sending the answers, then every connection is
+    closed on the loop's own thread (which makes ``server.run`` return). Called from a signal handler, so the wait
+    happens in a thread: blocking the loop here would keep it from sending the very answers it waits for."""
+    from waitress import wasyncore
+
+    server.accepting = False
+
+    def drain() -> None:
+        server.task_dispatcher.shutdown(timeout=STOP_GRACE_SECONDS)
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+
+    threading.Thread(target=drain, name="api-stop", daemon=True).start()
 
 
 class UiFailed(RuntimeError):

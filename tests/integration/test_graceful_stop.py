@@ -1,0 +1,61 @@
+"""Stopping the API's waitress server lets the requests it is answering finish (``cli._stop_gracefully``).
+
+A real waitress server whose one route waits until the test lets it go: the stop comes while that request is being
+answered, and the client still gets its whole answer; nothing is logged as an exception; the server's loop ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import pytest
+from waitress import create_server
+
+from movierec.cli import _stop_gracefully
+from movierec.probes import free_ports
+from tests.conftest import NOT_A_HANG_SECONDS, wait_until
+
+
+def test_a_request_in_progress_gets_its_answer_when_the_server_stops(caplog: pytest.LogCaptureFixture) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        entered.set()
+        release.wait(NOT_A_HANG_SECONDS)
+        body = b"x" * 200_000  # bigger than a socket buffer: the loop must keep sending while the stop waits
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    (port,) = free_ports(1)
+    server = create_server(app, host="127.0.0.1", port=port, threads=2, asyncore_use_poll=True)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    answers: list[httpx.Response | BaseException] = []
+
+    def ask() -> None:
+        try:
+            answers.append(httpx.get(f"http://127.0.0.1:{port}/", timeout=NOT_A_HANG_SECONDS))
+        except BaseException as exc:  # the test reports whatever the client got
+            answers.append(exc)
+
+    client = threading.Thread(target=ask)
+    with caplog.at_level(logging.WARNING, logger="waitress"):
+        client.start()
+        assert entered.wait(NOT_A_HANG_SECONDS), "the request never reached the app"
+        _stop_gracefully(server)  # the stop arrives while the request is being answered...
+        release.set()  # ...which then finishes
+        client.join(NOT_A_HANG_SECONDS)
+        loop.join(NOT_A_HANG_SECONDS)
+        dispatcher = server.task_dispatcher  # the worker is done with the request (and has said so if it failed)
+        wait_until(lambda: dispatcher.active_count == 0 or not dispatcher.threads, NOT_A_HANG_SECONDS, "the worker")
+    assert not loop.is_alive(), "the server's loop did not end"
+    (answer,) = answers
+    assert isinstance(answer, httpx.Response), answer
+    assert answer.status_code == 200 and len(answer.content) == 200_000
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)  # and nothing is served any more
