@@ -472,3 +472,26 @@ def test_a_model_saved_before_the_long_term_part_loads_with_it(
     loaded = EaseSeqRecommender.load(tmp_path / "old.npz")
     assert loaded.config.long_weight == 0.5
     assert loaded.recommend(ACTION_FAN, 5)[0].tolist() == model.recommend(ACTION_FAN, 5)[0].tolist()
+
+
+class TestReasons:
+    """The strategies say why each movie is on the list; the words live with ``Reason``."""
+
+    def test_reason_texts(self) -> None:
+        from movierec.domain.recommenders.base import Reason
+
+        titles = {7: "Heat"}
+        assert Reason(rated=7, rating=9).text(titles, 10, 8.0) == "because you rated Heat 9/10"
+        assert Reason(genre="Drama").text(titles, 10, 8.0) == "top rated in Drama, the genre you rate most"
+        assert Reason(genre="Drama", genre_chosen=True).text({}, 0, 0) == "top rated in Drama, the genre you chose"
+        assert Reason().text(titles, 2_000, 8.25) == "popular: 2,000 votes, 8.2/10 on average"
+        assert Reason().text(titles, 0, 0.0) == "popular with people here"
+        assert Reason(rated=8, rating=9).text(titles, 0, 0.0) == "popular with people here"  # no title: not named
+
+    def test_reasons_name_the_rated_movie_explain_picks(self) -> None:
+        from movierec.domain.recommenders import UserHistory
+        from movierec.domain.recommenders.base import reasons_from_sources
+
+        history = UserHistory(np.array([5, 6, 5]), np.array([4, 7, 9]), np.array([1.0, 2.0, 3.0]))
+        found = reasons_from_sources(history, [5, None, 6, 99])
+        assert [(r.rated, r.rating) for r in found] == [(5, 9), (None, None), (6, 7), (None, None)]  # latest rating

@@ -8,7 +8,6 @@ key, so a list computed before a rating is never served after it.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -62,14 +61,6 @@ class RecommendationList:
     strategy: str
     cached: bool
     items: bytes  # rendered by the caller's ``render``
-
-
-def favourite_genre(genres_of_rated: list[tuple[str, ...]]) -> str | None:
-    """The genre the user rated most (ties alphabetically), as the seed formula defines it."""
-    counts = Counter(g for genres in genres_of_rated for g in genres)
-    if not counts:
-        return None
-    return min(counts, key=lambda g: (-counts[g], g))
 
 
 class RecommendationService:
@@ -163,25 +154,19 @@ class RecommendationService:
             keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
             ids, scores = ids[keep], scores[keep]
             ids, scores = self._steered(model, ids, scores, banned, limit)
-            because = model.explain(history, ids) if len(ids) else []
+            reasons = model.reasons(history, ids, genre) if len(ids) else []
             predictor = getattr(model, "predict_ratings", None)
             predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
-            wanted = [*ids.tolist(), *(b for b in because if b is not None)]
-            if strategy == "seed" and not genre:  # the seed formula ranks within the genre the user rates most
-                wanted += item_ids.tolist()
-            movies = self.catalogue.get_many(wanted, uow)
-        your_rating = dict(zip(item_ids.tolist(), ratings.tolist(), strict=True))
-        seed_genre = None
-        if strategy == "seed":
-            seed_genre = genre or favourite_genre([movies[i].genres for i in item_ids.tolist() if i in movies])
-        why_genre = "the genre you chose" if genre else "the genre you rate most"
+            named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
+            movies = self.catalogue.get_many([*ids.tolist(), *named], uow)
+        titles = {movie_id: movie.title for movie_id, movie in movies.items()}
         items: list[Recommendation] = []
-        for movie_id, score, source, rating in zip(ids.tolist(), scores.tolist(), because, predicted, strict=True):
+        for movie_id, score, reason, rating in zip(ids.tolist(), scores.tolist(), reasons, predicted, strict=True):
             movie = movies.get(movie_id)
             if movie is None:
                 continue
-            reason = self._reason(movie, source, movies, your_rating, seed_genre, why_genre)
-            items.append(Recommendation(movie, float(score), reason, None if rating is None else round(rating, 1)))
+            text = reason.text(titles, movie.vote_count, movie.vote_average)
+            items.append(Recommendation(movie, float(score), text, None if rating is None else round(rating, 1)))
         return items
 
     @staticmethod
@@ -193,23 +178,6 @@ class RecommendationService:
             return ids[:limit], scores[:limit]
         neighbours = [model.similar_items(movie_id, NEIGHBOURS) for movie_id in banned[:MAX_SIGNALS]]
         return steer(ids, scores, banned, neighbours, limit)
-
-    @staticmethod
-    def _reason(
-        movie: Movie,
-        source: int | None,
-        movies: dict[int, Movie],
-        your_rating: dict[int, int],
-        seed_genre: str | None,
-        why_genre: str,
-    ) -> str:
-        if source is not None and source in movies and source in your_rating:
-            return f"because you rated {movies[source].title} {your_rating[source]}/10"
-        if seed_genre is not None and seed_genre in movie.genres:
-            return f"top rated in {seed_genre}, {why_genre}"
-        if movie.vote_count:
-            return f"popular: {movie.vote_count:,} votes, {movie.vote_average:.1f}/10 on average"
-        return "popular with people here"
 
     def _known_genre(self, folded: str) -> str | None:
         """The catalogue's spelling of a genre given case-folded; None when no movie has it."""

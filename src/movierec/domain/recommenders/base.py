@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -139,6 +140,42 @@ class ItemCatalogue:
         return cls(_EMPTY_IDS, (), _EMPTY_SCORES, _EMPTY_IDS, _EMPTY_SCORES)
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a movie is on a user's list, as the strategy that put it there sees it; ``text`` says it in words.
+
+    ``rated``: the rated movie that contributed most to the score (``explain``), with the user's rating of it.
+    ``genre``: the genre the strategy ranked within (the seed formula), ``genre_chosen`` when the user filtered by
+    it rather than it being the genre they rate most. Neither: it is there for being popular.
+    """
+
+    rated: int | None = None
+    rating: int | None = None
+    genre: str | None = None
+    genre_chosen: bool = False
+
+    def text(self, title_of: Mapping[int, str], vote_count: int, vote_average: float) -> str:
+        if self.rated is not None and self.rating is not None and self.rated in title_of:
+            return f"because you rated {title_of[self.rated]} {self.rating}/10"
+        if self.genre is not None:
+            return f"top rated in {self.genre}, " + (
+                "the genre you chose" if self.genre_chosen else "the genre you rate most"
+            )
+        if vote_count:
+            return f"popular: {vote_count:,} votes, {vote_average:.1f}/10 on average"
+        return "popular with people here"
+
+
+def reasons_from_sources(history: UserHistory, sources: Sequence[int | None]) -> list[Reason]:
+    """One ``Reason`` per item from ``explain``'s rated movie (or None), with the user's latest rating of it."""
+    latest = history.latest_per_item()
+    rating_of = dict(zip(latest.item_ids.tolist(), latest.ratings.tolist(), strict=True))
+    return [
+        Reason(rated=source, rating=rating_of.get(source)) if source is not None and source in rating_of else Reason()
+        for source in sources
+    ]
+
+
 @runtime_checkable
 class Recommender(Protocol):
     """What the service layer calls. ``recommend`` scores from the history passed in, never a stored user
@@ -158,6 +195,10 @@ class Recommender(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]: ...
+
+    def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
+        """Why each of ``item_ids`` is on the list; ``genre``: the genre the user filtered by, if any."""
+        ...
 
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]: ...
 

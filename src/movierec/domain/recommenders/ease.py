@@ -35,15 +35,18 @@ import scipy.linalg
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from movierec.domain.ratings import LIKED_THRESHOLD
 from movierec.domain.recommenders.base import (
     _EMPTY_IDS,
     _EMPTY_SCORES,
     Interactions,
     ItemCatalogue,
     ItemTable,
+    Reason,
     UserHistory,
     genre_similar,
     load_arrays,
+    reasons_from_sources,
     save_arrays,
     top_n,
 )
@@ -236,8 +239,8 @@ class _Sequence:
         order = np.lexsort((data.rows, data.timestamps, data.users))  # rows sort as ids do: the table is sorted
         users = data.users[order]
         self.rows = data.rows[order]
-        # the later item's factor: liked (>= 8) counts fully, disliked by ``seq_disliked_weight``
-        self.later = np.where(data.ratings[order] >= 8, 1.0, config.seq_disliked_weight)
+        # the later item's factor: liked (>= LIKED_THRESHOLD, 8) counts fully, disliked by ``seq_disliked_weight``
+        self.later = np.where(data.ratings[order] >= LIKED_THRESHOLD, 1.0, config.seq_disliked_weight)
         del order
         size = len(users)
         first = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]).astype(np.int32)
@@ -487,6 +490,10 @@ class EaseSeqRecommender:
         scores, _ = self._scores(history)
         seen = self.table.rows_of(history.item_ids)[0] if exclude_seen else None
         return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates)
+
+    def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
+        """The rated movie that contributed most to each item (``explain``); popularity where none did."""
+        return reasons_from_sources(history, self.explain(history, item_ids))
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
         """For each item, the rated movie whose weighted neighbour link contributed most to its score.

@@ -11,6 +11,7 @@ from movierec.domain.recommenders.base import (
     Interactions,
     ItemCatalogue,
     ItemTable,
+    Reason,
     UserHistory,
     genre_similar,
     load_arrays,
@@ -39,6 +40,10 @@ class _TableModel:
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
         return [None] * len(np.asarray(item_ids).reshape(-1))
+
+    def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
+        """Popularity: no rated movie stands behind a table model's list."""
+        return [Reason() for _ in np.asarray(item_ids).reshape(-1)]
 
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         return genre_similar(self.table, item_id, n)
@@ -99,6 +104,20 @@ class SeedRecommender(_TableModel):
         super().__init__()
         self._seed_rank: np.ndarray | None = None
 
+    def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
+        """Top rated in the genre the formula ranked within (the one filtered by, else the one the user rates
+        most) for the items of that genre; popularity for the rest (the fallback that fills the list)."""
+        within = genre or self.favourite_genre(history)
+        table = self.table
+        rows, known = table.rows_of(np.asarray(item_ids, dtype=np.int64).reshape(-1))
+        genres = iter([table.genres[row] for row in rows.tolist()])
+        found = []
+        for is_known in known.tolist():
+            item_genres = next(genres) if is_known else ()
+            in_genre = within is not None and within in item_genres
+            found.append(Reason(genre=within, genre_chosen=genre is not None) if in_genre else Reason())
+        return found
+
     def favourite_genre(self, history: UserHistory) -> str | None:
         table = self.table
         rows = table.rows_of(np.unique(history.item_ids))[0]
@@ -140,9 +159,8 @@ class SeedRecommender(_TableModel):
         in_genre = np.zeros(len(table), dtype=bool)
         in_genre[table.genre_rows(genre)] = True
         tiebreak = self._tiebreak()
-        ids, out = top_n(table, scores, n, exclude_rows=seen, allowed=in_genre, tiebreak=tiebreak)
         if candidates is None:
-            return ids, out
+            return top_n(table, scores, n, exclude_rows=seen, allowed=in_genre, tiebreak=tiebreak)
         candidates = np.asarray(candidates, dtype=np.int64).reshape(-1)
         known = candidates[table.rows_of(candidates)[1]]
         ids, out = top_n(table, scores, n, exclude_rows=seen, candidates=known, allowed=in_genre, tiebreak=tiebreak)
