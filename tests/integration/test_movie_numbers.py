@@ -137,3 +137,20 @@ def test_search_still_answers_when_the_numbers_cannot_be_read(
     assert response.status_code == 200
     heat = next(m for m in response.get_json()["items"] if m["id"] == sample_catalogue["Heat"])
     assert _numbers(heat) == (None, None, None)
+
+
+def test_numbers_are_remembered_briefly_and_forgotten_when_this_process_rates(
+    container: Container, sample_catalogue: dict[str, int]
+) -> None:
+    heat = sample_catalogue["Heat"]
+    catalogue = container.catalogue
+    alice = container.accounts.register("alice", "correct horse battery")
+    bob = container.accounts.register("bob", "correct horse battery")
+    assert catalogue.numbers([heat])[heat].community_count == 0
+    container.ratings.rate(alice.id, heat, 9)  # this process rates: its remembered numbers go
+    assert catalogue.numbers([heat])[heat].community_count == 1
+    with container.store.uow() as uow:  # another process rates (straight to the database)
+        uow.ratings.upsert(bob.id, heat, 7)
+        uow.commit()
+    assert catalogue.numbers([heat])[heat].community_count == 1  # remembered for a few seconds
+    assert catalogue.numbers([heat], fresh=True)[heat].community_count == 2  # what a rating's answer reads

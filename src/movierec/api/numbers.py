@@ -17,10 +17,11 @@ from movierec.log import get_logger
 log = get_logger(__name__)
 
 
-def numbers_of(movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
-    """The numbers of these movies by id; empty when the database cannot be read just now."""
+def numbers_of(movie_ids: Iterable[int], *, fresh: bool = False) -> dict[int, MovieNumbers]:
+    """The numbers of these movies by id (a few seconds old at most, or ``fresh``); empty when the database cannot
+    be read just now."""
     try:
-        return container().catalogue.numbers(movie_ids)
+        return container().catalogue.numbers(movie_ids, fresh=fresh)
     except DatabaseUnavailable as exc:
         log.warning("movie_numbers.unavailable", error=type(exc).__name__)
         return {}

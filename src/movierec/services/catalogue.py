@@ -44,12 +44,14 @@ class CatalogueService:
         listing_seconds: float = 5.0,
         movie_seconds: float = 60.0,
         movie_cache_size: int = 20_000,
+        numbers_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.relay = relay
         # Movies by id, for the lists every recommendation renders: a movie changes only when the catalogue is
         # written (this process forgets them at once; another process within ``movie_seconds``).
         self._movies: TTLCache[int, Movie] = TTLCache(maxsize=movie_cache_size, ttl=movie_seconds)
+        self._numbers: TTLCache[int, MovieNumbers] = TTLCache(maxsize=movie_cache_size, ttl=numbers_seconds)
         # "Recently added" pages and the genre list are read on every page view and change only when movies are
         # written: each process keeps them for a few seconds, and forgets them at once when it writes movies.
         self._listings: TTLCache[tuple[object, ...], Any] = TTLCache(maxsize=256, ttl=listing_seconds)
@@ -120,13 +122,30 @@ class CatalogueService:
             found.update(read)
         return found
 
-    def numbers(self, movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
-        """Where the movies' numbers come from, and this app's own ratings of them (read now, never remembered)."""
-        ids = list(movie_ids)
-        if not ids:
-            return {}
-        with self.store.uow() as uow:
-            return uow.movies.numbers(ids)
+    def numbers(self, movie_ids: Iterable[int], *, fresh: bool = False) -> dict[int, MovieNumbers]:
+        """Where the movies' numbers come from, and this app's own ratings of them. Remembered for
+        ``numbers_seconds`` per process (pages are read far more often than movies are rated), except a movie this
+        process just saw rated (``forget_numbers``); ``fresh`` reads them now (the answer to a rating)."""
+        ids = list(dict.fromkeys(movie_ids))
+        found: dict[int, MovieNumbers] = {}
+        if not fresh:
+            with self._listings_lock:
+                for movie_id in ids:
+                    numbers = self._numbers.get(movie_id)
+                    if numbers is not None:
+                        found[movie_id] = numbers
+        missing = [movie_id for movie_id in ids if movie_id not in found]
+        if missing:
+            with self.store.uow() as uow:
+                read = uow.movies.numbers(missing)
+            with self._listings_lock:
+                self._numbers.update(read)
+            found.update(read)
+        return found
+
+    def forget_numbers(self, movie_id: int) -> None:
+        with self._listings_lock:
+            self._numbers.pop(movie_id, None)
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
         return self._listing(("latest", limit, offset), lambda uow: uow.movies.latest(limit, offset))

@@ -32,6 +32,7 @@ class RatingService:
             # store raises UnknownMovie when the movie vanished between the check and the write.
             stored = uow.ratings.upsert(user_id, movie_id, wanted.rating, wanted.rated_at)
             uow.commit()
+        self.catalogue.forget_numbers(movie_id)
         self.forget_recommendations(user_id)
         return Rating(user_id=user_id, movie_id=movie_id, rating=stored.rating, rated_at=stored.rated_at)
 
@@ -43,6 +44,7 @@ class RatingService:
                 raise UnknownMovie(movie_id)
             uow.commit()
         if removed:
+            self.catalogue.forget_numbers(movie_id)
             self.forget_recommendations(user_id)
         return removed
 

@@ -29,7 +29,7 @@ bp = Blueprint("ratings", __name__)
 )
 def rate(caller: Caller, body: RateRequest) -> RateResponse:
     saved = container().ratings.rate(caller.user_id, body.movie_id, body.rating)
-    numbers = numbers_of([saved.movie_id]).get(saved.movie_id)
+    numbers = numbers_of([saved.movie_id], fresh=True).get(saved.movie_id)  # as they stand after this rating
     return RateResponse(
         user_id=saved.user_id,
         movie_id=saved.movie_id,
