@@ -80,6 +80,9 @@ class MovieIndexer:
             error = outcome.exception() if outcome is not None else None
             log.warning("indexer.retry", step=what, attempt=getattr(state, "attempt_number", 0), error=repr(error))
 
+        # A boundary: a write to the index or the dead-letter topic is retried whatever it hit (each adapter's
+        # client raises its own transport errors), with backoff, until it succeeds or the indexer is stopped; the
+        # writes are upserts, so a retry is harmless, and nothing is committed before it succeeds.
         return Retrying(
             retry=retry_if_exception_type(Exception),
             wait=wait_exponential(multiplier=0.2, max=self.max_backoff_seconds),
