@@ -18,6 +18,7 @@ from movierec.services.publishing import BackgroundDrain, OutboxRelay
 from movierec.store.port import Store, UnitOfWork
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 log = get_logger(__name__)
 
@@ -103,44 +104,47 @@ class CatalogueService:
 
     def get_many(self, movie_ids: Iterable[int], uow: UnitOfWork | None = None) -> dict[int, Movie]:
         """The movies of ``movie_ids`` that exist, by id; those not remembered are read in ``uow`` (or a new one)."""
-        wanted = list(dict.fromkeys(movie_ids))
-        found: dict[int, Movie] = {}
-        with self._listings_lock:
-            for movie_id in wanted:
-                movie = self._movies.get(movie_id)
-                if movie is not None:
-                    found[movie_id] = movie
-        missing = [movie_id for movie_id in wanted if movie_id not in found]
-        if missing:
-            if uow is None:
-                with self.store.uow() as own:
-                    read = own.movies.get_many(missing)
-            else:
-                read = uow.movies.get_many(missing)
-            with self._listings_lock:
-                self._movies.update(read)
-            found.update(read)
-        return found
+
+        def read(missing: list[int]) -> dict[int, Movie]:
+            if uow is not None:
+                return uow.movies.get_many(missing)
+            with self.store.uow() as own:
+                return own.movies.get_many(missing)
+
+        return self._remembered(self._movies, movie_ids, read)
 
     def numbers(self, movie_ids: Iterable[int], *, fresh: bool = False) -> dict[int, MovieNumbers]:
         """Where the movies' numbers come from, and this app's own ratings of them. Remembered for
         ``numbers_seconds`` per process (pages are read far more often than movies are rated), except a movie this
         process just saw rated (``forget_numbers``); ``fresh`` reads them now (the answer to a rating)."""
-        ids = list(dict.fromkeys(movie_ids))
-        found: dict[int, MovieNumbers] = {}
+
+        def read(missing: list[int]) -> dict[int, MovieNumbers]:
+            with self.store.uow() as uow:
+                return uow.movies.numbers(missing)
+
+        return self._remembered(self._numbers, movie_ids, read, fresh=fresh)
+
+    def _remembered(
+        self,
+        cache: TTLCache[int, V],
+        ids: Iterable[int],
+        read: Callable[[list[int]], dict[int, V]],
+        *,
+        fresh: bool = False,
+    ) -> dict[int, V]:
+        """What ``cache`` remembers of ``ids``, and the rest from ``read`` (then remembered); ``fresh``: all read."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[int, V] = {}
         if not fresh:
             with self._listings_lock:
-                for movie_id in ids:
-                    numbers = self._numbers.get(movie_id)
-                    if numbers is not None:
-                        found[movie_id] = numbers
-        missing = [movie_id for movie_id in ids if movie_id not in found]
+                remembered = ((i, cache.get(i)) for i in wanted)  # get: an entry may expire between two calls
+                found = {i: value for i, value in remembered if value is not None}
+        missing = [i for i in wanted if i not in found]
         if missing:
-            with self.store.uow() as uow:
-                read = uow.movies.numbers(missing)
+            read_now = read(missing)
             with self._listings_lock:
-                self._numbers.update(read)
-            found.update(read)
+                cache.update(read_now)
+            found.update(read_now)
         return found
 
     def forget_numbers(self, movie_id: int) -> None:
