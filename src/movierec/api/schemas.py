@@ -221,7 +221,7 @@ class RecommendedMovie(MovieOut):
     @classmethod
     def of_recommendation(cls, item: Recommendation, numbers: MovieNumbers | None = None) -> RecommendedMovie:
         return cls(
-            **MovieOut.of(item.movie, numbers).model_dump(),
+            **MovieOut.of(item.movie, numbers or item.numbers).model_dump(),
             score=item.score,
             reason=item.reason,
             predicted_rating=item.predicted_rating,

@@ -113,14 +113,19 @@ class CatalogueService:
 
         return self._remembered(self._movies, movie_ids, read)
 
-    def numbers(self, movie_ids: Iterable[int], *, fresh: bool = False) -> dict[int, MovieNumbers]:
+    def numbers(
+        self, movie_ids: Iterable[int], uow: UnitOfWork | None = None, *, fresh: bool = False
+    ) -> dict[int, MovieNumbers]:
         """Where the movies' numbers come from, and this app's own ratings of them. Remembered for
         ``numbers_seconds`` per process (pages are read far more often than movies are rated), except a movie this
-        process just saw rated (``forget_numbers``); ``fresh`` reads them now (the answer to a rating)."""
+        process just saw rated (``forget_numbers``); ``fresh`` reads them now (the answer to a rating). Those not
+        remembered are read in ``uow`` (or a new one)."""
 
         def read(missing: list[int]) -> dict[int, MovieNumbers]:
-            with self.store.uow() as uow:
+            if uow is not None:
                 return uow.movies.numbers(missing)
+            with self.store.uow() as own:
+                return own.movies.numbers(missing)
 
         return self._remembered(self._numbers, movie_ids, read, fresh=fresh)
 

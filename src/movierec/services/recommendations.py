@@ -17,7 +17,7 @@ from cachetools import TTLCache
 from movierec.cache.guarded import GuardedCache
 from movierec.cache.port import Entry, Slot
 from movierec.domain.errors import InvalidInput, NotFound
-from movierec.domain.movies import Movie
+from movierec.domain.movies import Movie, MovieNumbers
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
 from movierec.domain.recommenders.base import Recommender, UserHistory
 from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_size, steer
@@ -43,6 +43,7 @@ class Recommendation:
     score: float
     reason: str
     predicted_rating: float | None = None  # 1-10, what the user would likely give it (strategies that predict)
+    numbers: MovieNumbers | None = None  # the source of its votes and this app's ratings, when the list was made
 
 
 Render = Callable[[Sequence[Recommendation]], bytes]
@@ -159,6 +160,7 @@ class RecommendationService:
             predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
             named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
             movies = self.catalogue.get_many([*ids.tolist(), *named], uow)
+            numbers = self.catalogue.numbers(ids.tolist(), uow)
         titles = {movie_id: movie.title for movie_id, movie in movies.items()}
         items: list[Recommendation] = []
         for movie_id, score, reason, rating in zip(ids.tolist(), scores.tolist(), reasons, predicted, strict=True):
@@ -166,7 +168,8 @@ class RecommendationService:
             if movie is None:
                 continue
             text = reason.text(titles, movie.vote_count, movie.vote_average)
-            items.append(Recommendation(movie, float(score), text, None if rating is None else round(rating, 1)))
+            predicted = None if rating is None else round(rating, 1)
+            items.append(Recommendation(movie, float(score), text, predicted, numbers.get(movie_id)))
         return items
 
     @staticmethod

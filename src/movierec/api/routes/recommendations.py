@@ -9,7 +9,6 @@ from pydantic import TypeAdapter
 from movierec.api.auth import require_self
 from movierec.api.binding import endpoint, json_response
 from movierec.api.extension import container
-from movierec.api.numbers import numbers_of
 from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
 from movierec.cache.port import Entry, Slot
 from movierec.domain.movies import MovieNumbers
@@ -26,15 +25,12 @@ def render_items(
 ) -> bytes:
     """The ``items`` of a RecommendationsResponse as JSON: what the cache holds and a cached answer sends.
 
-    With ``numbers`` (the API's: one query for the whole list), each movie says where its votes come from and what
-    this app's users rated it, as of when the list was computed: up to 5 minutes old while the list is cached.
+    Each movie says where its votes come from and what this app's users rated it, as of when the list was computed
+    (read with it, in its one store session): up to 5 minutes old while the list is cached. ``numbers`` looks them
+    up for items that do not carry them.
     """
     found = numbers(item.movie.id for item in items) if numbers is not None else {}
     return _ITEMS.dump_json([RecommendedMovie.of_recommendation(item, found.get(item.movie.id)) for item in items])
-
-
-def _render_with_numbers(items: Sequence[Recommendation]) -> bytes:
-    return render_items(items, numbers_of)
 
 
 def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
@@ -55,7 +51,7 @@ def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
 def recommendations(caller: Caller, user_id: int, query: RecommendationsQuery, looked_up: Entry | None) -> Response:
     require_self(user_id, caller)
     result = container().recommendations.recommend(
-        user_id, query.strategy, query.genre, query.limit, render=_render_with_numbers, looked_up=looked_up
+        user_id, query.strategy, query.genre, query.limit, render=render_items, looked_up=looked_up
     )
     cached = "true" if result.cached else "false"
     head = f'{{"user_id":{result.user_id},"strategy":{json.dumps(result.strategy)},"cached":{cached},"items":'
