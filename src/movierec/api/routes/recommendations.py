@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 from flask import Blueprint, Response
 from pydantic import TypeAdapter
@@ -11,7 +11,6 @@ from movierec.api.binding import endpoint, json_response
 from movierec.api.extension import container
 from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
 from movierec.cache.port import Entry, Slot
-from movierec.domain.movies import MovieNumbers
 from movierec.services.accounts import Caller
 from movierec.services.recommendations import Recommendation
 
@@ -20,17 +19,13 @@ bp = Blueprint("recommendations", __name__)
 _ITEMS = TypeAdapter(list[RecommendedMovie])
 
 
-def render_items(
-    items: Sequence[Recommendation], numbers: Callable[[Iterable[int]], dict[int, MovieNumbers]] | None = None
-) -> bytes:
+def render_items(items: Sequence[Recommendation]) -> bytes:
     """The ``items`` of a RecommendationsResponse as JSON: what the cache holds and a cached answer sends.
 
     Each movie says where its votes come from and what this app's users rated it, as of when the list was computed
-    (read with it, in its one store session): up to 5 minutes old while the list is cached. ``numbers`` looks them
-    up for items that do not carry them.
+    (read with it, in its one store session): up to 5 minutes old while the list is cached.
     """
-    found = numbers(item.movie.id for item in items) if numbers is not None else {}
-    return _ITEMS.dump_json([RecommendedMovie.of_recommendation(item, found.get(item.movie.id)) for item in items])
+    return _ITEMS.dump_json([RecommendedMovie.of_recommendation(item) for item in items])
 
 
 def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
