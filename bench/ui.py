@@ -119,6 +119,25 @@ def _api_timed(call: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+SHOWN = """([selector, count, text]) => {
+  const found = [...document.querySelectorAll(selector)].filter(
+    (e) => e.getClientRects().length > 0 && (!text || e.innerText.includes(text)));
+  return found.length >= count;
+}"""
+
+
+def _shown(page: Page, selector: str, count: int = 1, text: str = "") -> Callable[[], None]:
+    """Done when ``count`` elements matching the CSS ``selector`` (holding ``text``) are on screen.
+
+    Checked every 20 ms in the page: Playwright's own ``expect`` and auto-waits back off to 500 ms between checks,
+    which would add up to half a second to what is measured."""
+
+    def wait() -> None:
+        page.wait_for_function(SHOWN, arg=[selector, count, text], timeout=WAIT_MS, polling=20)
+
+    return wait
+
+
 def _go(page: Page, link: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
 
@@ -129,9 +148,14 @@ def _card_ids(page: Page, context: str) -> list[int]:
     return [int(name.split(prefix, 1)[1].split()[0]) for name in classes]
 
 
-def _choose(page: Page, key: str, option: str | int) -> None:
-    """Pick an option of a selectbox: by its label, or by its position."""
+def _open_choices(page: Page, key: str) -> None:
+    """Open a selectbox's list of options (not timed: the interaction is picking one)."""
     page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option").first.wait_for()
+
+
+def _choose(page: Page, option: str | int) -> None:
+    """Pick an option of the open selectbox: by its label, or by its position."""
     if isinstance(option, int):
         page.get_by_role("option").nth(option).click()
     else:
@@ -185,7 +209,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 ui_ms = _timed(
                     fresh,
                     lambda page=fresh: page.goto(ui_url),  # type: ignore[misc]
-                    lambda page=fresh: expect(page.get_by_role("heading", name="Search movies")).to_be_visible(),  # type: ignore[misc]
+                    _shown(fresh, "h1", text="Search movies"),
                 )
                 note("first load", ui_ms, _api_timed(api.genres))
                 _go(fresh, "Log in / Register")
@@ -195,7 +219,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 ui_ms = _timed(
                     fresh,
                     lambda page=fresh: page.locator(".st-key-login_submit button").click(),  # type: ignore[misc]
-                    lambda page=fresh: expect(page.locator("[class*='st-key-card-recs-']").first).to_be_visible(),  # type: ignore[misc]
+                    _shown(fresh, "[class*='st-key-card-recs-']"),
                 )
 
                 def api_login() -> None:
@@ -236,9 +260,10 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 box.press("Enter")
                 _settle(page)
                 expected = [m.id for m in api.search(query, genre, limit=12).items]
+                _open_choices(page, "search_genre")
                 ui_ms = _timed(
                     page,
-                    lambda genre=genre: _choose(page, "search_genre", genre),  # type: ignore[misc]
+                    lambda genre=genre: _choose(page, genre),  # type: ignore[misc]
                     _shows(page, "search", expected),
                 )
                 note(
@@ -249,14 +274,16 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             box.fill("")
             box.press("Enter")
             _settle(page)
-            _choose(page, "search_genre", "All genres")
+            _open_choices(page, "search_genre")
+            _choose(page, "All genres")
             _settle(page)
             for n in range(tries):
                 genre = GENRES[(n + 1) % len(GENRES)]
                 expected = [m.id for m in api.search(None, genre, limit=12).items]
+                _open_choices(page, "search_genre")
                 ui_ms = _timed(
                     page,
-                    lambda genre=genre: _choose(page, "search_genre", genre),  # type: ignore[misc]
+                    lambda genre=genre: _choose(page, genre),  # type: ignore[misc]
                     _shows(page, "search", expected),
                 )
                 note("genre filter", ui_ms, _api_timed(lambda g=genre: api.search(None, g, limit=12)))  # type: ignore[misc]
@@ -271,9 +298,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                     lambda control=control, value=value: control.get_by_role(
                         "radio", name=str(value), exact=True
                     ).click(),  # type: ignore[misc]
-                    lambda movie_id=movie_id, value=value: expect(  # type: ignore[misc]
-                        page.locator(f".st-key-card-search-{movie_id}").get_by_text(f"— {value}/10")
-                    ).to_be_visible(),
+                    _shown(page, f".st-key-card-search-{movie_id}", text=f"— {value}/10"),
                 )
                 note("rate", ui_ms, _api_timed(lambda m=movie_id, v=value: api.rate(session.access_token, m, v)))  # type: ignore[misc]
             report("  rate: done")
@@ -285,9 +310,10 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 index = (n + 1) % len(strategies)  # the options are the API's strategies, in its order
                 strategy = strategies[index]
                 got = api.recommendations(session.access_token, session.user_id, strategy=strategy, limit=12)
+                _open_choices(page, "recs_strategy")
                 ui_ms = _timed(
                     page,
-                    lambda index=index: _choose(page, "recs_strategy", index),  # type: ignore[misc]
+                    lambda index=index: _choose(page, index),  # type: ignore[misc]
                     _shows(page, "recs", [m.id for m in got.items]),
                 )
                 note(
@@ -306,7 +332,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 ui_ms = _timed(
                     page,
                     lambda: page.locator(".st-key-recs_more button").click(),
-                    lambda: expect(page.locator("[class*='st-key-card-recs-']").nth(23)).to_be_visible(),
+                    _shown(page, "[class*='st-key-card-recs-']", 24),
                 )
                 note(
                     "show more",
@@ -319,9 +345,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 ui_ms = _timed(
                     page,
                     lambda movie_id=movie_id: page.locator(f".st-key-similar-recs-{movie_id} button").click(),  # type: ignore[misc]
-                    lambda: expect(
-                        page.get_by_role("dialog").locator("[class*='st-key-card-similar']").first
-                    ).to_be_visible(),
+                    _shown(page, "[role='dialog'] [class*='st-key-card-similar']"),
                 )
                 note("open More like this", ui_ms, _api_timed(lambda m=movie_id: api.similar(m, 6)))  # type: ignore[misc]
                 page.keyboard.press("Escape")
@@ -331,7 +355,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 ui_ms = _timed(
                     page,
                     lambda: _go(page, "My ratings"),
-                    lambda: expect(page.get_by_test_id("stDataFrame")).to_be_visible(),
+                    _shown(page, "[data-testid='stDataFrame']"),
                 )
                 note(
                     "open My ratings",

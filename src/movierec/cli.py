@@ -429,13 +429,10 @@ def _start_ui(api_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes
 
     if not port_free(port):
         raise UiFailed(f"port {port} is already in use (another movierec up, or --ui-port to choose another)")
-    app_path = Path(__file__).parent / "ui" / "app.py"
+    from movierec.ui import server
+
     env = {**os.environ, "MOVIEREC_API_URL": api_url}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app_path),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
+    command = server.command(port)
     with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             with_parent_death_signal(command),
@@ -511,6 +508,17 @@ def up(port: int, ui_port: int, no_ui: bool) -> None:
 
             terminate(ui, timeout=10)
         container.close()
+
+
+@main.command("ui")
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Streamlit UI port")
+@click.option("--address", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: every one)")
+def ui(port: int, address: str) -> None:
+    """Serve the Streamlit UI alone, against the API at MOVIEREC_API_URL (the compose service runs this)."""
+    from movierec.ui import server
+
+    command = server.command(port, address)
+    os.execv(command[0], command)  # the server takes this process's place: signals and exit status are its own
 
 
 def _require_tools(command: str) -> None:

@@ -586,15 +586,12 @@ class Stack:
         if not UI_APP.exists():
             self.report("the Streamlit UI is not part of this installation; starting without it")
             return
+        from movierec.ui import server as ui_server
+
         port = self.options.ui_port
-        command = [
-            sys.executable, "-m", "streamlit", "run", str(UI_APP),
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-        ]  # fmt: skip
         child = Child(
             "ui",
-            command,
+            ui_server.command(port),
             ui_environment(self.base_env, self.nginx_url),
             self.run_dir / "ui.log",
             url=f"http://127.0.0.1:{port}",

@@ -212,6 +212,7 @@ def test_the_ui_reaches_the_api_through_nginx_and_holds_no_secret(services: dict
     env = environment(services["streamlit"])
     assert re.fullmatch(r"http://nginx(:80)?/?", env["MOVIEREC_API_URL"])
     assert not {"SECRET_KEY", "DATABASE_URL", "TMDB_API_KEY", "POSTGRES_PASSWORD"} & set(env)
+    assert services["streamlit"]["command"][:2] == ["movierec", "ui"]  # the settings of movierec up
     assert "8501" in services["streamlit"]["command"]
 
 

@@ -18,7 +18,6 @@ import base64
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -35,6 +34,7 @@ from movierec.probes import free_ports
 from movierec.services.models import train
 from movierec.services.seeding import import_movielens_ratings, load_catalogue
 from movierec.settings import load_settings
+from movierec.ui import server as ui_server
 from movierec.ui.client import ApiClient
 from movierec.wiring import Container, build_container
 from tests.conftest import FAST_HASHING, IN_CI, create_app_for, index_everything
@@ -43,7 +43,6 @@ from tests.live_api import serve_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "src" / "movierec" / "ui" / "app.py"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,14 +99,10 @@ def movielens_api(movielens: Container) -> Iterator[str]:
 
 @pytest.fixture
 def ui_url(movielens_api: str, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run`` of the UI as a subprocess pointed at the API; stopped after the test."""
+    """The UI's Streamlit server (the command ``movierec up`` runs) pointed at the API; stopped after the test."""
     port = free_ports(1)[0]
     log_path = tmp_path / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
+    command = ui_server.command(port)
     env = {**os.environ, "MOVIEREC_API_URL": movielens_api, "MOVIEREC_LOG_LEVEL": "WARNING"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -237,7 +232,7 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             for movie in expected[:4]:
                 card = page.locator(f".st-key-card-recs-{movie.id}")
                 expect(card).to_contain_text(movie.title, timeout=WAIT_MS)
-                expect(card.locator(f".st-key-reason-recs-{movie.id}")).to_contain_text(str(movie.reason))
+                expect(card.locator(f".reason-recs-{movie.id}")).to_contain_text(str(movie.reason))
             assert toy_story.id not in {m.id for m in expected}  # never recommends what the user rated
             expect(page.get_by_text("because you rated Toy Story 9/10").first).to_be_visible()
             _shot(page, "05-recommendations")

@@ -10,7 +10,7 @@ from movierec.domain.movies import MovieDraft
 from movierec.ui.client import ApiClient, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything
-from tests.ui.test_pages import cards, texts, unescape
+from tests.ui.test_pages import card_text, cards, texts, unescape
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -35,10 +35,10 @@ def test_a_card_names_the_source_of_its_votes(ui: OpenPage, api: ApiClient, cont
     at.text_input(key="search_q").input("zebra").run()
     assert not at.exception
     found = {m.title: m.id for m in api.search("zebra").items}
-    shown = {movie_id: [unescape(str(c.value)) for c in card.caption] for movie_id, card in cards(at, "search").items()}
-    assert any("**7.1**/10 · 1,234 votes on TMDB" in line for line in shown[found["Zebra Crossing"]])
-    assert any("**6.0**/10 · 12 votes on MovieLens" in line for line in shown[found["Zebra Dawn"]])
-    assert any("**5.5**/10 · 88 votes on IMDb" in line for line in shown[found["Zebra Dusk"]])
+    shown = {movie_id: card_text(card) for movie_id, card in cards(at, "search").items()}
+    assert "★ 7.1/10 · 1,234 votes on TMDB" in shown[found["Zebra Crossing"]]
+    assert "★ 6.0/10 · 12 votes on MovieLens" in shown[found["Zebra Dawn"]]
+    assert "★ 5.5/10 · 88 votes on IMDb" in shown[found["Zebra Dusk"]]
     # This app's own ratings are a separate line: nobody has rated them here.
     assert _captions(at, f"community-search-{found['Zebra Crossing']}") == [":material/group: No ratings here yet"]
 

@@ -12,8 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from movierec.ui import cookie_session, onboarding
+from movierec.ui import server as ui_server
 from movierec.ui.client import ApiClient, ApiError, Movie, Session, plain_sentences
-from movierec.ui.components import placeholder_poster, poster_colours
+from movierec.ui.components import card_html, placeholder_poster, poster_colours
 from movierec.ui.views.login import too_long
 
 SESSION = Session(7, "ada", "header.payload.signature", 3600)
@@ -148,3 +149,43 @@ def test_poster_stand_ins_escape_and_wrap_long_titles() -> None:
     svg = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
     assert "&amp;" in svg and "&lt;Bomb&gt;" in svg and "<Bomb>" not in svg
     assert svg.count("<tspan") >= 4
+
+
+def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
+    movie = Movie(
+        5,
+        "Les <script>alert('x')</script> & Co",
+        1999,
+        genres=("Drama", "(no genres listed)"),
+        overview="A <b>bold</b> story. " * 20,
+        vote_average=7.25,
+        vote_count=1234,
+        vote_source="IMDb",
+        reason="Because you rated <Heat>",
+        predicted_rating=8.2,
+        poster_url="https://image.tmdb.org/t/p/w342/x'y.jpg",
+    )
+    body = card_html(movie, "recs", show_reason=True)
+    assert "<script>" not in body and "<b>bold</b>" not in body and "<Heat>" not in body
+    assert "Les &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in body
+    assert "(1999)" in body and ">Drama<" in body and "no genres listed" not in body
+    assert "7.2/10 · 1,234 votes on IMDb" in body
+    assert "reason-recs-5'>✦ Because you rated &lt;Heat&gt;<" in body
+    assert "about 8/10" in body
+    assert "src='https://image.tmdb.org/t/p/w342/x&#x27;y.jpg'" in body  # a quote cannot end the attribute
+    assert "…" in body  # the overview is shortened
+
+    plain = card_html(Movie(6, "Heat"), "search")
+    assert "reason-" not in plain and "predicted-" not in plain and "mr-badges" not in plain
+    assert "No votes in the catalogue&#x27;s source yet" in plain and "★" not in plain
+    assert "src='data:image/svg+xml;base64," in plain  # the stand-in, drawn here
+    assert "reason-" not in card_html(movie, "search")  # reasons only where the page asks for them
+
+
+def test_the_ui_server_runs_without_streamlits_forced_collection_after_each_run() -> None:
+    command = ui_server.command(8765, "0.0.0.0")
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("app.py")
+    assert options["--server.port"] == "8765" and options["--server.address"] == "0.0.0.0"
+    assert options["--runner.postScriptGC"] == "false"
+    assert options["--browser.gatherUsageStats"] == "false"

@@ -1,12 +1,15 @@
 """Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, "+ Watchlist" and "Not
 interested", similar movies.
 
-Each card's rating control, its list buttons and its "More like this" button are fragments (``st.fragment``): a click
-reruns that fragment only, so rating a movie costs one ``POST /rate`` and redraws one card, not the page around it.
+A card is three parts: what no click changes (poster, title, genres, numbers, reason) as one HTML block, so a page of
+cards is a few elements to send and draw rather than a dozen per card; then its rating control and its row of buttons
+("More like this", "+ Watchlist", "Not interested"), each a fragment (``st.fragment``): a click reruns that fragment
+only, so rating a movie costs one ``POST /rate`` and redraws one control, not the page around it.
 """
 
 from __future__ import annotations
 
+import base64
 import colorsys
 import html
 import re
@@ -29,17 +32,25 @@ RATING_SCALE = tuple(range(1, 11))
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 _FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # local fonts only: nothing is fetched to draw a stand-in
 
-# Phones (Streamlit stacks columns below 640 px): keep the poster beside the text, small, and drop the overview, so
+# A card's fixed part is one HTML block (``card_html``), styled here; colours inherit the theme's text colour so that
+# light and dark themes both work. Phones: the poster stays beside the text, small, and the overview is dropped, so
 # two or three cards fit a screen; nothing may be wider than the screen.
 PAGE_CSS = """
 <style>
+.mr-card { display: flex; gap: 0.9rem; align-items: flex-start; }
+.mr-poster { flex: 0 0 32%; width: 32%; max-width: 200px; aspect-ratio: 2 / 3; object-fit: cover;
+  border-radius: 0.5rem; }
+.mr-body { flex: 1 1 0; min-width: 0; line-height: 1.45; }
+.mr-title { margin-bottom: 0.4rem; overflow-wrap: anywhere; }
+.mr-year { opacity: 0.75; }
+.mr-badges { display: flex; flex-wrap: wrap; gap: 0.25rem; margin-bottom: 0.4rem; }
+.mr-badge { font-size: 0.75rem; padding: 0.05rem 0.5rem; border-radius: 0.5rem; background: rgba(128, 132, 149, 0.18); }
+.mr-line { font-size: 0.875rem; opacity: 0.72; margin-bottom: 0.3rem; overflow-wrap: anywhere; }
+.mr-star { color: #ff8c00; }
+.mr-reason { color: #7c3aed; opacity: 1; }
 @media (max-width: 640px) {
-  [class*="st-key-card-"] [data-testid="stHorizontalBlock"] { flex-wrap: nowrap !important; gap: 0.75rem; }
-  [class*="st-key-card-"] [data-testid="stColumn"]:first-child {
-    flex: 0 0 30% !important; width: 30% !important; min-width: 0 !important; max-width: 30% !important; }
-  [class*="st-key-card-"] [data-testid="stColumn"]:last-child {
-    flex: 1 1 0 !important; width: auto !important; min-width: 0 !important; }
-  [class*="st-key-overview-"] { display: none; }
+  .mr-poster { flex-basis: 30%; width: 30%; }
+  .mr-overview { display: none; }
   [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; }
   [data-testid="stMain"] { overflow-x: hidden; }
 }
@@ -147,32 +158,32 @@ def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str
     )
 
 
-def poster(movie: Movie) -> None:
-    """The movie's poster (the browser loads it from its URL) or the designed stand-in, as wide as its column."""
+def poster_src(movie: Movie) -> str:
+    """Where the card's image comes from: the movie's poster (the browser loads it from its URL), else the designed
+    stand-in as an inline SVG data URI (nothing fetched)."""
     if movie.poster_url:
-        st.image(movie.poster_url, width="stretch")
-    else:
-        st.image(placeholder_poster(movie.title, movie.year, movie.genres), width="stretch")
+        return movie.poster_url
+    svg = placeholder_poster(movie.title, movie.year, movie.genres)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def genre_badges(genres: Sequence[str]) -> str:
-    shown = [g for g in genres if g and not g.startswith("(")]
-    return " ".join(f":gray-badge[{escape_markdown(g)}]" for g in shown)
+def shown_genres(genres: Sequence[str]) -> list[str]:
+    return [g for g in genres if g and not g.startswith("(")]
 
 
-def votes_line(movie: Movie) -> str:
-    """The catalogue's numbers, saying whose they are: "★ 8.7/10 · 1,234 votes on IMDb"."""
+def votes_text(movie: Movie) -> str:
+    """The catalogue's numbers, saying whose they are: "8.7/10 · 1,234 votes on IMDb"."""
     where = f"on {movie.vote_source}" if movie.vote_source else "in the catalogue's source"
     if movie.vote_count <= 0:
         return f"No votes {where} yet"
     noun = "vote" if movie.vote_count == 1 else "votes"
-    return f":orange[:material/star:] **{movie.vote_average:.1f}**/10 · {movie.vote_count:,} {noun} {where}"
+    return f"{movie.vote_average:.1f}/10 · {movie.vote_count:,} {noun} {where}"
 
 
-def predicted_line(rating: float) -> str:
+def predicted_text(rating: float) -> str:
     """What the model expects the user to give a recommended movie (it beats the user's and the movie's own mean
     ratings in ``movierec eval``), rounded to a half star: a guess, said as one."""
-    return f":material/online_prediction: you would likely rate it about {round(rating * 2) / 2:g}/10"
+    return f"You would likely rate it about {round(rating * 2) / 2:g}/10"
 
 
 def community_line(average: float | None, count: int | None) -> str:
@@ -300,55 +311,82 @@ def toggle_listed(name: str, movie_id: int, title: str, key: str, on: bool) -> N
 
 
 @st.fragment
-def list_buttons(movie: Movie, context: str, rerun_lists: tuple[str, ...] = ()) -> None:
-    """ "+ Watchlist" and "Not interested" for the movie, each a toggle; a click saves at once.
+def card_actions(movie: Movie, context: str, show_similar: bool = False, rerun_lists: tuple[str, ...] = ()) -> None:
+    """ "More like this", "+ Watchlist" and "Not interested" for the movie in one row; a list button saves at once.
 
     Only this fragment reruns, unless the list changed is in ``rerun_lists`` (a page that shows that list, or that
     leaves out what it holds: the watchlist page, the recommendations)."""
-    if session.user() is None:
-        return
+    user = session.user()
     key = f"lists-{context}-{movie.id}"
     kind, text, name = st.session_state.pop(_outcome_key(key), (None, "", ""))
     if kind == "expired":
         st.rerun(scope="app")
     if kind == "success" and name in rerun_lists:
         st.rerun(scope="app")
-    watching = movie.id in session.listed("watchlist")
-    hidden = movie.id in session.listed("not-interested")
+    if user is None and not show_similar:
+        return
     with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
-        st.button(
-            "On your watchlist" if watching else "+ Watchlist",
-            key=f"watch-{context}-{movie.id}",
-            icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
-            type="tertiary",
-            help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
-            on_click=toggle_listed,
-            args=("watchlist", movie.id, movie.title, key, not watching),
-        )
-        st.button(
-            "Undo not interested" if hidden else "Not interested",
-            key=f"hide-{context}-{movie.id}",
-            icon=":material/undo:" if hidden else ":material/block:",
-            type="tertiary",
-            help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
-            on_click=toggle_listed,
-            args=("not-interested", movie.id, movie.title, key, not hidden),
-        )
+        if show_similar and st.button(
+            "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
+        ):
+            similar_dialog(movie)
+        if user is not None:
+            watching = movie.id in session.listed("watchlist")
+            hidden = movie.id in session.listed("not-interested")
+            st.button(
+                "On your watchlist" if watching else "+ Watchlist",
+                key=f"watch-{context}-{movie.id}",
+                icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
+                type="tertiary",
+                help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
+                on_click=toggle_listed,
+                args=("watchlist", movie.id, movie.title, key, not watching),
+            )
+            st.button(
+                "Undo not interested" if hidden else "Not interested",
+                key=f"hide-{context}-{movie.id}",
+                icon=":material/undo:" if hidden else ":material/block:",
+                type="tertiary",
+                help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
+                on_click=toggle_listed,
+                args=("not-interested", movie.id, movie.title, key, not hidden),
+            )
     if kind == "success":
         st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
     elif kind == "error":
         st.error(text, icon=":material/cloud_off:")
 
 
-@st.fragment
-def similar_button(movie: Movie, context: str) -> None:
-    if st.button(
-        "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
-    ):
-        similar_dialog(movie)
-
-
 # -- cards -----------------------------------------------------------------------------------------------------
+def card_html(movie: Movie, context: str, *, show_reason: bool = False) -> str:
+    """What a card shows that no click changes, as one block of HTML (one element for the page to send and draw,
+    instead of one per line): the poster, the title and year, the genres, the catalogue's votes, and on
+    recommendations the reason and the predicted rating. Every text is escaped."""
+    year = f" <span class='mr-year'>({movie.year})</span>" if movie.year else ""
+    genres = "".join(f"<span class='mr-badge'>{html.escape(g)}</span>" for g in shown_genres(movie.genres))
+    lines = [f"<div class='mr-title'><b>{html.escape(movie.title)}</b>{year}</div>"]
+    if genres:
+        lines.append(f"<div class='mr-badges'>{genres}</div>")
+    star = "<span class='mr-star'>★</span> " if movie.vote_count > 0 else ""
+    lines.append(f"<div class='mr-line mr-votes'>{star}{html.escape(votes_text(movie))}</div>")
+    if show_reason and movie.reason:
+        lines.append(f"<div class='mr-line mr-reason reason-{context}-{movie.id}'>✦ {html.escape(movie.reason)}</div>")
+    if show_reason and movie.predicted_rating is not None:
+        lines.append(
+            f"<div class='mr-line mr-predicted predicted-{context}-{movie.id}'>"
+            f"≈ {html.escape(predicted_text(movie.predicted_rating))}</div>"
+        )
+    if movie.overview:
+        overview = textwrap.shorten(movie.overview, 180, placeholder="…")
+        lines.append(f"<div class='mr-line mr-overview'>{html.escape(overview)}</div>")
+    alt = html.escape(f"Poster of {movie.label}", quote=True)
+    return (
+        f"<div class='mr-card' data-movie='{movie.id}'>"
+        f"<img class='mr-poster' src='{html.escape(poster_src(movie), quote=True)}' alt='{alt}'>"
+        f"<div class='mr-body'>{''.join(lines)}</div></div>"
+    )
+
+
 def movie_card(
     movie: Movie,
     context: str,
@@ -358,37 +396,11 @@ def movie_card(
     rerun_page: bool = False,
     rerun_lists: tuple[str, ...] = (),
 ) -> None:
+    """One movie: its card (one HTML block), its rating control and its buttons (each a fragment)."""
     with st.container(key=f"card-{context}-{movie.id}"):
-        _card_body(movie, context, show_reason, show_similar, rerun_page, rerun_lists)
-
-
-def _card_body(
-    movie: Movie, context: str, show_reason: bool, show_similar: bool, rerun_page: bool, rerun_lists: tuple[str, ...]
-) -> None:
-    left, right = st.columns([1, 2.3], gap="small")
-    with left:
-        poster(movie)
-    with right:
-        year = f" ({movie.year})" if movie.year else ""
-        st.markdown(f"**{escape_markdown(movie.title)}**{year}")
-        badges = genre_badges(movie.genres)
-        if badges:
-            st.markdown(badges)
-        st.caption(votes_line(movie))
-        if show_reason and movie.reason:
-            st.container(key=f"reason-{context}-{movie.id}").caption(
-                f":violet[:material/lightbulb: {escape_markdown(movie.reason)}]"
-            )
-        if show_reason and movie.predicted_rating is not None:
-            st.container(key=f"predicted-{context}-{movie.id}").caption(predicted_line(movie.predicted_rating))
-        if movie.overview:
-            st.container(key=f"overview-{context}-{movie.id}").caption(
-                escape_markdown(textwrap.shorten(movie.overview, 180, placeholder="…"))
-            )
-        if show_similar:
-            similar_button(movie, context)
-    rating_control(movie, context, rerun_page)
-    list_buttons(movie, context, rerun_lists)
+        st.html(card_html(movie, context, show_reason=show_reason))
+        rating_control(movie, context, rerun_page)
+        card_actions(movie, context, show_similar, rerun_lists)
 
 
 def movie_grid(
