@@ -292,7 +292,10 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             ids = _card_ids(page, "search")
             for n in range(tries):
                 movie_id, value = ids[n % len(ids)], 1 + n % 10
+                # The card's "Rate it" opens its pills in the browser alone (no run): timed is the pick, which saves.
+                page.locator(f".st-key-ratebox-search-{movie_id} button").first.click()
                 control = page.locator(f".st-key-rate-search-{movie_id}")
+                control.wait_for()
                 ui_ms = _timed(
                     page,
                     lambda control=control, value=value: control.get_by_role(
@@ -301,6 +304,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                     _shown(page, f".st-key-card-search-{movie_id}", text=f"— {value}/10"),
                 )
                 note("rate", ui_ms, _api_timed(lambda m=movie_id, v=value: api.rate(session.access_token, m, v)))  # type: ignore[misc]
+                page.keyboard.press("Escape")
             report("  rate: done")
 
             _go(page, "Recommendations")

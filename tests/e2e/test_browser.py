@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -207,12 +207,14 @@ def test_register_login_search_rate_recommend_history(chromium: Path, movielens_
             expect(card).to_contain_text(f"{toy_story.vote_count:,} votes on IMDb")
             community = card.locator(f".st-key-community-search-{toy_story.id}")
             expect(community).to_contain_text(f"from {toy_story.community_count:,} ratings here")
-            nine = card.locator(f".st-key-rate-search-{toy_story.id}").get_by_role("radio", name="9", exact=True)
+            nine = _open_rating(page, card, "search", toy_story.id).get_by_role("radio", name="9", exact=True)
             nine.click()
             expect(page.get_by_text("Saved: Toy Story — 9/10")).to_be_visible(timeout=WAIT_MS)
             expect(nine).to_be_checked()
+            expect(card.locator(f".st-key-ratebox-search-{toy_story.id}")).to_contain_text("Your rating: 9/10")
             expect(community).to_contain_text(f"from {toy_story.community_count + 1:,} ratings here")
             _shot(page, "03-search-rated")
+            page.keyboard.press("Escape")  # closes the rating popover
 
             # "More like this" opens a dialog of similar movies.
             card.get_by_role("button", name="More like this").click()
@@ -322,7 +324,8 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             _shot(page, "09-first-recommendations")
 
             # A rating changes the recommendations: the rated movie leaves the list.
-            page.locator(f".st-key-rate-recs-{before[0]}").get_by_role("radio", name="10", exact=True).click()
+            first_card = page.locator(f".st-key-card-recs-{before[0]}")
+            _open_rating(page, first_card, "recs", before[0]).get_by_role("radio", name="10", exact=True).click()
             expect(page.get_by_text("— 10/10")).to_be_visible()
             _go(page, "Search", "Search movies")
             _go(page, "Recommendations", "Recommended for you")
@@ -361,6 +364,14 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             raise
         finally:
             browser.close()
+
+
+def _open_rating(page: Page, card: Locator, context: str, movie_id: int) -> Locator:
+    """Open the card's "Rate it" popover; its ten pills (drawn in a layer over the page, not in the card)."""
+    card.locator(f".st-key-ratebox-{context}-{movie_id} button").first.click()
+    pills = page.locator(f".st-key-rate-{context}-{movie_id}")
+    expect(pills).to_be_visible(timeout=WAIT_MS)
+    return pills
 
 
 PHONE = {"width": 390, "height": 844}

@@ -1,10 +1,11 @@
 """Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, "+ Watchlist" and "Not
 interested", similar movies.
 
-A card is three parts: what no click changes (poster, title, genres, numbers, reason) as one HTML block, so a page of
-cards is a few elements to send and draw rather than a dozen per card; then its rating control and its row of buttons
-("More like this", "+ Watchlist", "Not interested"), each a fragment (``st.fragment``): a click reruns that fragment
-only, so rating a movie costs one ``POST /rate`` and redraws one control, not the page around it.
+A card is two parts: what no click changes (poster, title, genres, numbers, reason) as one HTML block, and what can be
+clicked (the rating, "More like this", "+ Watchlist", "Not interested") as one fragment (``st.fragment``): a click
+reruns that fragment only, so rating a movie costs one ``POST /rate`` and redraws one card's controls, not the page
+around it. The browser's time goes mostly to drawing widgets, so a card has few: the ten rating pills open from a
+"Rate it" button.
 """
 
 from __future__ import annotations
@@ -236,25 +237,9 @@ def save_rating(movie_id: int, title: str, key: str) -> None:
     st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved.rating}/10")
 
 
-@st.fragment
-def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None:
-    """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once.
-
-    Only this fragment reruns, unless ``rerun_page`` (a page that changes with every rating, like the quick start).
-    This app's own ratings of the movie are shown here, so that a rating updates them at once.
-    """
-    if session.user() is None:
-        _community_caption(movie, context)
-        st.caption(":material/lock: Log in to rate")
-        return
-    key = f"rate-{context}-{movie.id}"
-    kind, text = st.session_state.pop(_outcome_key(key), (None, ""))
-    if kind == "expired":
-        st.rerun(scope="app")  # logged out: the whole page changes
-    if kind == "success" and rerun_page:
-        st.rerun(scope="app")  # the page shows the change (the quick start moves on to the next movie)
+def _rating_pills(movie: Movie, key: str) -> None:
+    """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once."""
     current = session.ratings().get(movie.id)
-    _community_caption(movie, context)
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
@@ -265,10 +250,6 @@ def rating_control(movie: Movie, context: str, rerun_page: bool = False) -> None
         args=(movie.id, movie.title, key),
         width="stretch",
     )
-    if kind == "success":  # said in the card, not in a toast that would outlive the page
-        st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
-    elif kind == "error":
-        st.error(text, icon=":material/cloud_off:")
 
 
 def _community_caption(movie: Movie, context: str) -> None:
@@ -311,50 +292,81 @@ def toggle_listed(name: str, movie_id: int, title: str, key: str, on: bool) -> N
 
 
 @st.fragment
-def card_actions(movie: Movie, context: str, show_similar: bool = False, rerun_lists: tuple[str, ...] = ()) -> None:
-    """ "More like this", "+ Watchlist" and "Not interested" for the movie in one row; a list button saves at once.
+def card_controls(
+    movie: Movie,
+    context: str,
+    *,
+    show_similar: bool = False,
+    inline_rating: bool = False,
+    rerun_page: bool = False,
+    rerun_lists: tuple[str, ...] = (),
+) -> None:
+    """What can be clicked on a card, as one fragment: this app's own ratings of the movie, the user's rating (in a
+    "Rate it" popover, or inline with ``inline_rating``), "More like this", "+ Watchlist" and "Not interested".
 
-    Only this fragment reruns, unless the list changed is in ``rerun_lists`` (a page that shows that list, or that
-    leaves out what it holds: the watchlist page, the recommendations)."""
+    A click reruns this fragment only, unless the page changes with it: ``rerun_page`` (every rating, like the quick
+    start) or a list in ``rerun_lists`` (a page that shows that list, or that leaves out what it holds: the watchlist
+    page, the recommendations). Every widget costs the browser time to draw, so the ten rating pills live in a
+    popover, drawn only when it is opened.
+    """
     user = session.user()
-    key = f"lists-{context}-{movie.id}"
-    kind, text, name = st.session_state.pop(_outcome_key(key), (None, "", ""))
-    if kind == "expired":
-        st.rerun(scope="app")
-    if kind == "success" and name in rerun_lists:
-        st.rerun(scope="app")
-    if user is None and not show_similar:
-        return
-    with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
-        if show_similar and st.button(
-            "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
-        ):
-            similar_dialog(movie)
-        if user is not None:
-            watching = movie.id in session.listed("watchlist")
-            hidden = movie.id in session.listed("not-interested")
-            st.button(
-                "On your watchlist" if watching else "+ Watchlist",
-                key=f"watch-{context}-{movie.id}",
-                icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
-                type="tertiary",
-                help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
-                on_click=toggle_listed,
-                args=("watchlist", movie.id, movie.title, key, not watching),
-            )
-            st.button(
-                "Undo not interested" if hidden else "Not interested",
-                key=f"hide-{context}-{movie.id}",
-                icon=":material/undo:" if hidden else ":material/block:",
-                type="tertiary",
-                help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
-                on_click=toggle_listed,
-                args=("not-interested", movie.id, movie.title, key, not hidden),
-            )
-    if kind == "success":
-        st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
-    elif kind == "error":
-        st.error(text, icon=":material/cloud_off:")
+    rate_key, lists_key = f"rate-{context}-{movie.id}", f"lists-{context}-{movie.id}"
+    rated, rated_text = st.session_state.pop(_outcome_key(rate_key), (None, ""))
+    listed, listed_text, name = st.session_state.pop(_outcome_key(lists_key), (None, "", ""))
+    if "expired" in (rated, listed):
+        st.rerun(scope="app")  # logged out: the whole page changes
+    if (rated == "success" and rerun_page) or (listed == "success" and name in rerun_lists):
+        st.rerun(scope="app")  # the page shows the change (the quick start moves on; the list page drops it)
+    _community_caption(movie, context)
+    if user is None:
+        st.caption(":material/lock: Log in to rate")
+    elif inline_rating:
+        _rating_pills(movie, rate_key)
+    if user is not None or show_similar:
+        with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
+            if user is not None and not inline_rating:
+                current = session.ratings().get(movie.id)
+                with st.popover(
+                    f"Your rating: {current}/10" if current else "Rate it",
+                    icon=":material/star:",
+                    type="tertiary",
+                    key=f"ratebox-{context}-{movie.id}",
+                ):
+                    _rating_pills(movie, rate_key)
+            if show_similar and st.button(
+                "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
+            ):
+                similar_dialog(movie)
+            if user is not None:
+                _list_buttons(movie, context, lists_key)
+    for kind, text in ((rated, rated_text), (listed, listed_text)):
+        if kind == "success":  # said in the card, not in a toast that would outlive the page
+            st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
+        elif kind == "error":
+            st.error(text, icon=":material/cloud_off:")
+
+
+def _list_buttons(movie: Movie, context: str, key: str) -> None:
+    watching = movie.id in session.listed("watchlist")
+    hidden = movie.id in session.listed("not-interested")
+    st.button(
+        "On your watchlist" if watching else "+ Watchlist",
+        key=f"watch-{context}-{movie.id}",
+        icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
+        type="tertiary",
+        help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
+        on_click=toggle_listed,
+        args=("watchlist", movie.id, movie.title, key, not watching),
+    )
+    st.button(
+        "Undo not interested" if hidden else "Not interested",
+        key=f"hide-{context}-{movie.id}",
+        icon=":material/undo:" if hidden else ":material/block:",
+        type="tertiary",
+        help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
+        on_click=toggle_listed,
+        args=("not-interested", movie.id, movie.title, key, not hidden),
+    )
 
 
 # -- cards -----------------------------------------------------------------------------------------------------
@@ -393,14 +405,21 @@ def movie_card(
     *,
     show_reason: bool = False,
     show_similar: bool = False,
+    inline_rating: bool = False,
     rerun_page: bool = False,
     rerun_lists: tuple[str, ...] = (),
 ) -> None:
-    """One movie: its card (one HTML block), its rating control and its buttons (each a fragment)."""
+    """One movie: its card (one HTML block) and its controls (one fragment)."""
     with st.container(key=f"card-{context}-{movie.id}"):
         st.html(card_html(movie, context, show_reason=show_reason))
-        rating_control(movie, context, rerun_page)
-        card_actions(movie, context, show_similar, rerun_lists)
+        card_controls(
+            movie,
+            context,
+            show_similar=show_similar,
+            inline_rating=inline_rating,
+            rerun_page=rerun_page,
+            rerun_lists=rerun_lists,
+        )
 
 
 def movie_grid(

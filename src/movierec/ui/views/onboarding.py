@@ -46,7 +46,7 @@ def render() -> None:
     grid = st.grid(2, min_column_width=360, gap="small", border=True)
     for movie in waiting[:SHOWN]:
         with grid.cell():
-            components.movie_card(movie, context="onboard", rerun_page=True)
+            components.movie_card(movie, context="onboard", inline_rating=True, rerun_page=True)
             st.button(
                 "Haven't seen it",
                 key=f"skip-{movie.id}",
