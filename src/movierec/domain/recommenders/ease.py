@@ -734,8 +734,9 @@ def _history_key(history: UserHistory) -> bytes:
 def _links(sub: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
     """``sub[:, targets]`` as a dense float64 array (one row per row of ``sub``), by one pass over its entries."""
     wanted, inverse = np.unique(targets, return_inverse=True)
-    slot = np.full(sub.shape[1], -1, dtype=np.int32)
-    slot[wanted] = np.arange(len(wanted), dtype=np.int32)
+    kind = np.int8 if len(wanted) < 128 else np.int32  # a small table: the pass over the entries stays in cache
+    slot = np.full(sub.shape[1], -1, dtype=kind)
+    slot[wanted] = np.arange(len(wanted), dtype=kind)
     found = slot[sub.indices]
     hits = np.flatnonzero(found >= 0)
     row_of = np.searchsorted(sub.indptr, hits, side="right") - 1
