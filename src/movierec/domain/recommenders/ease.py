@@ -683,10 +683,11 @@ ITEM_SHRINK = 5.0
 USER_SHRINK = 3.0
 NEIGHBOUR_SHRINK = 0.1
 
-# Scorings remembered between recommend and explain/predict_ratings of the same history (a request's calls): at most
-# this many, holding at most this many model links in all (about 12 bytes each; a 2,000-rating history reads ~800k).
-_RECENT_SCORINGS = 16
-_RECENT_LINKS = 4_000_000
+# Scorings remembered between recommend and explain/reasons/predict_ratings of the same history (one request's calls,
+# a few requests at once): at most this many, holding at most this many model links in all (8 bytes each: 8 MB; a
+# 2,000-rating history reads ~460k). One evicted early is scored again when asked for: the same answer, more CPU.
+_RECENT_SCORINGS = 8
+_RECENT_LINKS = 1_000_000
 
 
 @dataclass(slots=True)
