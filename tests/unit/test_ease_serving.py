@@ -136,3 +136,25 @@ def test_latest_per_item_and_recency_whatever_the_order(seed: int) -> None:
     expected = np.empty(len(history))
     expected[ranked] = np.arange(len(history))
     np.testing.assert_array_equal(history.recency_positions(), expected)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"pop_weight": 0.0}, {"pop_half_life": 1_000.0}, {"rating_centre": None}, {"seq_weight": 0.0}],
+)
+def test_ranking_only_the_contenders_gives_the_catalogue_wide_ranking(
+    overrides: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data(np.random.default_rng(2))
+    model = EaseSeqRecommender(neighbours=8, **overrides).fit(*data)  # type: ignore[arg-type]
+    rng = np.random.default_rng(4)
+    users = [_history(rng, size) for size in (0, 1, 2, 5, 12, 40)]
+    for n in (1, 7, 20, 100, 1_000):  # 1,000: more than the catalogue
+        for user in users:
+            monkeypatch.setattr(ease_module, "_SPARSE_SELECTION", 0.0)  # every movie ranked
+            want_ids, want_scores = model.recommend(user, n)
+            monkeypatch.setattr(ease_module, "_SPARSE_SELECTION", float("inf"))  # only the contenders
+            got_ids, got_scores = model.recommend(user, n)
+            assert got_ids.tolist() == want_ids.tolist()
+            np.testing.assert_array_equal(got_scores, want_scores)
+            assert not np.isin(got_ids, user.item_ids).any()

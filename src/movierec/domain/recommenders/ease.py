@@ -364,6 +364,7 @@ class EaseSeqRecommender:
         self._recent: OrderedDict[bytes, _Scoring] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._baseline_cache: tuple[float, np.ndarray] | None = None
+        self._order_cache: np.ndarray | None = None
 
     @classmethod
     def default_config(cls) -> EaseSeqConfig:
@@ -403,6 +404,9 @@ class EaseSeqRecommender:
         if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(data):
             self._seq = _sequential_top_k(data, cfg)
         self._table = table
+        self._baseline_cache = self._order_cache = None  # the previous fit's
+        with self._recent_lock:
+            self._recent.clear()
         return self
 
     def reconfigured(self, **changes: Any) -> Self:
@@ -436,9 +440,10 @@ class EaseSeqRecommender:
         found = self._remembered(history)
         return found if found is not None else self._score(history, _history_key(history))[1]
 
-    def _score(self, history: UserHistory, key: bytes) -> tuple[np.ndarray, _Scoring]:
-        """Score every item from ``history``; the rows read on the way are remembered for ``explain`` and
-        ``predict_ratings`` on the same history (so neither slices the model again)."""
+    def _score(self, history: UserHistory, key: bytes) -> tuple[np.ndarray, _Scoring, np.ndarray | float]:
+        """Score every item from ``history``, and say what the popularity prior alone gave each; the rows read on the
+        way are remembered for ``explain`` and ``predict_ratings`` on the same history (so neither slices the model
+        again)."""
         cfg = self.config
         table = self.table
         latest = history.latest_per_item()
@@ -452,6 +457,7 @@ class EaseSeqRecommender:
         w_seq = w_long * _decay(positions, cfg.seq_user_half_life)
         n = len(table)
         total = np.zeros(n)
+        base: np.ndarray | float = 0.0  # the popularity prior: what a movie no rated movie links to scores
         ease_rows = seq_rows = None
         ease_norm = seq_norm = long_norm = 0.0
         if len(rows):
@@ -471,7 +477,8 @@ class EaseSeqRecommender:
             top = table.rating_count.max() if n else 0
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
-                total += prior * table.rating_count / top
+                base = prior * table.rating_count / top
+                total += base
         scoring = _Scoring(
             latest,
             known,
@@ -485,7 +492,7 @@ class EaseSeqRecommender:
             seq_rows,
         )
         self._remember(key, scoring)
-        return total, scoring
+        return total, scoring, base
 
     def score_all(self, history: UserHistory) -> np.ndarray:
         """One score per item of the model's universe (aligned with ``item_ids``), before any exclusion."""
@@ -503,9 +510,35 @@ class EaseSeqRecommender:
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores, scoring = self._score(history, _history_key(history))
+        scores, scoring, base = self._score(history, _history_key(history))
         seen = scoring.rows if exclude_seen else None  # every rated movie the model knows, once
-        return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates)
+        allowed = None
+        if candidates is None and 0 < n and scoring.links < _SPARSE_SELECTION * len(self.table):
+            allowed = self._contenders(scores, base, seen, n)
+        return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates, allowed=allowed)
+
+    def _contenders(self, scores: np.ndarray, base: np.ndarray | float, seen: np.ndarray | None, n: int) -> np.ndarray:
+        """The rows that can be among the ``n`` best (a mask), so the selection sorts those, not the catalogue.
+
+        A movie none of the rated movies links to scores its popularity prior exactly (``base``), which grows with
+        its training rating count, the first key of the fallback order that breaks ties: among those movies the
+        fallback order is the score order. So the contenders are every movie the links moved off its prior, and the
+        first ``n`` of the others in fallback order that are not excluded.
+        """
+        plain: np.ndarray = np.asarray(scores == base)
+        allowed: np.ndarray = ~plain
+        if seen is not None and len(seen):
+            plain[seen] = False
+        order = self._fallback_order()
+        allowed[order[np.flatnonzero(plain[order])[:n]]] = True
+        return allowed
+
+    def _fallback_order(self) -> np.ndarray:
+        """Rows by ``fallback_rank``, best first: fixed for a fitted model."""
+        found = self._order_cache
+        if found is None:
+            found = self._order_cache = np.argsort(self.table.fallback_rank, kind="stable")
+        return found
 
     def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
         """The rated movie that contributed most to each item (``explain``), with the user's rating of it;
@@ -687,6 +720,9 @@ NEIGHBOUR_SHRINK = 0.1
 # a few requests at once): at most this many, holding at most this many model links in all (8 bytes each: 8 MB; a
 # 2,000-rating history reads ~460k). One evicted early is scored again when asked for: the same answer, more CPU.
 _RECENT_SCORINGS = 8
+# recommend sorts only the movies that can make the list when the history's links touch fewer than this share of the
+# catalogue (short histories); past it, the whole catalogue is cheaper than finding them
+_SPARSE_SELECTION = 0.25
 _RECENT_LINKS = 1_000_000
 
 
