@@ -17,6 +17,10 @@ Synthesised movies (seed 11): the real catalogue, then titles made of the first 
 words of another, the genres of one real movie and the vote count of another (so the vote distribution and the title
 vocabulary stay the real ones). The queries are always drawn from the real, most voted titles (seed 7).
 
+Tantivy's index is then rewritten into one segment by the adapter's ``compact()`` (timed) and served again by a new
+process: the ``compacted`` column (``--no-compact`` skips it). Every prefix and typo clause of a query walks each
+segment's term dictionary, and batch writes leave several segments of each size, so the count is part of the cost.
+
 With ``--elasticsearch`` the run adds, at the real catalogue's size only, the cost of making a batch visible on
 Elasticsearch three ways (explicit refresh, ``refresh=wait_for``, ``refresh=true``); its indices are deleted.
 """
@@ -191,8 +195,11 @@ def serve(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str,
                 spent.append((time.thread_time() - c0) * 1000)
                 found.append((time.perf_counter() - t0) * 1000)
     after = memory_kib()
+    # Tantivy walks each segment's term dictionary once per prefix and typo clause: the count explains the query cost
+    segments = int(index._searcher().num_segments) if engine == "tantivy" else 0  # type: ignore[attr-defined]
     index.close()
     return {
+        "segments": segments,
         "first_answer_at": first_answer_at,
         "open_to_first_query_s": open_to_first_s,
         "memory_before_kib": before,
@@ -246,7 +253,13 @@ def build(engine: str, path: Path, movies: Sequence[Movie]) -> dict[str, float]:
 
 
 def run_size(
-    size: int, real: Sequence[Movie], engines: Sequence[str], rounds: int, workdir: Path, report: Callable[[str], None]
+    size: int,
+    real: Sequence[Movie],
+    engines: Sequence[str],
+    rounds: int,
+    workdir: Path,
+    report: Callable[[str], None],
+    compact: bool = True,
 ) -> dict[str, Any]:
     movies = synthesised(real, size)
     mix = query_mix(real)
@@ -259,6 +272,12 @@ def run_size(
         built = build(engine, path, movies)
         served = serve_in_new_process(engine, path, queries_file, rounds)
         results[engine] = {**built, **served}
+        if engine == "tantivy" and compact:  # the same index rewritten into one segment, served by a new process
+            report(f"  {engine}: compacting...")
+            started = time.perf_counter()
+            segments = open_engine(engine, path).compact()  # type: ignore[attr-defined]
+            compacted = {**built, "compact_s": time.perf_counter() - started, "compacted_segments": segments}
+            results["compacted"] = {**compacted, **serve_in_new_process(engine, path, queries_file, rounds)}
         shutil.rmtree(path, ignore_errors=True)
     del movies
     print_size(size, results, report)
@@ -293,6 +312,8 @@ def print_size(size: int, results: dict[str, Any], report: Callable[[str], None]
     row("RSS MiB (VmRSS)", lambda r: r["memory_after_kib"]["VmRSS"] / 1024)
     row("  of which private (RssAnon)", lambda r: r["memory_after_kib"]["RssAnon"] / 1024)
     row("  before opening the index", lambda r: r["memory_before_kib"]["VmRSS"] / 1024)
+    row("index segments (tantivy)", lambda r: r.get("segments", 0), "{:>14.0f}")
+    row("compact s (tantivy)", lambda r: r.get("compact_s", 0.0))
     for kind in results[engines[0]]["latencies_ms"]:
         for q, name in ((0.5, "p50"), (0.95, "p95")):
             row(f"{kind} {name} ms", lambda r, k=kind, q=q: pct(r["latencies_ms"][k], q), "{:>14.2f}")
@@ -382,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--workdir", type=Path, help="where the indices are built (default: a temporary folder)")
+    parser.add_argument(
+        "--no-compact", action="store_true", help="skip serving Tantivy's index again after compact() (one segment)"
+    )
     parser.add_argument("--elasticsearch", metavar="URL", help="also measure Elasticsearch's refresh strategies")
     parser.add_argument("--refresh-batches", type=int, default=20, help="batches per refresh strategy")
     parser.add_argument("--serve", nargs=4, metavar=("ENGINE", "PATH", "QUERIES", "ROUNDS"), help=argparse.SUPPRESS)
@@ -403,7 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     everything: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for size in sizes:
-            everything[str(size)] = run_size(size, real, engines, args.rounds, Path(tmp), print)
+            everything[str(size)] = run_size(
+                size, real, engines, args.rounds, Path(tmp), print, compact=not args.no_compact
+            )
     print_targets(sizes[-1], everything[str(sizes[-1])], print)
     if args.json:
         for by_engine in everything.values():

@@ -140,3 +140,47 @@ def test_an_earlier_engines_data_dir_is_rebuilt_from_the_database(settings: Sett
         assert rebuild_if_empty(second.store, second.index) is None  # only once: the index is no longer empty
     finally:
         second.close()
+
+
+def test_compact_rewrites_the_index_into_one_segment_with_the_same_answers(tmp_path: Path) -> None:
+    index = EmbeddedMovieIndex(tmp_path / "search")
+    catalogue = [
+        Movie(id=n, title=title, genres=genres, vote_count=votes + n, popularity=float(votes + n))  # no exact ties
+        for n, (title, genres, votes) in enumerate(
+            [
+                ("The Matrix", ("Action", "Science Fiction"), 900),
+                ("The Matrix Reloaded", ("Action",), 500),
+                ("Matilda", ("Comedy", "Family"), 300),
+                ("Toy Story", ("Animation", "Comedy"), 800),
+                ("Story of a Marriage", ("Drama",), 40),
+                ("Casablanca", ("Drama", "Romance"), 700),
+            ]
+            * 5,
+            start=1,
+        )
+    ]
+    for start in range(0, len(catalogue), 5):  # one commit, one segment, per batch
+        index.index_movies(catalogue[start : start + 5])
+    index.delete_movies([30])
+    queries = [
+        SearchQuery(text="matrix"),
+        SearchQuery(text="matirx reloded"),
+        SearchQuery(text="sto"),
+        SearchQuery(text="the", limit=3, offset=2),
+        SearchQuery(genre="Drama"),
+        SearchQuery(text="story", genre="Comedy"),
+    ]
+    before = [index.search(q) for q in queries]
+    assert index._searcher().num_segments > 1
+
+    assert index.compact() == 1
+    other = EmbeddedMovieIndex(tmp_path / "search")  # what another process opening the index sees
+    for reader in (index, other):
+        assert reader.count() == len(catalogue) - 1 and reader.ids() == set(range(1, len(catalogue)))
+        for query, page in zip(queries, before, strict=True):
+            found = reader.search(query)
+            assert found.total == page.total
+            assert [m.id for m in found.movies] == [m.id for m in page.movies]
+            assert found.movies == page.movies  # every stored field comes back
+    index.index_movies([Movie(id=99, title="Matrix Resurrections")])  # writing goes on as before
+    assert other.search(SearchQuery(text="resurrections")).movies[0].id == 99

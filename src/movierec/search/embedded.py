@@ -36,7 +36,7 @@ import math
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,6 +59,7 @@ POPULARITY_FACTOR = 0.02  # score *= 1 + POPULARITY_FACTOR * ln(1 + vote_count)
 MIN_PREFIX = 2
 PREFIX_TERMS_FOR_IDF = 64  # prefix terms whose document counts are summed for a word's rarity
 WRITER_HEAP_BYTES = 32_000_000
+COMPACT_HEAP_BYTES = 1_000_000_000  # compact's writer: a segment is cut when this fills
 IDS_PAGE = 50_000
 
 T = TypeVar("T")
@@ -167,7 +168,7 @@ class EmbeddedMovieIndex:
             raise SearchUnavailable(f"embedded search failed: {exc}") from exc
 
     # -- writes --------------------------------------------------------------------------------------------------
-    def _writer(self) -> tantivy.IndexWriter:
+    def _writer(self, heap_bytes: int = WRITER_HEAP_BYTES) -> tantivy.IndexWriter:
         """Tantivy's writer, waiting for another process's writer to finish (up to the timeout)."""
 
         @retry(
@@ -177,7 +178,7 @@ class EmbeddedMovieIndex:
             reraise=False,
         )
         def acquire() -> tantivy.IndexWriter:
-            return self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            return self._index.writer(heap_size=heap_bytes, num_threads=1)
 
         try:
             return acquire()
@@ -228,6 +229,31 @@ class EmbeddedMovieIndex:
 
     def reset(self) -> None:
         self._write(lambda writer: writer.delete_all_documents())
+
+    def compact(self, heap_bytes: int = COMPACT_HEAP_BYTES) -> int:
+        """Rewrite every movie into as few segments as ``heap_bytes`` of writer memory allows (one, for a million
+        movies in the default); return how many segments the index has afterwards.
+
+        Each batch write adds a segment and Tantivy's merge policy (which the Python bindings do not let us tune)
+        keeps several of each size, so a rebuilt index ends with many; every prefix and typo clause of a query walks
+        each segment's term dictionary, so fewer segments answer in less CPU time. The movies are re-read from the
+        index itself under the writer lock (no write of any process can come between) and committed at once:
+        searches see the old segments until the commit, then the new ones; nothing is lost if it fails midway.
+        """
+        with self._write_lock:
+            writer = self._writer(heap_bytes)
+            try:
+                self._index.reload()
+                searcher = self._index.searcher()  # keeps reading the current segments until it is dropped
+                writer.delete_all_documents()
+                for _, address in self._pages(searcher):
+                    writer.add_document(_document(self._movie(searcher.doc(address))))
+                writer.commit()
+            except (OSError, ValueError) as exc:
+                raise SearchUnavailable(f"embedded search compaction failed: {exc}") from exc
+            finally:
+                writer.wait_merging_threads()
+        return int(self._read(lambda searcher: searcher.num_segments))
 
     # -- queries -------------------------------------------------------------------------------------------------
     def _rarity(self, searcher: tantivy.Searcher, word: str) -> float:
@@ -318,27 +344,26 @@ class EmbeddedMovieIndex:
 
     def ids(self) -> set[int]:
         """Every movie id, read from the id column in pages (any catalogue size)."""
+        return self._read(lambda searcher: {movie_id for movie_id, _ in self._pages(searcher)})
 
-        def run(searcher: tantivy.Searcher) -> set[int]:
-            found: set[int] = set()
-            after: int | None = None
-            while True:
-                scope = (
-                    tantivy.Query.all_query()
-                    if after is None
-                    else tantivy.Query.range_query(
-                        self._schema, "id", tantivy.FieldType.Integer, lower_bound=after, include_lower=False
-                    )
+    def _pages(self, searcher: tantivy.Searcher) -> Iterator[tuple[int, tantivy.DocAddress]]:
+        """Every (movie id, document address), by id, read in pages of ``IDS_PAGE``."""
+        after: int | None = None
+        while True:
+            scope = (
+                tantivy.Query.all_query()
+                if after is None
+                else tantivy.Query.range_query(
+                    self._schema, "id", tantivy.FieldType.Integer, lower_bound=after, include_lower=False
                 )
-                hits = searcher.search(
-                    scope, limit=IDS_PAGE, count=False, order_by_field="id", order=tantivy.Order.Asc
-                ).hits
-                found.update(int(key) for key, _address in hits)
-                if len(hits) < IDS_PAGE:
-                    return found
-                after = int(hits[-1][0])
-
-        return self._read(run)
+            )
+            order = tantivy.Order.Asc
+            hits = searcher.search(scope, limit=IDS_PAGE, count=False, order_by_field="id", order=order).hits
+            for key, address in hits:
+                yield int(key), address
+            if len(hits) < IDS_PAGE:
+                return
+            after = int(hits[-1][0])
 
     def ping(self) -> None:
         if self._meta_stamp() is None:

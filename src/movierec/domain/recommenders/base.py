@@ -84,8 +84,8 @@ class UserHistory:
 
     def latest_per_item(self) -> UserHistory:
         """One entry per item (the most recent rating wins), ordered oldest first (ties by item id)."""
-        if len(self) == 0:
-            return self
+        if len(self) == 0 or (self._in_time_order(strict=True) and _each_once(self.item_ids)):
+            return self  # already so (the store reads a history in this order, one rating per movie)
         order = np.lexsort((np.arange(len(self)), self.timestamps))
         newest_first = order[::-1]
         _, first = np.unique(self.item_ids[newest_first], return_index=True)
@@ -95,10 +95,30 @@ class UserHistory:
 
     def recency_positions(self) -> np.ndarray:
         """0 for the most recent rating, 1 for the one before, ...; ties in time are broken by item id."""
+        if self._in_time_order(strict=False):
+            return np.arange(len(self) - 1, -1, -1, dtype=np.float64)
         order = np.lexsort((self.item_ids, self.timestamps))
         positions = np.empty(len(self), dtype=np.float64)
         positions[order] = np.arange(len(self) - 1, -1, -1, dtype=np.float64)
         return positions
+
+    def _in_time_order(self, *, strict: bool) -> bool:
+        """Oldest first, equal times by item id (``strict``: no item twice at one time): a sort would keep it."""
+        if len(self) < 2:
+            return True
+        step = np.diff(self.timestamps)
+        if not (step >= 0).all():  # a step back, or a NaN
+            return False
+        tied = step == 0
+        if not tied.any():
+            return True
+        id_step = np.diff(self.item_ids)[tied]
+        return bool((id_step > 0).all() if strict else (id_step >= 0).all())
+
+
+def _each_once(ids: np.ndarray) -> bool:
+    ordered = np.sort(ids)
+    return bool((ordered[1:] != ordered[:-1]).all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,6 @@ from movierec.domain.recommenders.base import (
     UserHistory,
     genre_similar,
     load_arrays,
-    reasons_from_sources,
     save_arrays,
     top_n,
 )
@@ -92,10 +91,9 @@ SCORING_FIELDS = frozenset(
 )
 
 
-def _add_normalised(total: np.ndarray, weight: float, links: sp.csr_matrix, user_weights: np.ndarray) -> float:
-    """Add to ``total`` the items' scores ``links.T @ user_weights`` (one row of ``links`` per rated movie), scaled
-    to a largest magnitude of ``weight``; return the scale they were divided by, 0.0 when every score is 0."""
-    scores = np.asarray(links.T @ user_weights).ravel()
+def _add_normalised(total: np.ndarray, weight: float, scores: np.ndarray) -> float:
+    """Add ``scores`` (one per item) to ``total`` scaled to a largest magnitude of ``weight``; return the scale they
+    were divided by, 0.0 when every score is 0."""
     norm = float(np.abs(scores).max())
     if norm > 0:
         total += weight / norm * scores
@@ -363,8 +361,10 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
-        self._recent_norms: OrderedDict[bytes, tuple[float, float, float]] = OrderedDict()
-        self._norms_lock = threading.Lock()
+        self._recent: OrderedDict[bytes, _Scoring] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self._baseline_cache: tuple[float, np.ndarray] | None = None
+        self._order_cache: np.ndarray | None = None
 
     @classmethod
     def default_config(cls) -> EaseSeqConfig:
@@ -404,6 +404,9 @@ class EaseSeqRecommender:
         if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(data):
             self._seq = _sequential_top_k(data, cfg)
         self._table = table
+        self._baseline_cache = self._order_cache = None  # the previous fit's
+        with self._recent_lock:
+            self._recent.clear()
         return self
 
     def reconfigured(self, **changes: Any) -> Self:
@@ -426,54 +429,74 @@ class EaseSeqRecommender:
 
     # ------------------------------------------------------------ scoring
 
-    def _weights(self, history: UserHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows of the rated items the model knows, with their recent EASE, sequential and long-term weights."""
-        cfg = self.config
-        table = self.table
-        history = history.latest_per_item()
-        rows, known = table.rows_of(history.item_ids)
-        positions = history.recency_positions()[known]
-        if cfg.rating_centre is None:
-            base = np.ones(len(rows))
-        else:
-            base = history.ratings[known].astype(np.float64) - cfg.rating_centre
-        w_ease = base * _decay(positions, cfg.ease_user_half_life)
-        w_seq = base * _decay(positions, cfg.seq_user_half_life)
-        return rows, w_ease, w_seq, base
+    def _remembered(self, history: UserHistory) -> _Scoring | None:
+        """The scoring just made of this very history, if still remembered."""
+        key = _history_key(history)
+        with self._recent_lock:
+            return self._recent.get(key)
 
-    def _scores(self, history: UserHistory) -> tuple[np.ndarray, dict[str, Any]]:
+    def _scoring(self, history: UserHistory) -> _Scoring:
+        """The history's rows, weights and model rows: remembered from the scoring just made, else made now."""
+        found = self._remembered(history)
+        return found if found is not None else self._score(history, _history_key(history))[1]
+
+    def _score(self, history: UserHistory, key: bytes) -> tuple[np.ndarray, _Scoring, np.ndarray | float]:
+        """Score every item from ``history``, and say what the popularity prior alone gave each; the rows read on the
+        way are remembered for ``explain`` and ``predict_ratings`` on the same history (so neither slices the model
+        again)."""
         cfg = self.config
         table = self.table
-        rows, w_ease, w_seq, w_long = self._weights(history)
+        latest = history.latest_per_item()
+        rows, known = table.rows_of(latest.item_ids)
+        positions = latest.recency_positions()[known]
+        if cfg.rating_centre is None:
+            w_long = np.ones(len(rows))
+        else:
+            w_long = latest.ratings[known].astype(np.float64) - cfg.rating_centre
+        w_ease = w_long * _decay(positions, cfg.ease_user_half_life)
+        w_seq = w_long * _decay(positions, cfg.seq_user_half_life)
         n = len(table)
         total = np.zeros(n)
-        parts: dict[str, Any] = {
-            "rows": rows,
-            "w_ease": w_ease,
-            "w_seq": w_seq,
-            "ease_norm": 0.0,
-            "seq_norm": 0.0,
-            "long_norm": 0.0,
-        }
+        base: np.ndarray | float = 0.0  # the popularity prior: what a movie no rated movie links to scores
+        ease_rows = seq_rows = None
+        ease_norm = seq_norm = long_norm = 0.0
         if len(rows):
-            ease_rows = self._ease[rows] if self._ease is not None and self._ease.nnz else None
-            if cfg.ease_weight > 0 and ease_rows is not None:
-                parts["ease_norm"] = _add_normalised(total, cfg.ease_weight, ease_rows, w_ease)
-            if cfg.long_weight > 0 and ease_rows is not None:
-                parts["long_norm"] = _add_normalised(total, cfg.long_weight, ease_rows, w_long)
+            # Each part's item scores are ``links.T @ user_weights``, one row of links per rated movie; the recent
+            # and long-term EASE parts read the same rows in one pass.
+            if (cfg.ease_weight > 0 or cfg.long_weight > 0) and self._ease is not None and self._ease.nnz:
+                ease_rows = self._ease[rows]
+                both = np.asarray(ease_rows.T @ np.column_stack((w_ease, w_long)))
+                if cfg.ease_weight > 0:
+                    ease_norm = _add_normalised(total, cfg.ease_weight, both[:, 0])
+                if cfg.long_weight > 0:
+                    long_norm = _add_normalised(total, cfg.long_weight, both[:, 1])
             if cfg.seq_weight > 0 and self._seq is not None and self._seq.nnz:
-                parts["seq_norm"] = _add_normalised(total, cfg.seq_weight, self._seq[rows], w_seq)
+                seq_rows = self._seq[rows]
+                seq_norm = _add_normalised(total, cfg.seq_weight, np.asarray(seq_rows.T @ w_seq).ravel())
         if cfg.pop_weight > 0:
             top = table.rating_count.max() if n else 0
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
-                total += prior * table.rating_count / top
-        self._remember_norms(history, (parts["ease_norm"], parts["seq_norm"], parts["long_norm"]))
-        return total, parts
+                base = prior * table.rating_count / top
+                total += base
+        scoring = _Scoring(
+            latest,
+            known,
+            rows,
+            latest.ratings[known],
+            w_ease,
+            w_seq,
+            w_long,
+            (ease_norm, seq_norm, long_norm),
+            ease_rows,
+            seq_rows,
+        )
+        self._remember(key, scoring)
+        return total, scoring, base
 
     def score_all(self, history: UserHistory) -> np.ndarray:
         """One score per item of the model's universe (aligned with ``item_ids``), before any exclusion."""
-        return self._scores(history)[0]
+        return self._score(history, _history_key(history))[0]
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -487,49 +510,80 @@ class EaseSeqRecommender:
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores, _ = self._scores(history)
-        seen = self.table.rows_of(history.item_ids)[0] if exclude_seen else None
-        return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates)
+        scores, scoring, base = self._score(history, _history_key(history))
+        seen = scoring.rows if exclude_seen else None  # every rated movie the model knows, once
+        allowed = None
+        if candidates is None and 0 < n and scoring.links < _SPARSE_SELECTION * len(self.table):
+            allowed = self._contenders(scores, base, seen, n)
+        return top_n(self.table, scores, n, exclude_rows=seen, candidates=candidates, allowed=allowed)
+
+    def _contenders(self, scores: np.ndarray, base: np.ndarray | float, seen: np.ndarray | None, n: int) -> np.ndarray:
+        """The rows that can be among the ``n`` best (a mask), so the selection sorts those, not the catalogue.
+
+        A movie none of the rated movies links to scores its popularity prior exactly (``base``), which grows with
+        its training rating count, the first key of the fallback order that breaks ties: among those movies the
+        fallback order is the score order. So the contenders are every movie the links moved off its prior, and the
+        first ``n`` of the others in fallback order that are not excluded.
+        """
+        plain: np.ndarray = np.asarray(scores == base)
+        allowed: np.ndarray = ~plain
+        if seen is not None and len(seen):
+            plain[seen] = False
+        order = self._fallback_order()
+        allowed[order[np.flatnonzero(plain[order])[:n]]] = True
+        return allowed
+
+    def _fallback_order(self) -> np.ndarray:
+        """Rows by ``fallback_rank``, best first: fixed for a fitted model."""
+        found = self._order_cache
+        if found is None:
+            found = self._order_cache = np.argsort(self.table.fallback_rank, kind="stable")
+        return found
 
     def reasons(self, history: UserHistory, item_ids: np.ndarray, genre: str | None = None) -> list[Reason]:
-        """The rated movie that contributed most to each item (``explain``); popularity where none did."""
-        return reasons_from_sources(history, self.explain(history, item_ids))
+        """The rated movie that contributed most to each item (``explain``), with the user's rating of it;
+        popularity where none did."""
+        scoring = self._scoring(history)
+        sources = self._sources(scoring, np.asarray(item_ids, dtype=np.int64).reshape(-1))
+        rated, ratings = self.table.ids[scoring.rows].tolist(), scoring.ratings.tolist()
+        return [Reason() if index is None else Reason(rated=rated[index], rating=ratings[index]) for index in sources]
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
         """For each item, the rated movie whose weighted neighbour link contributed most to its score.
 
-        Reads only the links from the rated movies to ``item_ids``; the score scales come from the
-        ``recommend`` just made for the same history (remembered briefly), so nothing is scored twice.
+        Reads only the links from the rated movies to ``item_ids``, in the model rows and with the score scales of
+        the ``recommend`` just made for the same history (remembered briefly), so nothing is sliced or scored twice.
         """
-        item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
-        if len(item_ids) == 0:
-            return []
-        cfg = self.config
-        table = self.table
-        rows, w_ease, w_seq, w_long = self._weights(history)
-        targets, known = table.rows_of(item_ids)
+        scoring = self._scoring(history)
+        sources = self._sources(scoring, np.asarray(item_ids, dtype=np.int64).reshape(-1))
+        ids = self.table.ids
+        return [None if index is None else int(ids[scoring.rows[index]]) for index in sources]
+
+    def _sources(self, scoring: _Scoring, item_ids: np.ndarray) -> list[int | None]:
+        """Per item, the index (into ``scoring.rows``) of the rated movie that contributed most, None if none did."""
         result: list[int | None] = [None] * len(item_ids)
-        if len(rows) == 0 or len(targets) == 0:
+        if len(item_ids) == 0:
             return result
-        ease_norm, seq_norm, long_norm = self._norms(history)
-        contribution = np.zeros((len(rows), len(targets)))
-        if ease_norm > 0 or long_norm > 0:
-            block = _links(self._ease, rows, targets)
+        cfg = self.config
+        targets, known = self.table.rows_of(item_ids)
+        if len(scoring.rows) == 0 or len(targets) == 0:
+            return result
+        ease_norm, seq_norm, long_norm = scoring.norms
+        contribution = np.zeros((len(scoring.rows), len(targets)))
+        if (ease_norm > 0 or long_norm > 0) and scoring.ease_rows is not None:
+            block = scoring.block("ease", targets)
             if ease_norm > 0:
-                contribution += cfg.ease_weight / ease_norm * w_ease[:, None] * block
+                contribution += cfg.ease_weight / ease_norm * scoring.w_ease[:, None] * block
             if long_norm > 0:
-                contribution += cfg.long_weight / long_norm * w_long[:, None] * block
-        if seq_norm > 0:
-            block = _links(self._seq, rows, targets)
-            contribution += cfg.seq_weight / seq_norm * w_seq[:, None] * block
+                contribution += cfg.long_weight / long_norm * scoring.w_long[:, None] * block
+        if seq_norm > 0 and scoring.seq_rows is not None:
+            block = scoring.block("seq", targets)
+            contribution += cfg.seq_weight / seq_norm * scoring.w_seq[:, None] * block
         best = contribution.argmax(axis=0)
         best_value = contribution[best, np.arange(len(targets))]
-        history_ids = table.ids[rows]
-        for slot, (index, value) in zip(
-            np.flatnonzero(known).tolist(), zip(best, best_value, strict=True), strict=True
-        ):
+        for slot, index, value in zip(np.flatnonzero(known).tolist(), best.tolist(), best_value.tolist(), strict=True):
             if value > 0:
-                result[slot] = int(history_ids[index])
+                result[slot] = index
         return result
 
     def predict_ratings(self, history: UserHistory, item_ids: np.ndarray) -> np.ndarray:
@@ -539,17 +593,19 @@ class EaseSeqRecommender:
         mean minus ``mu`` shrunk as if it had ``ITEM_SHRINK`` more ratings at ``mu``; the user's offset, the
         history's ratings minus their items' baselines, shrunk by ``USER_SHRINK``; then the EASE links from the
         rated movies to the item, weighting the history's residuals (``sum w r / (sum |w| + NEIGHBOUR_SHRINK)``).
-        Clipped to 1-10. Unknown items get ``mu`` plus the user's offset. Costs one slice of the EASE rows of
-        the history (no scoring of the whole catalogue).
+        Clipped to 1-10. Unknown items get ``mu`` plus the user's offset. Reads the EASE rows of the history the
+        scoring already sliced (and the same links ``explain`` read); ``mu`` and the item offsets are the model's,
+        computed once.
         """
         table = self.table
         item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
-        counts = table.rating_count.astype(np.float64)
-        total = float(counts.sum())
-        mu = float((table.rating_mean * counts).sum() / total) if total > 0 else 5.5
-        item_offset = counts * (table.rating_mean - mu) / (counts + ITEM_SHRINK)
-        history = history.latest_per_item()
-        rows, known = table.rows_of(history.item_ids)
+        mu, item_offset = self._baseline()
+        scoring = self._remembered(history)
+        if scoring is not None:
+            history, rows, known = scoring.latest, scoring.rows, scoring.known
+        else:
+            history = history.latest_per_item()
+            rows, known = table.rows_of(history.item_ids)
         ratings = history.ratings.astype(np.float64)
         offsets = np.zeros(len(history))
         offsets[known] = item_offset[rows]
@@ -559,30 +615,35 @@ class EaseSeqRecommender:
         out[target_known] += item_offset[targets]
         if len(rows) and len(targets) and self._ease is not None and self._ease.nnz:
             residual = ratings[known] - mu - user_offset - item_offset[rows]
-            links = _links(self._ease, rows, targets)
+            if scoring is not None and scoring.ease_rows is not None:
+                links = scoring.block("ease", targets)
+            else:  # not scored just now, or scored without its EASE part: read the links alone
+                links = _links(self._ease[rows], targets)
             weight = np.abs(links).sum(axis=0) + NEIGHBOUR_SHRINK
             out[target_known] += (links * residual[:, None]).sum(axis=0) / weight
         clipped: np.ndarray = np.clip(out, 1.0, 10.0)
         return clipped
 
-    def _norms(self, history: UserHistory) -> tuple[float, float, float]:
-        """The recent EASE, sequential and long-term score scales of ``history`` (remembered from scoring, else
-        scored now)."""
-        key = _history_key(history)
-        with self._norms_lock:
-            found = self._recent_norms.get(key)
-        if found is not None:
-            return found
-        _, parts = self._scores(history)
-        return parts["ease_norm"], parts["seq_norm"], parts["long_norm"]
+    def _baseline(self) -> tuple[float, np.ndarray]:
+        """``predict_ratings``'s training mean and shrunk item offsets (one per item): fixed for a fitted model."""
+        found = self._baseline_cache
+        if found is None:
+            table = self.table
+            counts = table.rating_count.astype(np.float64)
+            total = float(counts.sum())
+            mu = float((table.rating_mean * counts).sum() / total) if total > 0 else 5.5
+            found = self._baseline_cache = (mu, counts * (table.rating_mean - mu) / (counts + ITEM_SHRINK))
+        return found
 
-    def _remember_norms(self, history: UserHistory, norms: tuple[float, float, float]) -> None:
-        key = _history_key(history)
-        with self._norms_lock:
-            self._recent_norms[key] = norms
-            self._recent_norms.move_to_end(key)
-            while len(self._recent_norms) > _RECENT_NORMS:
-                self._recent_norms.popitem(last=False)
+    def _remember(self, key: bytes, scoring: _Scoring) -> None:
+        """Keep the latest scorings, at most ``_RECENT_SCORINGS`` and ``_RECENT_LINKS`` model links in all."""
+        with self._recent_lock:
+            self._recent.pop(key, None)
+            self._recent[key] = scoring
+            links = sum(s.links for s in self._recent.values())
+            while len(self._recent) > 1 and (len(self._recent) > _RECENT_SCORINGS or links > _RECENT_LINKS):
+                _, dropped = self._recent.popitem(last=False)
+                links -= dropped.links
 
     def similar_items(self, item_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Movies linked to ``item_id`` (as if a user had rated only it); by genre when it has no links."""
@@ -655,7 +716,48 @@ ITEM_SHRINK = 5.0
 USER_SHRINK = 3.0
 NEIGHBOUR_SHRINK = 0.1
 
-_RECENT_NORMS = 256  # histories whose score scales are remembered between recommend and explain
+# Scorings remembered between recommend and explain/reasons/predict_ratings of the same history (one request's calls,
+# a few requests at once): at most this many, holding at most this many model links in all (8 bytes each: 8 MB; a
+# 2,000-rating history reads ~460k). One evicted early is scored again when asked for: the same answer, more CPU.
+_RECENT_SCORINGS = 8
+# recommend sorts only the movies that can make the list when the history's links touch fewer than this share of the
+# catalogue (short histories); past it, the whole catalogue is cheaper than finding them
+_SPARSE_SELECTION = 0.25
+_RECENT_LINKS = 1_000_000
+
+
+@dataclass(slots=True)
+class _Scoring:
+    """What scoring one history read: the rows of its rated movies the model knows (latest rating per movie), their
+    ratings and weights, the score scales, and those rows of the EASE and sequential matrices (None when the part was
+    not scored). ``block`` gives the links from these rows to a few target rows, remembered for the last targets."""
+
+    latest: UserHistory  # the history, latest rating per movie
+    known: np.ndarray  # which of its movies the model knows
+    rows: np.ndarray
+    ratings: np.ndarray
+    w_ease: np.ndarray
+    w_seq: np.ndarray
+    w_long: np.ndarray
+    norms: tuple[float, float, float]  # recent EASE, sequential, long-term
+    ease_rows: sp.csr_matrix | None
+    seq_rows: sp.csr_matrix | None
+    blocks: dict[str, tuple[bytes, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def links(self) -> int:
+        return sum(m.nnz for m in (self.ease_rows, self.seq_rows) if m is not None)
+
+    def block(self, part: str, targets: np.ndarray) -> np.ndarray:
+        matrix = self.ease_rows if part == "ease" else self.seq_rows
+        assert matrix is not None
+        key = targets.tobytes()
+        found = self.blocks.get(part)
+        if found is not None and found[0] == key:
+            return found[1]
+        block = _links(matrix, targets)
+        self.blocks[part] = (key, block)
+        return block
 
 
 def _history_key(history: UserHistory) -> bytes:
@@ -666,17 +768,17 @@ def _history_key(history: UserHistory) -> bytes:
     return digest.digest()
 
 
-def _links(matrix: sp.csr_matrix, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """``matrix[rows][:, targets]`` as a dense float64 array, by one pass over the rows' entries."""
+def _links(sub: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
+    """``sub[:, targets]`` as a dense float64 array (one row per row of ``sub``), by one pass over its entries."""
     wanted, inverse = np.unique(targets, return_inverse=True)
-    slot = np.full(matrix.shape[1], -1, dtype=np.int64)
-    slot[wanted] = np.arange(len(wanted))
-    sub = matrix[rows]
+    kind = np.int8 if len(wanted) < 128 else np.int32  # a small table: the pass over the entries stays in cache
+    slot = np.full(sub.shape[1], -1, dtype=kind)
+    slot[wanted] = np.arange(len(wanted), dtype=kind)
     found = slot[sub.indices]
-    keep = found >= 0
-    row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
-    out = np.zeros((len(rows), len(wanted)))
-    out[row_of[keep], found[keep]] = sub.data[keep]
+    hits = np.flatnonzero(found >= 0)
+    row_of = np.searchsorted(sub.indptr, hits, side="right") - 1
+    out = np.zeros((sub.shape[0], len(wanted)))
+    out[row_of, found[hits]] = sub.data[hits]
     return out[:, inverse]
 
 
