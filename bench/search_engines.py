@@ -196,7 +196,7 @@ def serve(engine: str, path: Path, queries_file: Path, rounds: int) -> dict[str,
                 found.append((time.perf_counter() - t0) * 1000)
     after = memory_kib()
     # Tantivy walks each segment's term dictionary once per prefix and typo clause: the count explains the query cost
-    segments = int(index._searcher().num_segments) if engine == "tantivy" else 0  # type: ignore[attr-defined]
+    segments = index.segments() if engine == "tantivy" else 0  # type: ignore[attr-defined]
     index.close()
     return {
         "segments": segments,

@@ -11,6 +11,7 @@ from movierec import metrics
 from movierec.domain.errors import Unavailable
 from movierec.files import write_private
 from movierec.log import get_logger
+from movierec.search.port import COMPACT_AFTER_WRITES
 from movierec.services import models as model_store
 from movierec.wiring import Container
 
@@ -25,6 +26,7 @@ class IndexerWorker:
         container: Container,
         relay_every_seconds: float = 1.0,
         metrics_every_seconds: float = 5.0,
+        compact_after: int = COMPACT_AFTER_WRITES,
         **indexer_options: object,
     ) -> None:
         self.container = container
@@ -34,15 +36,34 @@ class IndexerWorker:
         self._thread: threading.Thread | None = None
         self._relayed_at = 0.0
         self._measured_at = float("-inf")
+        self.compact_after = compact_after
+        self._written = 0  # movies indexed since the last compaction
 
     def step(self) -> int:
         if time.monotonic() - self._relayed_at >= self.relay_every:
             self.container.relay.drain_or_warn()
             self._relayed_at = time.monotonic()
         indexed = self.indexer.run_once()
+        self._written += indexed
+        if indexed == 0 and self._written >= self.compact_after:
+            self.compact()
         if time.monotonic() - self._measured_at >= self.metrics_every:
             self.measure()
         return indexed
+
+    def compact(self) -> None:
+        """Once a burst of writes is over (nothing came in this round), merge what it left in the index: searches
+        keep being answered from the old segments meanwhile. A failure is logged and tried after the next burst."""
+        written, self._written = self._written, 0
+        started = time.monotonic()
+        try:
+            segments = self.container.index.compact()
+        except Unavailable as exc:
+            log.warning("search.compact_failed", error=str(exc))
+            return
+        log.info(
+            "search.compacted", movies_written=written, segments=segments, seconds=round(time.monotonic() - started, 1)
+        )
 
     def measure(self) -> None:
         """Outbox depth and consumer lag for /metrics: asked here, in the indexer's thread, which owns the consumer

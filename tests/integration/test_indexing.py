@@ -14,6 +14,7 @@ from movierec.runtime import IndexerWorker
 from movierec.search.embedded import EmbeddedMovieIndex
 from movierec.search.port import SearchQuery
 from movierec.services.publishing import OutboxRelay
+from movierec.services.reconcile import reconcile
 from movierec.settings import Settings
 from movierec.wiring import Container, build_container
 from tests.conftest import index_everything
@@ -170,3 +171,33 @@ def test_worker_batches(container: Container, batch_size: int) -> None:
         worker.step()
     assert container.index.count() == 20
     assert worker.indexer.stats.batches >= -(-20 // batch_size)
+
+
+def test_the_worker_compacts_the_index_once_a_burst_of_writes_is_over(container: Container) -> None:
+    index = container.index
+    assert isinstance(index, EmbeddedMovieIndex)  # the embedded defaults
+    container.catalogue.upsert(drafts(30))
+    worker = IndexerWorker(container, relay_every_seconds=0.0, batch_size=5, batch_seconds=0.01, compact_after=25)
+    while index.count() < 30:  # five movies a commit: a segment each, as a first load leaves them
+        worker.step()
+        assert index.segments() > 1 or index.count() < 10  # nothing is compacted while movies keep coming
+    assert worker.step() == 0  # the burst is over: this round found nothing, and compacted
+    assert index.segments() == 1
+    assert index.count() == 30 and container.search.search("film number 29", None, 5, 0).movies[0].title == (
+        "Film number 29"
+    )
+    container.catalogue.upsert(drafts(3, prefix="later"))
+    for _ in range(20):
+        worker.step()
+    assert index.count() == 33 and index.segments() > 1  # a few writes later: under the threshold, left as they are
+
+
+def test_a_rebuild_from_the_database_compacts_what_it_wrote(container: Container) -> None:
+    index = container.index
+    assert isinstance(index, EmbeddedMovieIndex)
+    container.catalogue.upsert(drafts(40))
+    report = reconcile(container.store, index, batch_size=7, compact_after=40)
+    assert report.repaired and index.count() == 40 and index.segments() == 1
+    container.catalogue.upsert(drafts(5, prefix="more"))
+    reconcile(container.store, index, batch_size=2, compact_after=40)
+    assert index.count() == 45 and index.segments() > 1  # a small repair is not a burst

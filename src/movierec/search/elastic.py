@@ -252,6 +252,10 @@ class ElasticMovieIndex:
         self.drop()
         self.ensure_index()
 
+    def compact(self) -> None:
+        """Nothing to do: Elasticsearch merges segments itself, in the background, by its merge policy."""
+        return None
+
     @_surface_errors
     def drop(self) -> None:
         """Delete the alias, every index behind it and any concrete index named like the alias (tests, teardown)."""

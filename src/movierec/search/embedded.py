@@ -253,6 +253,10 @@ class EmbeddedMovieIndex:
                 raise SearchUnavailable(f"embedded search compaction failed: {exc}") from exc
             finally:
                 writer.wait_merging_threads()
+        return self.segments()
+
+    def segments(self) -> int:
+        """How many segments the index has now (each a commit's worth of writes, until merged or compacted)."""
         return int(self._read(lambda searcher: searcher.num_segments))
 
     # -- queries -------------------------------------------------------------------------------------------------

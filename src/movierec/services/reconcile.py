@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from movierec.log import get_logger
-from movierec.search.port import MovieIndex
+from movierec.search.port import COMPACT_AFTER_WRITES, MovieIndex
 from movierec.store.port import Store
 
 log = get_logger(__name__)
@@ -30,7 +30,14 @@ class ReconcileReport:
         return not self.missing and not self.extra
 
 
-def reconcile(store: Store, index: MovieIndex, *, repair: bool = True, batch_size: int = 500) -> ReconcileReport:
+def reconcile(
+    store: Store,
+    index: MovieIndex,
+    *,
+    repair: bool = True,
+    batch_size: int = 500,
+    compact_after: int = COMPACT_AFTER_WRITES,
+) -> ReconcileReport:
     with store.uow() as uow:
         database_ids = set(uow.movies.all_ids())
     index_ids = index.ids()
@@ -48,6 +55,8 @@ def reconcile(store: Store, index: MovieIndex, *, repair: bool = True, batch_siz
         if report.extra:
             index.delete_movies(report.extra)
         report.repaired = True
+        if len(report.missing) + len(report.extra) >= compact_after:
+            index.compact()  # a rebuild is a burst of writes: merge what it left, as the indexer does after one
     log.info(
         "reconcile.done",
         in_database=report.in_database,
