@@ -174,6 +174,7 @@ def test_bulk_write_and_array_reads_round_trip_many_ratings(store: Store, movies
     micros = rng.integers(0, 2_000_000_000_000_000, size=n)
     with store.uow() as uow:
         assert uow.ratings.import_many(user_ids, movie_ids, values, micros) == n
+        uow.ratings.finish_import()
         uow.commit()
     with store.uow() as uow:
         got_users, got_movies, got_values, got_times = uow.ratings.all_interactions()
