@@ -214,6 +214,12 @@ def import_ratings(csv_file: Path, source: str, stars: bool) -> None:
 
     A bad row refuses the whole file, naming its line; nothing is written. Re-running is harmless: a pair keeps
     its rating unless the file's is more recent.
+
+    On PostgreSQL, a file of 100,000 ratings or more, going into a table that holds no more ratings than the
+    file's first chunk (500,000, or the whole file if smaller), is loaded as pg_restore does (indexes and
+    foreign keys rebuilt once at the end): the ratings, users and movies tables are locked until it commits,
+    so the API waits meanwhile (and answers 503 after its lock timeout). Other imports are written row by row
+    beside the API.
     """
     from sqlalchemy.exc import IntegrityError
 

@@ -18,6 +18,10 @@ A bad row (missing value, rating out of range, a timestamp that is not a number)
 the line it is on; nothing is written. Re-running an import is harmless: a (user, movie) pair keeps its rating
 unless the file's is more recent; within a file the most recent rating of a pair wins (the first among equal
 times).
+
+The next chunk is read and validated in a thread while the current one is written. On PostgreSQL an import whose
+first chunk is large and at least the size of the table is a bulk load (``RatingRepository.import_many``): it
+locks ``ratings``, ``users`` and ``movies`` until it commits.
 """
 
 from __future__ import annotations
