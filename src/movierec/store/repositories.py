@@ -561,19 +561,31 @@ class RatingRepository:
             return 0
         dialect, cursor = self._raw_cursor()
         try:
+            if not self._import_begun:
+                self._import_begun = True
+                self._begin_bulk_load(dialect, cursor, len(users))
+            if self._bulk is not None:
+                self._bulk.rows += len(users)
             if dialect == "postgresql":
-                if not self._import_begun:
-                    self._import_begun = True
-                    held = _rows_at_most(cursor, len(users)) if len(users) >= BULK_MIN_ROWS else len(users) + 1
-                    if held <= len(users):
-                        self._bulk = _drop_for_bulk_load(cursor, held)
-                        event.listen(self.session, "before_commit", self._refuse_unfinished_bulk_load)
-                if self._bulk is not None:
-                    self._bulk.rows += len(users)
                 return _copy_in_ratings(cursor, users, movies, values, times)
             return _executemany_ratings(cursor, users, movies, values, times)
         finally:
             cursor.close()
+
+    def _begin_bulk_load(self, dialect: str, cursor: Any, rows: int) -> None:
+        """A bulk load when the import's first call brings ``BULK_MIN_ROWS`` or more and the table holds no more."""
+        if rows < BULK_MIN_ROWS:
+            return
+        held = _rows_at_most(cursor, rows, "%s" if dialect == "postgresql" else "?")
+        if held > rows:
+            return
+        if dialect == "postgresql":
+            self._bulk = _drop_for_bulk_load(cursor, held)
+        elif cursor.connection.in_transaction:  # (SQLite runs DDL outside a transaction as its own)
+            self._bulk = _drop_sqlite_indexes(cursor, held)
+        else:
+            return
+        event.listen(self.session, "before_commit", self._refuse_unfinished_bulk_load)
 
     def finish_import(self) -> None:
         """After the last ``import_many`` of the unit of work, before its commit. After a bulk load (PostgreSQL, an
@@ -583,9 +595,13 @@ class RatingRepository:
         bulk, self._bulk = self._bulk, None
         if bulk is None:
             return
-        _, cursor = self._raw_cursor()
+        dialect, cursor = self._raw_cursor()
         try:
-            _rebuild_after_bulk_load(cursor, bulk)
+            if dialect == "postgresql":
+                _rebuild_after_bulk_load(cursor, bulk)
+            else:
+                for statement in bulk.indexes:
+                    cursor.execute(statement)
         finally:
             cursor.close()
 
@@ -761,10 +777,24 @@ class _BulkLoad:
     rows: int = field(default=0)
 
 
-def _rows_at_most(cursor: Any, limit: int) -> int:
+def _rows_at_most(cursor: Any, limit: int, placeholder: str) -> int:
     """How many ratings the table holds, counted up to ``limit + 1`` (reads at most that many index entries)."""
-    cursor.execute("SELECT count(*) FROM (SELECT 1 FROM ratings LIMIT %s) AS held", (limit + 1,))
+    cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM ratings LIMIT {placeholder}) AS held", (limit + 1,))
     return int(cursor.fetchone()[0])
+
+
+def _drop_sqlite_indexes(cursor: Any, rows: int) -> _BulkLoad:
+    """SQLite's bulk load: the secondary indexes dropped inside the import's transaction and built once at its
+    end (their foreign keys stay: SQLite checks one by a lookup in the parent's primary key). SQLite has one
+    writer, which the import is already, and readers keep reading the last commit, indexes included: no
+    reader waits longer than without it."""
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ratings' AND sql IS NOT NULL"
+    )
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return _BulkLoad([str(statement) for _, statement in indexes], [], rows)
 
 
 def _drop_for_bulk_load(cursor: Any, rows: int) -> _BulkLoad:
