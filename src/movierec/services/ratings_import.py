@@ -19,8 +19,8 @@ the line it is on; nothing is written. Re-running an import is harmless: a (user
 unless the file's is more recent; within a file the most recent rating of a pair wins (the first among equal
 times).
 
-The next chunk is read and validated in a thread while the current one is written. On PostgreSQL an import whose
-first chunk is large and at least the size of the table is a bulk load (``RatingRepository.import_many``): it
+The next chunk is read and validated in a thread while the current one is written. An import whose first chunk
+is large and at least the size of the table is a bulk load (``RatingRepository.import_many``); on PostgreSQL it
 locks ``ratings``, ``users`` and ``movies`` until it commits.
 """
 

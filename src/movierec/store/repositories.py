@@ -548,8 +548,8 @@ class RatingRepository:
         times). Users and movies must exist and ratings be within 1-10: the caller validates. Call
         ``finish_import`` once after the last of an import's calls, before committing.
 
-        On PostgreSQL an import whose first call brings at least ``BULK_MIN_ROWS`` ratings, and at least as many as
-        the table holds, is a bulk load: see ``_drop_for_bulk_load``.
+        An import whose first call brings at least ``BULK_MIN_ROWS`` ratings, and at least as many as the table
+        holds, is a bulk load: see ``_drop_for_bulk_load`` (PostgreSQL) and ``_drop_sqlite_indexes``.
         """
         users, movies, values, times = _latest_of_each_pair(
             np.asarray(user_ids, dtype=np.int64),
@@ -588,8 +588,8 @@ class RatingRepository:
         event.listen(self.session, "before_commit", self._refuse_unfinished_bulk_load)
 
     def finish_import(self) -> None:
-        """After the last ``import_many`` of the unit of work, before its commit. After a bulk load (PostgreSQL, an
-        import at least as large as the table it goes into) it rebuilds the secondary indexes and re-adds the
+        """After the last ``import_many`` of the unit of work, before its commit. After a bulk load (an import at
+        least as large as the table it goes into) it builds the secondary indexes and, on PostgreSQL, re-adds the
         foreign keys, each checked by one join over the table; a rating of a user or movie that does not exist
         raises ``InvalidInput`` naming it (and the unit of work rolls back). Otherwise it does nothing."""
         bulk, self._bulk = self._bulk, None
