@@ -760,7 +760,7 @@ def _copy_in_ratings(cursor: Any, users: np.ndarray, movies: np.ndarray, values:
     return written
 
 
-# An import at least this large, into a table holding at most as many ratings, is a bulk load on PostgreSQL.
+# An import at least this large, into a table holding at most as many ratings, is a bulk load (both databases).
 BULK_MIN_ROWS = 100_000
 # Budget of the rebuild statements of a bulk load per rating in the table (measured: ~2 us; the connection's
 # own statement timeout is sized for the serving queries).
