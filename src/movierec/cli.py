@@ -214,6 +214,12 @@ def import_ratings(csv_file: Path, source: str, stars: bool) -> None:
 
     A bad row refuses the whole file, naming its line; nothing is written. Re-running is harmless: a pair keeps
     its rating unless the file's is more recent.
+
+    A file of 100,000 ratings or more, going into a table that holds no more ratings than the file's first
+    chunk (500,000, or the whole file if smaller), is loaded as pg_restore does: secondary indexes (and on
+    PostgreSQL foreign keys) rebuilt once at the end. On PostgreSQL that locks the ratings, users and movies
+    tables until it commits, so the API waits meanwhile (and answers 503 after its lock timeout); other imports
+    are written row by row beside the API. SQLite has one writer either way; its readers are not held up.
     """
     from sqlalchemy.exc import IntegrityError
 

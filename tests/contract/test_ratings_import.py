@@ -4,20 +4,25 @@ array reads it feeds (every rating for training, one user's history for serving)
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from movierec.cli import main
 from movierec.domain.errors import InvalidInput
 from movierec.domain.movies import MovieDraft
 from movierec.services.ratings_import import import_csv
-from movierec.store import migrate
+from movierec.store import migrate, repositories
 from movierec.store.database import create_db_engine
 from movierec.store.port import Store
 from movierec.store.uow import SqlStore
+from tests.contract.conftest import database_url
 
 
 @pytest.fixture
@@ -174,6 +179,7 @@ def test_bulk_write_and_array_reads_round_trip_many_ratings(store: Store, movies
     micros = rng.integers(0, 2_000_000_000_000_000, size=n)
     with store.uow() as uow:
         assert uow.ratings.import_many(user_ids, movie_ids, values, micros) == n
+        uow.ratings.finish_import()
         uow.commit()
     with store.uow() as uow:
         got_users, got_movies, got_values, got_times = uow.ratings.all_interactions()
@@ -224,3 +230,189 @@ def test_import_ratings_command(tmp_path: Path) -> None:
     with store.uow() as uow:
         assert uow.ratings.count() == 1
     store.dispose()
+
+
+# ------------------------------------------------------------------ PostgreSQL bulk loads and concurrent ratings
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[SqlStore]:
+    with database_url("postgres", tmp_path) as url:
+        built = SqlStore(create_db_engine(url))
+        try:
+            migrate.upgrade(built.engine)
+            yield built
+        finally:
+            built.dispose()
+
+
+@pytest.fixture
+def bulk_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk load from two ratings on (instead of 100,000), so small files take that path."""
+    monkeypatch.setattr(repositories, "BULK_MIN_ROWS", 2)
+
+
+def ratings_schema(store: Store) -> set[tuple[str, str]]:
+    """The secondary indexes and constraints of ``ratings``, as the database describes them."""
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as connection:
+        if store.dialect == "sqlite":
+            rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'ratings'"))
+            return {(str(a), str(b)) for a, b in rows}
+        indexes = connection.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ratings'"))
+        constraints = connection.execute(
+            text("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'ratings'::regclass")
+        )
+        return {(str(a), str(b)) for a, b in [*indexes, *constraints]}
+
+
+def catalogue(store: Store, count: int) -> list[int]:
+    with store.uow() as uow:
+        outcomes = uow.movies.upsert_many([MovieDraft(f"movielens:{n}", f"Film {n}", 2000) for n in range(count)])
+        uow.commit()
+    return [o.movie_id for o in outcomes]
+
+
+@pytest.mark.sql_only("indexes dropped and rebuilt")
+@pytest.mark.usefixtures("bulk_from_two")
+def test_a_bulk_load_rebuilds_what_it_dropped_and_keeps_newer_wins(store: Store, tmp_path: Path) -> None:
+    catalogue(store, 3)
+    schema = ratings_schema(store)
+    assert {"ix_ratings_movie_id", "ix_ratings_user_rated_at"} <= {name for name, _ in schema}
+    first = write(tmp_path, "user,movie,rating,timestamp\na,movielens:0,6,100\n")  # one rating: not a bulk load
+    assert import_csv(store, first).written == 1
+    later = write(
+        tmp_path,
+        "user,movie,rating,timestamp\na,movielens:0,9,50\na,movielens:1,2,50\nb,movielens:2,4,10\n",
+        "later.csv",
+    )  # three ratings into a table of one: a bulk load, with an older re-rating of the stored one
+    assert import_csv(store, later).written == 2
+    assert ratings_schema(store) == schema
+    assert {(r[0], r[2]) for r in ratings_of(store)} == {("csv-a", 6), ("csv-a", 2), ("csv-b", 4)}
+
+
+@pytest.mark.sql_only("indexes dropped and rebuilt")
+@pytest.mark.usefixtures("bulk_from_two")
+def test_a_bulk_load_refused_in_a_later_chunk_leaves_the_table_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from movierec.services import ratings_import
+
+    monkeypatch.setattr(ratings_import, "CHUNK_ROWS", 2)
+    catalogue(store, 2)
+    schema = ratings_schema(store)
+    path = write(tmp_path, "user,movie,rating\na,movielens:0,7\nb,movielens:1,7\nc,movielens:1,7\nd,movielens:1,0\n")
+    with pytest.raises(InvalidInput, match="line 5: rating '0'"):
+        import_csv(store, path)
+    assert ratings_schema(store) == schema
+    with store.uow() as uow:
+        assert uow.ratings.count() == 0 and uow.users.count() == 0
+
+
+@pytest.mark.usefixtures("bulk_from_two")
+def test_a_bulk_load_checks_its_foreign_keys_once_and_names_a_bad_row(pg_store: SqlStore) -> None:
+    (movie,) = catalogue(pg_store, 1)
+    schema = ratings_schema(pg_store)
+    with pg_store.uow() as uow:
+        (user,) = uow.users.ensure_external(["t:1"]).values()
+        uow.commit()
+    with pg_store.uow() as uow, pytest.raises(InvalidInput, match=rf"movie_id\)=\({movie + 1000}\)"):
+        uow.ratings.import_many(np.array([user, user]), np.array([movie, movie + 1000]), np.array([5, 5]), np.zeros(2))
+        uow.ratings.finish_import()  # the per-row triggers were dropped: the join at the end finds it
+    assert ratings_schema(pg_store) == schema
+    with pg_store.uow() as uow:
+        assert uow.ratings.count() == 0
+
+
+@pytest.mark.usefixtures("bulk_from_two")
+def test_a_bulk_load_is_not_committed_without_its_rebuild(pg_store: SqlStore) -> None:
+    movies = catalogue(pg_store, 2)
+    schema = ratings_schema(pg_store)
+    with pg_store.uow() as uow:
+        (user,) = uow.users.ensure_external(["t:1"]).values()
+        uow.commit()
+    with pg_store.uow() as uow, pytest.raises(RuntimeError, match="finish_import"):
+        uow.ratings.import_many(np.array([user, user]), np.array(movies), np.array([5, 5]), np.zeros(2))
+        uow.commit()
+    assert ratings_schema(pg_store) == schema
+
+
+def _import_while_rating(store: Store, concurrent_user: int, movies: list[int], waiting: Callable[[], bool]) -> bool:
+    """Import two ratings of user ``t:1`` (movies[0] at time 100, movies[1] at time 100) in an open unit of work;
+    meanwhile another thread rates movies[0] for ``concurrent_user`` at time 200 through ``upsert``, as the API
+    does. The import commits once ``waiting()`` says the other write waits for it. True when that write was
+    acknowledged."""
+    acknowledged = threading.Event()
+    failed: list[BaseException] = []
+
+    def rate() -> None:
+        try:
+            with store.uow() as uow:
+                moment = dt.datetime.fromtimestamp(200, dt.UTC)
+                uow.ratings.upsert(concurrent_user, movies[0], 3, moment)
+                uow.commit()
+            acknowledged.set()
+        except BaseException as exc:  # raised in the test below
+            failed.append(exc)
+
+    with store.uow() as uow:
+        (user,) = uow.users.ensure_external(["t:1"]).values()
+        users = np.array([user, user, concurrent_user])
+        micros = np.array([100, 100, 100]) * 1_000_000
+        assert uow.ratings.import_many(users, np.array([*movies, movies[0]]), np.array([8, 8, 8]), micros) == 3
+        rater = threading.Thread(target=rate)
+        rater.start()
+        deadline = time.monotonic() + 60
+        while not waiting() and not acknowledged.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        uow.ratings.finish_import()
+        uow.commit()
+    rater.join(timeout=60)
+    if failed:
+        raise failed[0]
+    return acknowledged.is_set()
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk-load", "row-by-row"])
+def test_a_rating_written_during_a_postgres_import_is_not_lost(
+    pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    monkeypatch.setattr(repositories, "BULK_MIN_ROWS", 2 if bulk else 10**9)
+    movies = catalogue(pg_store, 2)
+    with pg_store.uow() as uow:
+        dora = uow.users.add("dora", "hash").id
+        uow.commit()
+
+    def waiting() -> bool:  # the other write waits for a lock the import holds
+        with pg_store.engine.connect() as connection:
+            return bool(
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar()
+            )
+
+    assert _import_while_rating(pg_store, dora, movies, waiting)
+    found = ratings_of(pg_store)
+    assert ("dora", movies[0], 3, 200.0) in found  # the API's later rating won over the imported one
+    assert {("t-1", movies[0], 8, 100.0), ("t-1", movies[1], 8, 100.0)} <= found
+
+
+def test_a_rating_written_during_a_sqlite_import_is_not_lost(tmp_path: Path) -> None:
+    with database_url("sqlite", tmp_path) as url:
+        store = SqlStore(create_db_engine(url, timeout=60))
+        migrate.upgrade(store.engine)
+        movies = catalogue(store, 2)
+        with store.uow() as uow:
+            dora = uow.users.add("dora", "hash").id
+            uow.commit()
+        # SQLite has one writer: the other write waits for the import's commit (up to its busy timeout), which
+        # comes half a second after it started (however late it really starts waiting, it writes after the import)
+        started = time.monotonic()
+        assert _import_while_rating(store, dora, movies, lambda: time.monotonic() > started + 0.5)
+        found = ratings_of(store)
+        store.dispose()
+    assert ("dora", movies[0], 3, 200.0) in found
+    assert {("t-1", movies[0], 8, 100.0), ("t-1", movies[1], 8, 100.0)} <= found

@@ -18,14 +18,22 @@ A bad row (missing value, rating out of range, a timestamp that is not a number)
 the line it is on; nothing is written. Re-running an import is harmless: a (user, movie) pair keeps its rating
 unless the file's is more recent; within a file the most recent rating of a pair wins (the first among equal
 times).
+
+The next chunk is read and validated in a thread while the current one is written. An import whose first chunk
+is large and at least the size of the table is a bulk load (``RatingRepository.import_many``); on PostgreSQL it
+locks ``ratings``, ``users`` and ``movies`` until it commits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -100,7 +108,8 @@ class _Importer:
             found = self.uow.movies.ids_by_external_key(missing)
             self.movie_ids.update({k: found.get(k, -1) for k in missing})
         if len(keys):
-            out[~numeric] = pd.Series(keys).map(self.movie_ids).to_numpy(dtype=np.int64)
+            codes, uniques = pd.factorize(keys)  # map each distinct key once, then gather
+            out[~numeric] = np.array([self.movie_ids[k] for k in uniques], dtype=np.int64)[codes]
         return out
 
     def write(self, batch: RatingBatch) -> None:
@@ -122,6 +131,48 @@ class _Importer:
         report.written += self.uow.ratings.import_many(users, movies[keep], batch.ratings[keep], batch.micros[keep])
 
 
+_DONE = object()
+
+
+def _read_ahead(batches: Iterator[RatingBatch]) -> Generator[RatingBatch]:
+    """The batches, the next one read and validated in a thread while the caller writes the current one: the
+    writer mostly waits for the database (psycopg releases the GIL), so parsing the CSV costs no extra time.
+    An error of the reader is raised where its batch would have come; the reader stops when the caller does."""
+    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stopped.is_set():
+                    try:
+                        handoff.put(batch, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stopped.is_set():
+                    return
+            handoff.put(_DONE)
+        except BaseException as exc:  # handed to the caller, raised there
+            handoff.put(exc)
+
+    reader = threading.Thread(target=read, name="ratings-import-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(RatingBatch, item)
+    finally:
+        stopped.set()
+        with contextlib.suppress(queue.Empty):
+            handoff.get_nowait()  # unblock a reader waiting to hand over
+        reader.join()
+
+
 def import_batches(
     store: Store, batches: Iterator[RatingBatch], progress: Callable[[int], None] | None = None
 ) -> ImportReport:
@@ -129,10 +180,12 @@ def import_batches(
     started = time.perf_counter()
     with store.uow() as uow:
         importer = _Importer(uow)
-        for batch in batches:
-            importer.write(batch)
-            if progress is not None:
-                progress(len(batch.ratings))
+        with contextlib.closing(_read_ahead(batches)) as ahead:
+            for batch in ahead:
+                importer.write(batch)
+                if progress is not None:
+                    progress(len(batch.ratings))
+        uow.ratings.finish_import()
         uow.commit()
     importer.report.seconds = time.perf_counter() - started
     return importer.report

@@ -365,6 +365,9 @@ class MemoryRatingRepository(_Repository):
                 written += 1
         return written
 
+    def finish_import(self) -> None:
+        """Nothing to rebuild: the dictionary is complete after every ``import_many``."""
+
     def count(self) -> int:
         return len(self._state.ratings)
 
