@@ -26,6 +26,18 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def migrated_store(kind: str, tmp_path: Path) -> Iterator[SqlStore]:
+    """A fresh database of ``kind``, migrated, as a store; disposed of (and the database removed) afterwards."""
+    with database_url(kind, tmp_path) as url:
+        built = SqlStore(create_db_engine(url))
+        try:
+            migrate.upgrade(built.engine)
+            yield built
+        finally:
+            built.dispose()
+
+
 @pytest.fixture(params=["postgres", "sqlite", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The store contract's subject: a migrated store on each database, and the in-memory store. A test marked
@@ -36,10 +48,5 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             pytest.skip(f"a SQL mechanism: {marker.args[0]}")
         yield MemoryStore()
         return
-    with database_url(request.param, tmp_path) as url:
-        built = SqlStore(create_db_engine(url))
-        try:
-            migrate.upgrade(built.engine)
-            yield built
-        finally:
-            built.dispose()
+    with migrated_store(request.param, tmp_path) as built:
+        yield built

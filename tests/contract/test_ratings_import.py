@@ -22,7 +22,7 @@ from movierec.store import migrate, repositories
 from movierec.store.database import create_db_engine
 from movierec.store.port import Store
 from movierec.store.uow import SqlStore
-from tests.contract.conftest import database_url
+from tests.contract.conftest import database_url, migrated_store
 
 
 @pytest.fixture
@@ -237,13 +237,8 @@ def test_import_ratings_command(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_store(tmp_path: Path) -> Iterator[SqlStore]:
-    with database_url("postgres", tmp_path) as url:
-        built = SqlStore(create_db_engine(url))
-        try:
-            migrate.upgrade(built.engine)
-            yield built
-        finally:
-            built.dispose()
+    with migrated_store("postgres", tmp_path) as built:
+        yield built
 
 
 @pytest.fixture
