@@ -442,7 +442,19 @@ def _line(name: str, db: str, stage: dict[str, Any], detail: str = "") -> str:
     )
 
 
-def run(size: str, *, postgres: bool = True, output_dir: Path | None = None, report: Report = print) -> dict[str, Any]:
+RUN_STAGES = ("catalogue", "import", "read", "train", "ease_seq", "als", "serve")
+
+
+def run(
+    size: str,
+    *,
+    postgres: bool = True,
+    output_dir: Path | None = None,
+    report: Report = print,
+    stages_wanted: Sequence[str] = RUN_STAGES,
+) -> dict[str, Any]:
+    """Every stage in ``stages_wanted`` (all by default; serving needs catalogue, import and train), on SQLite and,
+    with ``postgres``, on a fresh PostgreSQL database; the models are trained once, from SQLite."""
     if size not in SIZES:
         raise BenchError(f"unknown size {size!r}: one of {', '.join(SIZES)}")
     data = generate(size, report)
@@ -462,23 +474,31 @@ def run(size: str, *, postgres: bool = True, output_dir: Path | None = None, rep
                 databases["postgres"] = pg_url
             for db, url in databases.items():
                 base = {"database_url": url, "data": str(data), "models_dir": str(work / "models")}
-                stage = stages[f"catalogue/{db}"] = run_stage("catalogue", base)
-                report(_line("catalogue", db, stage, f"{stage['movies']:,} movies"))
-                stage = stages[f"import/{db}"] = run_stage("import", base)
-                stage["per_s"] = round(stage["ratings"] / stage["import_s"]) if stage["import_s"] else 0
-                report(_line("import", db, stage, f"{stage['ratings']:,} ratings, {stage['per_s']:,} ratings/s"))
-                stage = stages[f"read/{db}"] = run_stage("read", base)
-                report(_line("read", db, stage, f"{stage['ratings']:,} ratings as arrays in {stage['read_s']} s"))
+                if "catalogue" in stages_wanted:
+                    stage = stages[f"catalogue/{db}"] = run_stage("catalogue", base)
+                    report(_line("catalogue", db, stage, f"{stage['movies']:,} movies"))
+                if "import" in stages_wanted:
+                    stage = stages[f"import/{db}"] = run_stage("import", base)
+                    stage["per_s"] = round(stage["ratings"] / stage["import_s"]) if stage["import_s"] else 0
+                    report(_line("import", db, stage, f"{stage['ratings']:,} ratings, {stage['per_s']:,} ratings/s"))
+                if "read" in stages_wanted:
+                    stage = stages[f"read/{db}"] = run_stage("read", base)
+                    report(_line("read", db, stage, f"{stage['ratings']:,} ratings as arrays in {stage['read_s']} s"))
                 if db != "sqlite":
                     continue
-                stage = stages["train"] = run_stage("train", base)
-                files = ", ".join(f"{k} {v} MB" for k, v in stage["model_file_mb"].items())
-                report(_line("train", db, stage, f"every strategy; files: {files}"))
-                stage = stages["ease_seq"] = run_stage("ease_seq", base)
-                report(_line("ease_seq", db, stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
-                stage = stages["als"] = run_stage("als", base)
-                report(_line("implicit_als", db, stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
+                if "train" in stages_wanted:
+                    stage = stages["train"] = run_stage("train", base)
+                    files = ", ".join(f"{k} {v} MB" for k, v in stage["model_file_mb"].items())
+                    report(_line("train", db, stage, f"every strategy; files: {files}"))
+                if "ease_seq" in stages_wanted:
+                    stage = stages["ease_seq"] = run_stage("ease_seq", base)
+                    report(_line("ease_seq", db, stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
+                if "als" in stages_wanted:
+                    stage = stages["als"] = run_stage("als", base)
+                    report(_line("implicit_als", db, stage, f"fit {stage['fit_s']} s, model {stage['model_mb']} MB"))
             for db, url in databases.items():
+                if "serve" not in stages_wanted:
+                    break
                 base = {"database_url": url, "data": str(data), "models_dir": str(work / "models")}
                 stage = stages[f"serve/{db}"] = run_stage("serve", base)
                 latency = "; ".join(
@@ -493,7 +513,8 @@ def run(size: str, *, postgres: bool = True, output_dir: Path | None = None, rep
     results["figures"] = figures(stages)
     for key, value in results["figures"].items():
         report(f"  {key}: {value}")
-    out = (output_dir or DEFAULT_OUTPUT) / f"scale-{size}.json"
+    part = "" if set(RUN_STAGES) <= set(stages_wanted) else "-" + "-".join(s for s in RUN_STAGES if s in stages_wanted)
+    out = (output_dir or DEFAULT_OUTPUT) / f"scale-{size}{part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     report(f"written {out}")
@@ -557,6 +578,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--output-dir", type=Path)
     parser.add_argument("--fit-only", action="store_true", help="only the fitting, from the cached arrays")
+    parser.add_argument(
+        "--stages",
+        default=",".join(RUN_STAGES),
+        help="which stages, comma-separated (serving needs catalogue, import and train): " + ",".join(RUN_STAGES),
+    )
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -572,7 +598,11 @@ def main(argv: list[str] | None = None) -> None:
         if options.fit_only:
             run_fit_only(options.size, output_dir=options.output_dir)
             return
-        run(options.size, postgres=not options.no_postgres, output_dir=options.output_dir)
+        wanted = [part.strip() for part in options.stages.split(",") if part.strip()]
+        unknown = sorted(set(wanted) - set(RUN_STAGES))
+        if unknown:
+            raise BenchError(f"unknown stages {', '.join(unknown)}: choose from {', '.join(RUN_STAGES)}")
+        run(options.size, postgres=not options.no_postgres, output_dir=options.output_dir, stages_wanted=wanted)
     except BenchError as exc:
         sys.stderr.write(f"bench: {exc}\n")
         raise SystemExit(1) from None
