@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,11 @@ class ApiUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.base_url = base_url
+
+
+def shown_genres(genres: Iterable[str]) -> list[str]:
+    """The genres people are shown: none empty, none a placeholder such as "(no genres listed)"."""
+    return [g for g in genres if g and not g.startswith("(")]
 
 
 @dataclass(frozen=True, slots=True)

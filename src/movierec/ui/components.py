@@ -22,7 +22,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from movierec.ui import session
-from movierec.ui.client import ApiError, ApiUnavailable, Movie
+from movierec.ui.client import ApiError, ApiUnavailable, Movie, shown_genres
 
 LOGIN_PAGE = session.LOGIN_PAGE
 SEARCH_PAGE = "views/search.py"
@@ -110,7 +110,7 @@ def _hsl(hue: float, saturation: float, lightness: float) -> str:
 
 def poster_colours(title: str, genres: Sequence[str]) -> tuple[str, str, str]:
     """Two gradient colours and an accent: the hue from the first genre, a shift from the title (deterministic)."""
-    genre = next((g for g in genres if g and not g.startswith("(")), "")
+    genre = next(iter(shown_genres(genres)), "")
     base = (zlib.crc32(genre.encode()) % 360) / 360 if genre else 0.6
     shift = ((zlib.crc32(title.encode()) % 61) - 30) / 360
     hue = base + shift
@@ -135,7 +135,7 @@ def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str
     text = "".join(
         f'<tspan x="100" y="{first_y + i * size * 1.2:.0f}">{html.escape(line)}</tspan>' for i, line in enumerate(lines)
     )
-    genre = next((g for g in genres if g and not g.startswith("(")), "")
+    genre = next(iter(shown_genres(genres)), "")
     year_text = (
         f'<text x="100" y="262" text-anchor="middle" font-size="18" fill="{accent}">{year}</text>' if year else ""
     )
@@ -166,10 +166,6 @@ def poster_src(movie: Movie) -> str:
         return movie.poster_url
     svg = placeholder_poster(movie.title, movie.year, movie.genres)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-
-
-def shown_genres(genres: Sequence[str]) -> list[str]:
-    return [g for g in genres if g and not g.startswith("(")]
 
 
 def votes_text(movie: Movie) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from movierec.ui.client import Movie
+from movierec.ui.client import Movie, shown_genres
 
 ENOUGH = 10  # ratings after which the recommendations are the user's own
 PICKS = 30
@@ -21,7 +21,7 @@ def picks(popular: Sequence[Movie], want: int = PICKS, per_genre: int = PER_GENR
     later: list[Movie] = []
     taken: Counter[str] = Counter()
     for movie in popular:
-        genre = next((g for g in movie.genres if g and not g.startswith("(")), "")
+        genre = next(iter(shown_genres(movie.genres)), "")
         if taken[genre] < per_genre:
             taken[genre] += 1
             chosen.append(movie)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from movierec.ui import components, session
-from movierec.ui.client import ApiError, ApiUnavailable, RatedMovie
+from movierec.ui.client import ApiError, ApiUnavailable, RatedMovie, shown_genres
 
 TOP_GENRES = 12
 
@@ -26,7 +26,7 @@ def ratings_frame(rated: list[RatedMovie]) -> pd.DataFrame:
 
 
 def genre_frame(rated: list[RatedMovie]) -> pd.DataFrame:
-    rows = [(g, r.rating) for r in rated for g in r.movie.genres if g and not g.startswith("(")]
+    rows = [(g, r.rating) for r in rated for g in shown_genres(r.movie.genres)]
     if not rows:
         return pd.DataFrame(columns=["Genre", "Average", "Ratings"])
     frame = pd.DataFrame(rows, columns=["Genre", "Rating"])

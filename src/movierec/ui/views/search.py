@@ -8,7 +8,7 @@ import zlib
 import streamlit as st
 
 from movierec.ui import components, session
-from movierec.ui.client import MAX_OFFSET, ApiError
+from movierec.ui.client import MAX_OFFSET, ApiError, shown_genres
 
 PAGE_SIZE = 12
 ALL_GENRES = "All genres"
@@ -25,7 +25,7 @@ def _pick_genre() -> None:
 
 def browse_genres() -> None:
     """Quick genre filters, biggest genres first."""
-    top = [g.name for g in session.genres() if not g.name.startswith("(")][:BROWSE_GENRES]
+    top = shown_genres(g.name for g in session.genres())[:BROWSE_GENRES]
     if top:
         st.pills("Or browse a genre", top, key="browse_genre", on_change=_pick_genre)
 
