@@ -233,9 +233,8 @@ def save_rating(movie_id: int, title: str, key: str) -> None:
     st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved.rating}/10")
 
 
-def _rating_pills(movie: Movie, key: str) -> None:
-    """The user's 1-10 rating of the movie as a row of pills; picking one saves it at once."""
-    current = session.ratings().get(movie.id)
+def _rating_pills(movie: Movie, key: str, current: int | None) -> None:
+    """The user's 1-10 rating of the movie (``current``) as a row of pills; picking one saves it at once."""
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
@@ -314,21 +313,21 @@ def card_controls(
     if (rated == "success" and rerun_page) or (listed == "success" and name in rerun_lists):
         st.rerun(scope="app")  # the page shows the change (the quick start moves on; the list page drops it)
     _community_caption(movie, context)
+    current = session.ratings().get(movie.id)
     if user is None:
         st.caption(":material/lock: Log in to rate")
     elif inline_rating:
-        _rating_pills(movie, rate_key)
+        _rating_pills(movie, rate_key, current)
     if user is not None or show_similar:
         with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
             if user is not None and not inline_rating:
-                current = session.ratings().get(movie.id)
                 with st.popover(
                     f"Your rating: {current}/10" if current else "Rate it",
                     icon=":material/star:",
                     type="tertiary",
                     key=f"ratebox-{context}-{movie.id}",
                 ):
-                    _rating_pills(movie, rate_key)
+                    _rating_pills(movie, rate_key, current)
             if show_similar and st.button(
                 "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
             ):
