@@ -98,3 +98,10 @@ def ui() -> Callable[..., AppTest]:
         return at
 
     return open_page
+
+
+def rating_pills(at: AppTest, context: str, movie_id: int) -> Any:
+    """A card's 1-10 rating pills: its "Rate it" popover draws them only while open, so this opens it first."""
+    at.session_state[f"ratebox-{context}-{movie_id}"] = True
+    at.run()
+    return at.pills(key=f"rate-{context}-{movie_id}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from movierec.ui.client import ApiClient, Session
-from tests.ui.conftest import CallLog
+from tests.ui.conftest import CallLog, rating_pills
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -36,7 +36,7 @@ def test_search_asks_once_per_query_and_nothing_on_a_rerun(
     )
     at.run()
     assert api_calls.take() == []
-    at.pills(key=f"rate-search-{sample_catalogue['The Matrix']}").set_value(8).run()
+    rating_pills(at, "search", sample_catalogue["The Matrix"]).set_value(8).run()
     assert not at.exception
     assert api_calls.take() == ["POST /rate"]
 
@@ -66,7 +66,7 @@ def test_recommendations_ask_again_only_when_the_choice_or_the_ratings_change(
     assert api_calls.take() == [f"GET /recommendations/{session.user_id}"]
     card = next(b for b in at.container if b.key and b.key.startswith("card-recs-"))
     movie_id = int(card.key.rsplit("-", 1)[1])
-    at.pills(key=f"rate-recs-{movie_id}").set_value(7).run()
+    rating_pills(at, "recs", movie_id).set_value(7).run()
     assert api_calls.take() == ["POST /rate", f"GET /recommendations/{session.user_id}"]  # a rating changes them
 
 

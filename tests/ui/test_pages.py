@@ -15,7 +15,7 @@ from movierec.probes import free_ports
 from movierec.ui.client import ApiClient, ApiError, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything
-from tests.ui.conftest import PASSWORD, CallLog
+from tests.ui.conftest import PASSWORD, CallLog, rating_pills
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -130,7 +130,7 @@ def test_search_rate_then_my_ratings(
     toy_story = sample_catalogue["Toy Story"]
     at = ui(session=session)
     at.text_input(key="search_q").input("toy story").run()
-    control = at.pills(key=f"rate-search-{toy_story}")
+    control = rating_pills(at, "search", toy_story)
     assert control.value is None  # not rated yet
     control.set_value(9).run()
     assert not at.exception
@@ -140,7 +140,7 @@ def test_search_rate_then_my_ratings(
 
     fresh = ui(session=session)  # a new browser session reads the rating back from /my-ratings
     fresh.text_input(key="search_q").input("toy story").run()
-    assert fresh.pills(key=f"rate-search-{toy_story}").value == 9
+    assert rating_pills(fresh, "search", toy_story).value == 9
 
     fresh.switch_page("views/my_ratings.py").run()
     assert not fresh.exception
@@ -305,7 +305,7 @@ def test_a_rating_while_the_api_is_down_says_not_saved(
             session = client.login("offline", PASSWORD)
         at = ui(session=session)
         at.text_input(key="search_q").input("toy story").run()
-        assert at.pills(key=f"rate-search-{toy_story}").value is None
+        assert rating_pills(at, "search", toy_story).value is None
     # The API has stopped; the search page is still on screen (cached), and a rating is clicked.
     at.pills(key=f"rate-search-{toy_story}").set_value(7).run()
     assert not at.exception

@@ -49,6 +49,7 @@ PAGE_CSS = """
 .mr-line { font-size: 0.875rem; opacity: 0.72; margin-bottom: 0.3rem; overflow-wrap: anywhere; }
 .mr-star { color: #ff8c00; }
 .mr-reason { color: #7c3aed; opacity: 1; }
+.mr-here { color: #1c83e1; opacity: 1; }
 @media (max-width: 640px) {
   .mr-poster { flex-basis: 30%; width: 30%; }
   .mr-overview { display: none; }
@@ -188,9 +189,9 @@ def community_line(average: float | None, count: int | None) -> str:
     if count is None:
         return ""
     if count <= 0 or average is None:
-        return ":material/group: No ratings here yet"
+        return "No ratings here yet"
     noun = "rating" if count == 1 else "ratings"
-    return f":blue[:material/group:] **{average:.1f}**/10 from {count:,} {noun} here"
+    return f"{average:.1f}/10 from {count:,} {noun} here"
 
 
 def login_prompt(purpose: str) -> None:
@@ -203,8 +204,10 @@ def _outcome_key(key: str) -> str:
     return f"{key}-outcome"
 
 
-def save_rating(movie_id: int, title: str, key: str) -> None:
-    """on_change of a rating control: save through the API; the control's fragment then says how it went."""
+def save_rating(movie_id: int, title: str, key: str, box: str | None = None) -> None:
+    """on_change of a rating control: save through the API; the control's fragment then says how it went. A saved
+    rating closes the ``box`` popover the pills were picked in, as a menu closes on a choice; a failed one keeps it
+    open for the retry."""
     value = st.session_state.get(key)
     current = session.user()
     if current is None or value is None:
@@ -231,10 +234,13 @@ def save_rating(movie_id: int, title: str, key: str) -> None:
     session.remember_rating(movie_id, saved.rating)
     session.remember_community(movie_id, saved.community_average, saved.community_count)
     st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved.rating}/10")
+    if box is not None:
+        st.session_state[box] = False
 
 
-def _rating_pills(movie: Movie, key: str, current: int | None) -> None:
-    """The user's 1-10 rating of the movie (``current``) as a row of pills; picking one saves it at once."""
+def _rating_pills(movie: Movie, key: str, current: int | None, box: str | None = None) -> None:
+    """The user's 1-10 rating of the movie (``current``) as a row of pills; picking one saves it at once (and closes
+    the ``box`` popover they are in)."""
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
@@ -242,15 +248,9 @@ def _rating_pills(movie: Movie, key: str, current: int | None) -> None:
         required=True,  # a rating can be changed here; My ratings takes one back
         key=key,
         on_change=save_rating,
-        args=(movie.id, movie.title, key),
+        args=(movie.id, movie.title, key, box),
         width="stretch",
     )
-
-
-def _community_caption(movie: Movie, context: str) -> None:
-    line = community_line(*session.community(movie))
-    if line:
-        st.container(key=f"community-{context}-{movie.id}").caption(line)
 
 
 # -- the watchlist and "not interested" ------------------------------------------------------------------------
@@ -287,10 +287,11 @@ def toggle_listed(name: str, movie_id: int, title: str, key: str, on: bool) -> N
 
 
 @st.fragment
-def card_controls(
+def card_body(
     movie: Movie,
     context: str,
     *,
+    show_reason: bool = False,
     show_similar: bool = False,
     inline_rating: bool = False,
     rerun_page: bool = False,
@@ -302,7 +303,8 @@ def card_controls(
     A click reruns this fragment only, unless the page changes with it: ``rerun_page`` (every rating, like the quick
     start) or a list in ``rerun_lists`` (a page that shows that list, or that leaves out what it holds: the watchlist
     page, the recommendations). Every widget costs the browser time to draw, so the ten rating pills live in a
-    popover, drawn only when it is opened.
+    popover, drawn only while it is open (opening it reruns this fragment), and the card's fixed part, this app's
+    ratings included, is one HTML block.
     """
     user = session.user()
     rate_key, lists_key = f"rate-{context}-{movie.id}", f"lists-{context}-{movie.id}"
@@ -312,7 +314,7 @@ def card_controls(
         st.rerun(scope="app")  # logged out: the whole page changes
     if (rated == "success" and rerun_page) or (listed == "success" and name in rerun_lists):
         st.rerun(scope="app")  # the page shows the change (the quick start moves on; the list page drops it)
-    _community_caption(movie, context)
+    st.html(card_html(movie, context, show_reason=show_reason, community=community_line(*session.community(movie))))
     current = session.ratings().get(movie.id)
     if user is None:
         st.caption(":material/lock: Log in to rate")
@@ -321,13 +323,17 @@ def card_controls(
     if user is not None or show_similar:
         with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
             if user is not None and not inline_rating:
-                with st.popover(
+                box_key = f"ratebox-{context}-{movie.id}"
+                box = st.popover(
                     f"Your rating: {current}/10" if current else "Rate it",
                     icon=":material/star:",
                     type="tertiary",
-                    key=f"ratebox-{context}-{movie.id}",
-                ):
-                    _rating_pills(movie, rate_key, current)
+                    key=box_key,
+                    on_change="rerun",  # opening it reruns this card, which only then draws the pills
+                )
+                if box.open:
+                    with box:
+                        _rating_pills(movie, rate_key, current, box_key)
             if show_similar and st.button(
                 "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
             ):
@@ -349,7 +355,6 @@ def _list_buttons(movie: Movie, context: str, key: str) -> None:
         key=f"watch-{context}-{movie.id}",
         icon=":material/bookmark_added:" if watching else ":material/bookmark_add:",
         type="tertiary",
-        help="Take it off your watchlist" if watching else "Keep it on your watchlist for later",
         on_click=toggle_listed,
         args=("watchlist", movie.id, movie.title, key, not watching),
     )
@@ -358,14 +363,13 @@ def _list_buttons(movie: Movie, context: str, key: str) -> None:
         key=f"hide-{context}-{movie.id}",
         icon=":material/undo:" if hidden else ":material/block:",
         type="tertiary",
-        help="Let it be recommended again" if hidden else "Never recommend it, and fewer movies like it",
         on_click=toggle_listed,
         args=("not-interested", movie.id, movie.title, key, not hidden),
     )
 
 
 # -- cards -----------------------------------------------------------------------------------------------------
-def card_html(movie: Movie, context: str, *, show_reason: bool = False) -> str:
+def card_html(movie: Movie, context: str, *, show_reason: bool = False, community: str = "") -> str:
     """What a card shows that no click changes, as one block of HTML (one element for the page to send and draw,
     instead of one per line): the poster, the title and year, the genres, the catalogue's votes, and on
     recommendations the reason and the predicted rating. Every text is escaped."""
@@ -383,6 +387,8 @@ def card_html(movie: Movie, context: str, *, show_reason: bool = False) -> str:
             f"<div class='mr-line mr-predicted predicted-{context}-{movie.id}'>"
             f"≈ {html.escape(predicted_text(movie.predicted_rating))}</div>"
         )
+    if community:
+        lines.append(f"<div class='mr-line mr-here community-{context}-{movie.id}'>{html.escape(community)}</div>")
     if movie.overview:
         overview = textwrap.shorten(movie.overview, 180, placeholder="…")
         lines.append(f"<div class='mr-line mr-overview'>{html.escape(overview)}</div>")
@@ -406,10 +412,10 @@ def movie_card(
 ) -> None:
     """One movie: its card (one HTML block) and its controls (one fragment)."""
     with st.container(key=f"card-{context}-{movie.id}"):
-        st.html(card_html(movie, context, show_reason=show_reason))
-        card_controls(
+        card_body(
             movie,
             context,
+            show_reason=show_reason,
             show_similar=show_similar,
             inline_rating=inline_rating,
             rerun_page=rerun_page,

@@ -81,12 +81,16 @@ def render() -> None:
         )
         st.page_link(components.ONBOARDING_PAGE, label="Rate a few well-known movies", icon=":material/bolt:")
 
+    picks(None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, len(rated))
+
+
+@st.fragment
+def picks(strategy: str | None, genre: str | None, rated: int) -> None:
+    """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
     shown = int(st.session_state.get("recs_shown", STEP))
     try:
         with st.spinner("Picking movies for you…"):
-            result = session.recommendations(
-                None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, min(shown, 100)
-            )
+            result = session.recommendations(strategy, genre, min(shown, 100))
     except ApiError as exc:
         if exc.status == 401:
             raise  # the frame logs the user out and says so
@@ -95,7 +99,7 @@ def render() -> None:
     if not result.items:
         st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
         return
-    st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
+    st.caption(pick_caption(len(result.items), result.strategy, rated))
     st.caption(COMMUNITY_NOTE)
     # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
     components.movie_grid(
