@@ -342,3 +342,18 @@ def test_the_quick_start_offers_popular_movies_and_skips(ui: OpenPage, make_user
     at.button(key=f"skip-{shown[0]}").click().run()
     assert shown[0] not in cards(at, "onboard")
     assert "1 skipped" in texts(at)
+
+
+def _prefetches(at: AppTest) -> int:
+    return sum("import(" in str(h.value) for h in at.html)
+
+
+def test_the_code_of_my_ratings_is_fetched_once_per_session_once_logged_in(
+    ui: OpenPage, make_user: MakeUser, live_api: str
+) -> None:
+    assert _prefetches(ui()) == 0  # a guest cannot open My ratings
+    at = ui(session=make_user("alice"))
+    assert not at.exception
+    assert _prefetches(at) == 1
+    at.run()
+    assert _prefetches(at) == 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from movierec.ui import cookie_session, onboarding
+from movierec.ui import charts, cookie_session, onboarding, prefetch
 from movierec.ui import server as ui_server
 from movierec.ui.client import ApiClient, ApiError, Movie, Session, plain_sentences
 from movierec.ui.components import card_html, placeholder_poster, poster_colours
@@ -181,6 +182,10 @@ def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
     assert "src='data:image/svg+xml;base64," in plain  # the stand-in, drawn here
     assert "reason-" not in card_html(movie, "search")  # reasons only where the page asks for them
 
+    rated_here = card_html(Movie(6, "Heat"), "search", community="7.5/10 from 2 ratings <here>")
+    assert "<div class='mr-line mr-here community-search-6'>7.5/10 from 2 ratings &lt;here&gt;</div>" in rated_here
+    assert "community-" not in plain
+
 
 def test_the_ui_server_runs_without_streamlits_forced_collection_after_each_run() -> None:
     command = ui_server.command(8765, "0.0.0.0")
@@ -189,3 +194,31 @@ def test_the_ui_server_runs_without_streamlits_forced_collection_after_each_run(
     assert options["--server.port"] == "8765" and options["--server.address"] == "0.0.0.0"
     assert options["--runner.postScriptGC"] == "false"
     assert options["--browser.gatherUsageStats"] == "false"
+
+
+def test_the_heavy_pages_code_is_found_in_the_installed_streamlit() -> None:
+    # A Streamlit upgrade renames these modules (content hashes) or may drop one: then this fails, and ENTRY_MODULES
+    # needs a look, instead of the prefetch silently fetching nothing.
+    paths = prefetch.module_paths()
+    assert [p.split("/")[-1].split(".")[0] for p in paths] == list(prefetch.ENTRY_MODULES)
+    assert all(p.startswith("static/js/") and p.endswith(".js") for p in paths)
+
+
+def test_the_prefetch_script_imports_each_module_under_the_base_path(tmp_path: Path) -> None:
+    js = tmp_path / "static" / "js"
+    js.mkdir(parents=True)
+    for name in ("DataFrame.ab12.js", "DataFrameCell.cd34.js", "Metric.ef56.js", "Metric.ef56.js.map"):
+        (js / name).write_text("")
+    paths = prefetch.module_paths(str(tmp_path))
+    assert paths == ("static/js/DataFrame.ab12.js", "static/js/Metric.ef56.js")  # not DataFrameCell, not a map
+    script = prefetch.script("/movies/", paths)
+    assert '["/movies/static/js/DataFrame.ab12.js", "/movies/static/js/Metric.ef56.js"]' in script
+    assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:])
+    assert script.startswith("<script>") and "import(" in script and ".catch(" in script
+
+
+def test_the_charts_warm_up_builds_both_charts_without_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    thread = charts.warm_up_in_background()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert "ui.warm_up_failed" not in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 Streamlit's own server runs ``main.py`` (navigation, who is signed in, the pages) and, beside it, the one route that
 sets and clears the HttpOnly login cookie (:mod:`movierec.ui.cookie_session`). The API's base URL comes from
-``MOVIEREC_API_URL`` (default http://127.0.0.1:8000).
+``MOVIEREC_API_URL`` (default http://127.0.0.1:8000). While the server starts, a background thread builds a chart once
+(:func:`movierec.ui.charts.warm_up`), so the first visit of My ratings does not load Altair.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from streamlit.starlette import App
 
-from movierec.ui import cookie_session
+from movierec.ui import charts, cookie_session
 
+charts.warm_up_in_background()
 app = App(Path(__file__).with_name("main.py"), routes=cookie_session.routes())

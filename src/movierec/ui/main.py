@@ -43,6 +43,7 @@ def main() -> None:
         else:
             st.caption(":material/person_off: Browsing as a guest — log in to rate and get recommendations")
         session.cookie_script()
+        session.prefetch_script()
     session.show_notices()
     notice = st.empty()
     with session.guarded(notice) as outcome:

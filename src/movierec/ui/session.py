@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from movierec.log import get_logger
 from movierec.settings import ConfigurationError, load_settings
-from movierec.ui import cookie_session
+from movierec.ui import cookie_session, prefetch
 from movierec.ui.client import (
     MAX_PAGE,
     ApiClient,
@@ -44,6 +44,7 @@ RATINGS_VERSION = "ratings_version"
 RECS_MEMO = "recs_memo"
 COOKIE_ACTION = "cookie_action"
 COOKIE_CHECKED = "cookie_checked"
+PREFETCHED = "prefetched"
 SHORT_TTL = 60  # seconds: a search page or the latest movies
 LONG_TTL = 300  # genres, strategies, one movie, similar movies, the onboarding picks
 LOGIN_PAGE = "views/login.py"
@@ -215,6 +216,18 @@ def cookie_script() -> None:
             return
     base = str(st.get_option("server.baseUrlPath") or "")
     st.html(cookie_session.script(method, code, base), unsafe_allow_javascript=True, width="content")
+
+
+def prefetch_script() -> None:
+    """Once per browser session with someone logged in: fetch the code My ratings' table and charts need while the
+    browser is idle (:mod:`movierec.ui.prefetch`)."""
+    if user() is None or st.session_state.get(PREFETCHED):
+        return
+    st.session_state[PREFETCHED] = True
+    paths = prefetch.module_paths()
+    if paths:
+        base = str(st.get_option("server.baseUrlPath") or "")
+        st.html(prefetch.script(base, paths), unsafe_allow_javascript=True, width="content")
 
 
 def ratings() -> dict[int, int]:
