@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -222,3 +223,26 @@ def test_the_charts_warm_up_builds_both_charts_without_a_warning(capsys: pytest.
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert "ui.warm_up_failed" not in capsys.readouterr().out
+
+
+def test_the_tab_icon_is_a_png_data_url_drawn_once() -> None:
+    from PIL import Image
+
+    from movierec.ui.components import page_icon
+
+    url = page_icon()
+    assert url is page_icon()  # drawn once per process; Streamlit sends a URL as it is
+    assert url.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as icon:
+        assert icon.size == (64, 64)
+
+
+def test_the_api_url_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from movierec.ui.session import api_url
+
+    monkeypatch.setenv("MOVIEREC_API_URL", "http://127.0.0.1:1111")
+    assert api_url() == "http://127.0.0.1:1111"
+    monkeypatch.setenv("MOVIEREC_API_URL", "http://127.0.0.1:2222")
+    assert api_url() == "http://127.0.0.1:2222"
+    monkeypatch.delenv("MOVIEREC_API_URL")
+    assert api_url() == "http://127.0.0.1:8000"

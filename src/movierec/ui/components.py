@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import colorsys
+import functools
 import html
+import io
 import re
 import textwrap
 import zlib
@@ -86,9 +88,10 @@ def page_style() -> None:
         st.html(DRAWER_SCRIPT, unsafe_allow_javascript=True, width="content")
 
 
-@st.cache_resource(show_spinner=False)
-def page_icon() -> Image.Image:
-    """The tab's icon, drawn here (a film frame with a play mark) so that it needs no font or image from the web."""
+@functools.cache
+def page_icon() -> str:
+    """The tab's icon, drawn here (a film frame with a play mark) so that it needs no font or image from the web, as a
+    PNG data URL: Streamlit passes a URL through as it is, where an image would be encoded again on every run."""
     icon = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     draw = ImageDraw.Draw(icon)
     draw.rounded_rectangle((2, 6, 62, 58), radius=12, fill=(229, 57, 53, 255))
@@ -96,7 +99,9 @@ def page_icon() -> Image.Image:
         draw.rectangle((x, 10, x + 5, 14), fill=(255, 255, 255, 200))
         draw.rectangle((x, 50, x + 5, 54), fill=(255, 255, 255, 200))
     draw.polygon([(25, 21), (25, 43), (44, 32)], fill=(255, 255, 255, 255))
-    return icon
+    png = io.BytesIO()
+    icon.save(png, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
 
 def escape_markdown(text: str) -> str:
@@ -435,6 +440,23 @@ def movie_grid(
     for movie in movies:
         with grid.cell():
             movie_card(movie, context, show_reason=show_reason, show_similar=show_similar, rerun_lists=rerun_lists)
+
+
+def shown_count(name: str, step: int) -> int:
+    """How many cards the ``name`` list shows: ``step`` at first, ``step`` more after each "Show more"."""
+    return int(st.session_state.get(f"{name}_shown", step))
+
+
+def _show_more(name: str, shown: int, step: int) -> None:
+    st.session_state[f"{name}_shown"] = shown + step
+
+
+def show_more_button(name: str, shown: int, step: int) -> None:
+    """The "Show more" under the ``name`` list (key ``<name>_more``). Its callback sets the longer length, so the
+    click's one run (of the list's fragment) already draws the longer list."""
+    st.button(
+        "Show more", key=f"{name}_more", icon=":material/expand_more:", on_click=_show_more, args=(name, shown, step)
+    )
 
 
 @st.dialog("More like this", width="large")

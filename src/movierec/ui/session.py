@@ -9,6 +9,8 @@ asked a moment ago. The token lives in ``st.session_state`` and in the HttpOnly 
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +60,13 @@ ICONS: dict[str, str] = {
 
 
 def api_url() -> str:
-    """The API base URL (``MOVIEREC_API_URL``), read through the project's settings on every run."""
+    """The API base URL (``MOVIEREC_API_URL``), read through the project's settings: again whenever the ``MOVIEREC_*``
+    environment differs from the last time (building the settings costs ~5 ms, and every run asks several times)."""
+    return _api_url_from(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("MOVIEREC_"))))
+
+
+@functools.lru_cache(maxsize=8)
+def _api_url_from(environment: tuple[tuple[str, str], ...]) -> str:
     try:
         return load_settings().api_url
     except ConfigurationError as exc:  # the UI needs no secret, but the settings check the whole environment

@@ -11,26 +11,28 @@ STEP = 12
 MOST = 96
 
 
-def _show_more(shown: int) -> None:
-    st.session_state["latest_shown"] = shown + STEP
-
-
 def render() -> None:
     st.title("Recently added")
     st.caption(
         "The catalogue's newest movies: the latest release year first, then the most recently added "
         "(a catalogue loaded in one go still starts with its newest films)."
     )
-    shown = int(st.session_state.get("latest_shown", STEP))
-    with st.spinner("Loading the newest movies…"):
-        movies = session.latest(min(shown, MAX_PAGE))
-    if not movies:
-        st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
-        return
-    components.movie_grid(movies, context="latest", show_similar=True)
-    if len(movies) >= shown and shown < MOST:
-        # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
-        st.button("Show more", key="latest_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))
+    newest()
+
+
+@st.fragment
+def newest() -> None:
+    """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
+    shown = components.shown_count("latest", STEP)
+    with session.guarded():
+        with st.spinner("Loading the newest movies…"):
+            movies = session.latest(min(shown, MAX_PAGE))
+        if not movies:
+            st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
+            return
+        components.movie_grid(movies, context="latest", show_similar=True)
+        if len(movies) >= shown and shown < MOST:
+            components.show_more_button("latest", shown, STEP)
 
 
 render()

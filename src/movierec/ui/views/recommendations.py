@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.ui import components, onboarding, session
-from movierec.ui.client import ApiError
 
 STEP = 12
 MOST = 96
@@ -39,10 +38,6 @@ def pick_caption(count: int, strategy: str, rated: int) -> str:
         return f"{count} popular {picks} · none of your ratings yet"
     noun = "rating" if rated == 1 else "ratings"
     return f"{count} {picks} · {strategy_label(strategy)} · from your {rated} {noun}"
-
-
-def _show_more(shown: int) -> None:
-    st.session_state["recs_shown"] = shown + STEP
 
 
 def render() -> None:
@@ -87,27 +82,21 @@ def render() -> None:
 @st.fragment
 def picks(strategy: str | None, genre: str | None, rated: int) -> None:
     """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
-    shown = int(st.session_state.get("recs_shown", STEP))
-    try:
+    shown = components.shown_count("recs", STEP)
+    with session.guarded():  # a fragment's own run is not inside the frame's guard
         with st.spinner("Picking movies for you…"):
             result = session.recommendations(strategy, genre, min(shown, 100))
-    except ApiError as exc:
-        if exc.status == 401:
-            raise  # the frame logs the user out and says so
-        st.error(exc.message, icon=":material/error:")
-        return
-    if not result.items:
-        st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
-        return
-    st.caption(pick_caption(len(result.items), result.strategy, rated))
-    st.caption(COMMUNITY_NOTE)
-    # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
-    components.movie_grid(
-        result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
-    )
-    if len(result.items) >= shown and shown < MOST:
-        # A callback, so the click's one run already draws the longer list (not a run, then st.rerun, then another).
-        st.button("Show more", key="recs_more", icon=":material/expand_more:", on_click=_show_more, args=(shown,))
+        if not result.items:
+            st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
+            return
+        st.caption(pick_caption(len(result.items), result.strategy, rated))
+        st.caption(COMMUNITY_NOTE)
+        # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
+        components.movie_grid(
+            result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
+        )
+        if len(result.items) >= shown and shown < MOST:
+            components.show_more_button("recs", shown, STEP)
 
 
 render()
