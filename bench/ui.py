@@ -5,7 +5,8 @@
 Starts ``movierec up`` on free ports with a fresh data dir (the first start: catalogue, ratings, training; then a
 second, later start on the same data), then times each interaction from the action until the page settles (the
 expected element is on screen and Streamlit has finished running the script), ``tries`` times, and the same API calls
-made directly with httpx. Prints p50/p95 per interaction and the ratio UI/API; writes ``ui.json`` to the output dir.
+made directly with httpx. Prints p50/p95 per interaction, the ratio UI/API and the CPU the page's main thread used
+(drawing, mostly; p50); writes ``ui.json`` to the output dir.
 Only figures: nothing here passes or fails on a time.
 """
 
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import CDPSession, Page, expect, sync_playwright
 
 from bench.common import load_average, machine
 from movierec.log import configure_logging
@@ -56,6 +58,7 @@ class BenchUiError(Exception):
 class Timings:
     ui: list[float] = field(default_factory=list)
     api: list[float] = field(default_factory=list)
+    browser_cpu: list[float] = field(default_factory=list)  # the page's main thread, during ``ui``
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -105,12 +108,29 @@ def _settle(page: Page) -> None:
     page.wait_for_function(SETTLED, timeout=WAIT_MS, polling=20)
 
 
+_DEVTOOLS: weakref.WeakKeyDictionary[Page, CDPSession] = weakref.WeakKeyDictionary()
+_LAST_BROWSER_CPU = [0.0]  # the browser main thread's CPU ms in the last _timed call
+
+
+def _thread_time(page: Page) -> float:
+    """CPU seconds the page's main thread has used (Chrome's own count): what drawing cost, whatever else ran."""
+    devtools = _DEVTOOLS.get(page)
+    if devtools is None:
+        devtools = _DEVTOOLS[page] = page.context.new_cdp_session(page)
+        devtools.send("Performance.enable")
+    metrics = devtools.send("Performance.getMetrics")["metrics"]
+    return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+
+
 def _timed(page: Page, act: Callable[[], None], done: Callable[[], None]) -> float:
+    cpu = _thread_time(page)
     started = time.perf_counter()
     act()
     done()
     _settle(page)
-    return (time.perf_counter() - started) * 1000
+    elapsed = (time.perf_counter() - started) * 1000
+    _LAST_BROWSER_CPU[0] = (_thread_time(page) - cpu) * 1000
+    return elapsed
 
 
 def _api_timed(call: Callable[[], Any]) -> float:
@@ -201,6 +221,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                 timings = results.setdefault(name, Timings())
                 timings.ui.append(ui_ms)
                 timings.api.append(api_ms)
+                timings.browser_cpu.append(_LAST_BROWSER_CPU[0])
 
             # First load (a new visitor, nothing cached in the browser) and log in.
             for _ in range(tries):
@@ -408,13 +429,17 @@ def run(tries: int = 10, output_dir: Path | None = None, report: Callable[[str],
                 "api_p50_ms": round(api50, 2),
                 "api_p95_ms": round(api95, 2),
                 "ratio_p50": round(ui50 / api50, 1) if api50 > 0 else None,
+                "browser_cpu_p50_ms": round(percentile(t.browser_cpu, 50), 1),
             }
         )
-    report(f"\n{'interaction':<22}{'UI p50':>9}{'UI p95':>9}{'API p50':>9}{'API p95':>9}{'UI/API':>8}")
+    report(
+        f"\n{'interaction':<22}{'UI p50':>9}{'UI p95':>9}{'API p50':>9}{'API p95':>9}{'UI/API':>8}{'browser CPU':>13}"
+    )
     for row in rows:
         report(
             f"{row['interaction']:<22}{row['ui_p50_ms']:>9.0f}{row['ui_p95_ms']:>9.0f}"
             f"{row['api_p50_ms']:>9.1f}{row['api_p95_ms']:>9.1f}{row['ratio_p50'] or 0:>7.0f}×"
+            f"{row['browser_cpu_p50_ms']:>13.0f}"
         )
     result = {
         "machine": machine(),

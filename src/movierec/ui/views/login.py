@@ -25,7 +25,9 @@ def _log_in(username: str, password: str) -> None:
     session.start(current)
 
 
+@st.fragment
 def login_form() -> None:
+    """A fragment: logging in runs this form alone (one redraw of the page less), then opens the next page."""
     with st.form("login_form"):
         username = st.text_input("Username", key="login_username", autocomplete="username")
         password = st.text_input("Password", key="login_password", type="password", autocomplete="current-password")
