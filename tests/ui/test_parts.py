@@ -197,25 +197,27 @@ def test_the_ui_server_runs_without_streamlits_forced_collection_after_each_run(
     assert options["--browser.gatherUsageStats"] == "false"
 
 
-def test_the_heavy_pages_code_is_found_in_the_installed_streamlit() -> None:
-    # A Streamlit upgrade renames these modules (content hashes) or may drop one: then this fails, and ENTRY_MODULES
-    # needs a look, instead of the prefetch silently fetching nothing.
-    paths = prefetch.module_paths()
-    assert [p.split("/")[-1].split(".")[0] for p in paths] == list(prefetch.ENTRY_MODULES)
+@pytest.mark.parametrize("modules", [prefetch.CARD_MODULES, prefetch.MY_RATINGS_MODULES])
+def test_the_prefetched_modules_are_found_in_the_installed_streamlit(modules: tuple[str, ...]) -> None:
+    # A Streamlit upgrade renames these modules (content hashes) or may drop one: then this fails, and the lists in
+    # prefetch.py need a look, instead of the prefetch silently fetching nothing.
+    paths = prefetch.module_paths(modules)
+    assert [p.split("/")[-1].split(".")[0] for p in paths] == list(modules)
     assert all(p.startswith("static/js/") and p.endswith(".js") for p in paths)
 
 
-def test_the_prefetch_script_imports_each_module_under_the_base_path(tmp_path: Path) -> None:
+def test_the_prefetch_script_imports_each_module_under_the_base_path_later(tmp_path: Path) -> None:
     js = tmp_path / "static" / "js"
     js.mkdir(parents=True)
     for name in ("DataFrame.ab12.js", "DataFrameCell.cd34.js", "Metric.ef56.js", "Metric.ef56.js.map"):
         (js / name).write_text("")
-    paths = prefetch.module_paths(str(tmp_path))
+    paths = prefetch.module_paths(("DataFrame", "Metric", "Missing"), str(tmp_path))
     assert paths == ("static/js/DataFrame.ab12.js", "static/js/Metric.ef56.js")  # not DataFrameCell, not a map
-    script = prefetch.script("/movies/", paths)
+    script = prefetch.script("/movies/", paths, 2000)
     assert '["/movies/static/js/DataFrame.ab12.js", "/movies/static/js/Metric.ef56.js"]' in script
-    assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:])
+    assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:], 2000)
     assert script.startswith("<script>") and "import(" in script and ".catch(" in script
+    assert "setTimeout(idle, 2000)" in script
 
 
 def test_the_charts_warm_up_builds_both_charts_without_a_warning(capsys: pytest.CaptureFixture[str]) -> None:

@@ -227,15 +227,20 @@ def cookie_script() -> None:
 
 
 def prefetch_script() -> None:
-    """Once per browser session with someone logged in: fetch the code My ratings' table and charts need while the
-    browser is idle (:mod:`movierec.ui.prefetch`)."""
-    if user() is None or st.session_state.get(PREFETCHED):
-        return
-    st.session_state[PREFETCHED] = True
-    paths = prefetch.module_paths()
-    if paths:
-        base = str(st.get_option("server.baseUrlPath") or "")
-        st.html(prefetch.script(base, paths), unsafe_allow_javascript=True, width="content")
+    """Fetch the browser code pages will need while the browser is idle (:mod:`movierec.ui.prefetch`): a card's, once
+    per browser session; My ratings', once per session with someone logged in."""
+    done: set[str] = st.session_state.setdefault(PREFETCHED, set())
+    wanted: list[tuple[str, tuple[str, ...], int]] = [("cards", prefetch.CARD_MODULES, 1000)]
+    if user() is not None:
+        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000))
+    base = str(st.get_option("server.baseUrlPath") or "")
+    for name, modules, after_ms in wanted:
+        if name in done:
+            continue
+        done.add(name)
+        paths = prefetch.module_paths(modules)
+        if paths:
+            st.html(prefetch.script(base, paths, after_ms), unsafe_allow_javascript=True, width="content")
 
 
 def ratings() -> dict[int, int]:
