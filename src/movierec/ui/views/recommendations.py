@@ -42,10 +42,21 @@ def pick_caption(count: int, strategy: str, rated: int) -> str:
 
 def render() -> None:
     st.title("Recommended for you")
-    current = session.user()
-    if current is None:
+    if session.user() is None:
         components.login_prompt("to get recommendations picked for you")
         return
+    picks()
+
+
+@st.fragment
+def picks() -> None:
+    """The choice of strategy and genre, the list and its "Show more", as one fragment: a new choice or a longer list
+    redraws this, not the page around it."""
+    with session.guarded():  # a fragment's own run is not inside the frame's guard
+        _picks()
+
+
+def _picks() -> None:
     declared = session.strategies()
     options = list(declared.names) if declared.default else [DEFAULT, *declared.names]
     index = options.index(declared.default) if declared.default in options else 0
@@ -76,27 +87,22 @@ def render() -> None:
         )
         st.page_link(components.ONBOARDING_PAGE, label="Rate a few well-known movies", icon=":material/bolt:")
 
-    picks(None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, len(rated))
-
-
-@st.fragment
-def picks(strategy: str | None, genre: str | None, rated: int) -> None:
-    """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
     shown = components.shown_count("recs", STEP)
-    with session.guarded():  # a fragment's own run is not inside the frame's guard
-        with st.spinner("Picking movies for you…"):
-            result = session.recommendations(strategy, genre, min(shown, 100))
-        if not result.items:
-            st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
-            return
-        st.caption(pick_caption(len(result.items), result.strategy, rated))
-        st.caption(COMMUNITY_NOTE)
-        # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
-        components.movie_grid(
-            result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
+    with st.spinner("Picking movies for you…"):
+        result = session.recommendations(
+            None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, min(shown, 100)
         )
-        if len(result.items) >= shown and shown < MOST:
-            components.show_more_button("recs", shown, STEP)
+    if not result.items:
+        st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
+        return
+    st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
+    st.caption(COMMUNITY_NOTE)
+    # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
+    components.movie_grid(
+        result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
+    )
+    if len(result.items) >= shown and shown < MOST:
+        components.show_more_button("recs", shown, STEP)
 
 
 render()
