@@ -325,11 +325,11 @@ class TestRecentPrior:
         old = EaseSeqRecommender.load(tmp_path / "old.npz")
         np.testing.assert_allclose(old.score_all(at(32.0)), [1.0, 2 / 3, 1.0, 0.0])  # the plain count
 
-    def test_spans_cost_six_bytes_a_cell(self) -> None:
+    def test_spans_cost_four_bytes_a_cell(self) -> None:
         model = self.model()
         spans = model._spans
         assert spans is not None and spans.n_spans == 5 and len(spans.counts) == 3  # three (film, span) cells
-        assert spans.nbytes == 3 * 6 + 5 * 8  # plus the item index (4 films + 1, int64)
+        assert spans.nbytes == 3 * 4 + 5 * 8  # plus the item index (4 films + 1, int64)
 
 
 class TestPopular:
