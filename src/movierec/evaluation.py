@@ -322,6 +322,8 @@ def _build(cls: type[Recommender], params: dict[str, Any]) -> Recommender:
 
 def _strategy(name: str, cls: type[Recommender], catalogue: ItemCatalogue) -> Contender:
     def fit(train: Interactions, params: dict[str, Any]) -> Recommender:
+        if issubclass(cls, EaseSeqRecommender):  # "now" is the user's latest rating: the past is replayed
+            params = {"pop_at_latest_rating": True, **params}
         return _build(cls, params).fit(train, _catalogue_for(train, catalogue))
 
     def variant(model: Recommender, params: dict[str, Any]) -> Recommender:

@@ -147,7 +147,7 @@ def test_latest_per_item_and_recency_whatever_the_order(seed: int) -> None:
         {"rating_centre": None},
         {"seq_weight": 0.0},
         {"pop_recent_half_life": None},
-        {"pop_recent_half_life": 7.0, "pop_span_days": 3.0, "pop_half_life": 1_000.0},
+        {"pop_recent_half_life": 7.0, "pop_span_days": 3.0, "pop_half_life": 1_000.0, "pop_at_latest_rating": True},
     ],
 )
 def test_ranking_only_the_contenders_gives_the_catalogue_wide_ranking(

@@ -265,6 +265,7 @@ class TestRecentPrior:
     def model(self, data: tuple[Interactions, ItemCatalogue] | None = None, **changes: object) -> EaseSeqRecommender:
         # spans of 10 days from day 0: film 1 in span 0, film 2 in span 2, film 3 in span 4
         config = {**self.PRIOR_ONLY, "pop_span_days": 10.0, "pop_recent_half_life": 20.0, **changes}
+        config.setdefault("pop_at_latest_rating", True)  # as movierec eval counts it
         return EaseSeqRecommender(**config).fit(*(data or eras()))  # type: ignore[arg-type]
 
     def test_known_answer_counts_only_the_spans_before_the_latest_rating(self) -> None:
@@ -282,6 +283,13 @@ class TestRecentPrior:
         np.testing.assert_allclose(model.score_all(at(5_000.0)), now)
         np.testing.assert_allclose(model.score_all(UserHistory.empty()), now)  # served now
         assert model.recommend(UserHistory.empty(), 4)[0].tolist() == [3, 2, 1, 4]
+
+    def test_served_now_every_rating_counts_whenever_the_user_rated(self) -> None:
+        model = self.model(pop_at_latest_rating=False)  # the default: serving, now
+        now = np.array([3 * 0.5**2, 2 * 0.5, 3.0, 0.0]) / 3.0
+        for day in (-100.0, 29.0, 32.0, 50.0):
+            np.testing.assert_allclose(model.score_all(at(day)), now)
+        assert EaseSeqRecommender().config.pop_at_latest_rating is False
 
     @pytest.mark.parametrize("seed", range(8))
     def test_a_rating_after_the_reference_time_never_changes_the_prior(self, seed: int) -> None:

@@ -78,6 +78,9 @@ class EaseSeqConfig(BaseModel):
     # "recently popular": training ratings made at or before the user's latest rating, each weighing 0.5 ** (age in
     # days / this); None: the plain training rating count
     pop_recent_half_life: float | None = Field(365.0, gt=0)
+    # when the recent prior is counted: now (serving: every training rating is older), or at the history's latest
+    # rating (``movierec eval`` replays the past: the ratings other users made later are not counted)
+    pop_at_latest_rating: bool = False
     pop_span_days: float = Field(30.0, gt=0)  # the recent prior counts ratings in spans of this many days
     # after the top ``neighbours`` cut, drop a row's links weaker than this fraction of its strongest (0: keep)
     prune_below: float = Field(0.0, ge=0, lt=1)
@@ -94,6 +97,7 @@ SCORING_FIELDS = frozenset(
         "pop_weight",
         "pop_half_life",
         "pop_recent_half_life",
+        "pop_at_latest_rating",
     }
 )
 
@@ -600,13 +604,16 @@ class EaseSeqRecommender:
 
     def _popularity(self, history: UserHistory) -> np.ndarray:
         """The prior's popularity per item: the training rating count, or with ``pop_recent_half_life`` the ratings
-        made at or before the history's latest one, recency-weighted backwards (``RatingSpans.prior``). An empty
-        history is served now: every rating counts. A model saved before the spans existed has the count only."""
-        half_life = self.config.pop_recent_half_life
+        made by now, recency-weighted backwards (``RatingSpans.prior``); with ``pop_at_latest_rating``, those made
+        at or before the history's latest rating (an empty history: now). A model saved before the spans existed has
+        the count only."""
+        cfg = self.config
+        half_life = cfg.pop_recent_half_life
         spans = self._spans
         if half_life is None or spans is None:
             return self.table.rating_count.astype(np.float64)
-        counted = spans.counted(float(history.timestamps.max()) if len(history) else np.inf)
+        at_latest = cfg.pop_at_latest_rating and len(history)
+        counted = spans.counted(float(history.timestamps.max()) if at_latest else np.inf)
         key = (counted, half_life)
         with self._recent_lock:
             found = self._priors.get(key)
