@@ -15,9 +15,11 @@ now); nothing about users is stored and a new rating counts without retraining.
 * **User weights**: rating ``r`` at recency position ``p`` (0 = latest) weighs ``(r - rating_centre) *
   0.5 ** (p / half_life)`` (disliked movies push their neighbours down), with separate half-lives per part.
 * **Blend**: each part's score vector is divided by its largest magnitude, then ``ease_weight * ease +
-  seq_weight * seq + pop_weight * 0.5 ** (n_ratings / pop_half_life) * popularity`` (popularity = training rating
-  count / its maximum), so a user with no ratings gets the popular list and the prior fades as ratings
-  accumulate.
+  seq_weight * seq + pop_weight * 0.5 ** (n_ratings / pop_half_life) * popularity`` (popularity / its maximum),
+  so a user with no ratings gets the popular list and the prior fades as ratings accumulate.
+* **Recently popular** (the prior's popularity): the training ratings made by now (``RatingSpans``), each weighing
+  ``0.5 ** (age in days / pop_recent_half_life)``; ``movierec eval`` counts them at the user's latest rating
+  instead (``pop_at_latest_rating``), so no rating made after it counts. ``None``: the plain rating count.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ class EaseSeqConfig(BaseModel):
     # against at most 2.9 for the parts): each rating still brings about 2 new movies into the top 10 (cold eval)
     pop_weight: float = Field(10.0, ge=0)
     pop_half_life: float = Field(2.0, gt=0)  # in ratings: the prior halves with every this many
-    # "recently popular": training ratings made at or before the user's latest rating, each weighing 0.5 ** (age in
-    # days / this); None: the plain training rating count
+    # "recently popular": the training ratings made by then, each weighing 0.5 ** (age in days / this); None: the
+    # plain training rating count
     pop_recent_half_life: float | None = Field(365.0, gt=0)
     # when the recent prior is counted: now (serving: every training rating is older), or at the history's latest
     # rating (``movierec eval`` replays the past: the ratings other users made later are not counted)
