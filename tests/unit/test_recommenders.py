@@ -333,6 +333,16 @@ class TestRecentPrior:
         old = EaseSeqRecommender.load(tmp_path / "old.npz")
         np.testing.assert_allclose(old.score_all(at(32.0)), [1.0, 2 / 3, 1.0, 0.0])  # the plain count
 
+    def test_ratings_over_millennia_widen_the_spans_instead_of_failing(self) -> None:
+        interactions, catalogue = eras()
+        far = Interactions(
+            interactions.user_ids, interactions.item_ids, interactions.ratings, interactions.timestamps * 1e5
+        )
+        model = EaseSeqRecommender(**self.PRIOR_ONLY).fit(far, catalogue)  # type: ignore[arg-type]
+        spans = model._spans
+        assert spans is not None and spans.n_spans <= np.iinfo(np.uint16).max
+        assert model.recommend(UserHistory.empty(), 1)[0].tolist() == [3]  # the latest era still leads now
+
     def test_spans_cost_four_bytes_a_cell(self) -> None:
         model = self.model()
         spans = model._spans

@@ -395,10 +395,11 @@ class RatingSpans:
             empty = np.zeros(0, dtype=np.uint16)
             return cls(np.zeros(n + 1, dtype=np.int64), empty, empty, 0, 0.0, width, -np.inf)
         origin, newest = float(data.timestamps.min()), float(data.timestamps.max())
-        span = ((data.timestamps - origin) // width).astype(np.int64)
+        most = np.iinfo(np.uint16).max
+        if (newest - origin) / width >= most:  # ratings over more than ~5,000 years: wider spans, never a failed fit
+            width = (newest - origin) / (most - 1)
+        span = np.minimum((data.timestamps - origin) // width, most - 1).astype(np.int64)
         n_spans = int(span.max()) + 1
-        if n_spans > np.iinfo(np.uint16).max:
-            raise ValueError(f"{n_spans} spans of {span_days:g} days: at most {np.iinfo(np.uint16).max}")
         cells, counts = np.unique(data.rows.astype(np.int64) * n_spans + span, return_counts=True)
         items, spans = np.divmod(cells, n_spans)
         indptr = np.zeros(n + 1, dtype=np.int64)
