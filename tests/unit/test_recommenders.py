@@ -238,10 +238,10 @@ class TestNewUsers:
 DAY = 86_400.0
 
 
-def eras(extra: list[tuple[int, float]] = ()) -> tuple[Interactions, ItemCatalogue]:  # type: ignore[assignment]
+def eras(extra: list[tuple[int, float]] | None = None) -> tuple[Interactions, ItemCatalogue]:
     """Film 1 rated by three users on day 0, film 2 by two on day 25, film 3 by three on day 45; film 4 by nobody.
     ``extra``: more (film, day) ratings, each by a user of their own."""
-    rated = [(1, 0.0)] * 3 + [(2, 25.0)] * 2 + [(3, 45.0)] * 3 + list(extra)
+    rated = [(1, 0.0)] * 3 + [(2, 25.0)] * 2 + [(3, 45.0)] * 3 + (extra or [])
     interactions = Interactions(
         np.arange(1, len(rated) + 1),
         np.array([film for film, _ in rated]),
