@@ -333,6 +333,25 @@ class TestRecentPrior:
         old = EaseSeqRecommender.load(tmp_path / "old.npz")
         np.testing.assert_allclose(old.score_all(at(32.0)), [1.0, 2 / 3, 1.0, 0.0])  # the plain count
 
+    def test_a_model_saved_for_serving_keeps_only_the_prior_counted_now(self, tmp_path: Path) -> None:
+        from movierec.domain.recommenders.base import load_arrays
+
+        model = self.model(pop_at_latest_rating=False)
+        model.save(tmp_path / "served.npz")
+        _, arrays = load_arrays(tmp_path / "served.npz", EaseSeqRecommender.name)
+        assert not [k for k in arrays if k.startswith("pop_span_")]
+        assert arrays["pop_recent_now"].shape == (4,)
+        loaded = EaseSeqRecommender.load(tmp_path / "served.npz")
+        assert loaded._spans is None and loaded.nbytes < model.nbytes
+        for history in (UserHistory.empty(), at(32.0), at(50.0)):
+            np.testing.assert_array_equal(loaded.score_all(history), model.score_all(history))
+        assert (
+            loaded.recommend(UserHistory.empty(), 4)[0].tolist() == model.recommend(UserHistory.empty(), 4)[0].tolist()
+        )
+        count = np.array([3.0, 2.0, 3.0, 0.0]) / 3.0
+        np.testing.assert_allclose(loaded.reconfigured(pop_recent_half_life=None).score_all(at(32.0)), count)
+        np.testing.assert_allclose(loaded.reconfigured(pop_recent_half_life=5.0).score_all(at(32.0)), count)
+
     def test_ratings_over_millennia_widen_the_spans_instead_of_failing(self) -> None:
         interactions, catalogue = eras()
         far = Interactions(

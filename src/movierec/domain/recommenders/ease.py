@@ -467,7 +467,10 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
-        self._spans: RatingSpans | None = None  # None: the prior is the plain rating count
+        self._spans: RatingSpans | None = None  # None: the prior is the plain rating count (or the saved "now" one)
+        # a model saved for serving keeps the recent prior counted now only (one value per item, not every span)
+        self._now_prior: np.ndarray | None = None
+        self._now_half_life: float | None = None
         self._priors: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()  # by (spans counted, half-life)
         self._recent: OrderedDict[bytes, _Scoring] = OrderedDict()
         self._recent_lock = threading.Lock()
@@ -526,6 +529,7 @@ class EaseSeqRecommender:
             raise ValueError(f"{sorted(unknown)} need a refit")
         clone = type(self)(self.config, **changes)
         clone._table, clone._ease, clone._seq, clone._spans = self._table, self._ease, self._seq, self._spans
+        clone._now_prior, clone._now_half_life = self._now_prior, self._now_half_life
         return clone
 
     @property
@@ -535,7 +539,8 @@ class EaseSeqRecommender:
         for matrix in (self._ease, self._seq):
             if matrix is not None:
                 total += matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
-        return total + (self._spans.nbytes if self._spans is not None else 0)
+        total += self._spans.nbytes if self._spans is not None else 0
+        return total + (self._now_prior.nbytes if self._now_prior is not None else 0)
 
     # ------------------------------------------------------------ scoring
 
@@ -608,11 +613,15 @@ class EaseSeqRecommender:
     def _popularity(self, history: UserHistory) -> np.ndarray:
         """The prior's popularity per item: the training rating count, or with ``pop_recent_half_life`` the ratings
         made by now, recency-weighted backwards (``RatingSpans.prior``); with ``pop_at_latest_rating``, those made
-        at or before the history's latest rating (an empty history: now). A model saved before the spans existed has
-        the count only."""
+        at or before the history's latest rating (an empty history: now). A model saved for serving has only the prior
+        counted now, for the half-life it was saved with (another half-life: the count); one saved before the spans
+        existed has the count only."""
         cfg = self.config
         half_life = cfg.pop_recent_half_life
         spans = self._spans
+        if spans is None and half_life is not None and half_life == self._now_half_life:
+            assert self._now_prior is not None
+            return self._now_prior  # a model saved for serving: counted now, for the half-life it was saved with
         if half_life is None or spans is None:
             return self.table.rating_count.astype(np.float64)
         at_latest = cfg.pop_at_latest_rating and len(history)
@@ -627,6 +636,11 @@ class EaseSeqRecommender:
                 while len(self._priors) > _PRIORS_KEPT:
                     self._priors.popitem(last=False)
         return found
+
+    def _recent_prior_on(self) -> bool:
+        """Whether ``_popularity`` gives the recent prior (not the plain rating count)."""
+        half_life = self.config.pop_recent_half_life
+        return half_life is not None and (self._spans is not None or half_life == self._now_half_life)
 
     def score_all(self, history: UserHistory) -> np.ndarray:
         """One score per item of the model's universe (aligned with ``item_ids``), before any exclusion."""
@@ -664,7 +678,7 @@ class EaseSeqRecommender:
         allowed: np.ndarray = ~plain
         if seen is not None and len(seen):
             plain[seen] = False
-        if isinstance(base, np.ndarray) and self.config.pop_recent_half_life is not None and self._spans is not None:
+        if isinstance(base, np.ndarray) and self._recent_prior_on():
             # the recent prior does not follow the fallback order: keep the plain movies whose prior reaches the n-th
             # largest (every tie with it too; the selection orders them)
             priors = base[plain]
@@ -817,8 +831,11 @@ class EaseSeqRecommender:
             arrays[f"{key}_data"] = matrix.data.astype(np.float32)
             arrays[f"{key}_indices"] = matrix.indices.astype(np.int32)
             arrays[f"{key}_indptr"] = matrix.indptr.astype(np.int64)
-        if self._spans is not None:
-            arrays.update(self._spans.to_arrays())
+        if self._spans is not None and self.config.pop_at_latest_rating:
+            arrays.update(self._spans.to_arrays())  # a model that replays the past needs every span
+        elif self._recent_prior_on():
+            # served, the prior is always counted now: one value per item (not 22 MB of spans at 25M ratings)
+            arrays["pop_recent_now"] = self._popularity(UserHistory.empty())
         save_arrays(path, self.name, self.config.model_dump(), arrays)
 
     @classmethod
@@ -835,6 +852,9 @@ class EaseSeqRecommender:
             matrices.append(matrix)
         model._table, model._ease, model._seq = table, matrices[0], matrices[1]
         model._spans = RatingSpans.from_arrays(arrays)
+        if "pop_recent_now" in arrays and model._spans is None:
+            model._now_prior = arrays["pop_recent_now"].astype(np.float64)
+            model._now_half_life = model.config.pop_recent_half_life
         return model
 
 
