@@ -61,7 +61,12 @@ TUNING_GRIDS: dict[str, tuple[Grid, Grid]] = {
     "ease": ({"l2": [500.0, 100.0, 250.0, 1000.0]}, {}),
     "ease_seq": (
         {"l2": [250.0, 500.0]},
-        {"ease_weight": [1.0, 0.0], "long_weight": [0.5, 0.0, 1.0], "seq_weight": [1.4, 0.0]},
+        {
+            "ease_weight": [1.0, 0.0],
+            "long_weight": [0.5, 0.0, 1.0],
+            "seq_weight": [1.4, 0.0],
+            "pop_recent_half_life": [365.0, None],  # None: the prior is the plain rating count
+        },
     ),
     "item_knn": ({"K": [100, 50, 200]}, {}),
     "ease_dense": ({"l2": [500.0, 100.0, 250.0, 1000.0]}, {}),
@@ -71,7 +76,10 @@ TUNING_GRIDS: dict[str, tuple[Grid, Grid]] = {
 }
 QUICK_GRIDS: dict[str, tuple[Grid, Grid]] = {
     "ease": ({"l2": [500.0, 250.0]}, {}),
-    "ease_seq": ({"l2": [250.0]}, {"long_weight": [0.5, 0.0], "seq_weight": [1.4, 0.0]}),
+    "ease_seq": (
+        {"l2": [250.0]},
+        {"long_weight": [0.5, 0.0], "seq_weight": [1.4, 0.0], "pop_recent_half_life": [365.0, None]},
+    ),
     "item_knn": ({"K": [100]}, {}),
     "ease_dense": ({"l2": [500.0]}, {}),
     "rp3beta": ({"alpha": [1.0], "beta": [0.5], "K": [100]}, {}),
@@ -87,6 +95,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no recency weighting": {"ease_user_half_life": None, "seq_user_half_life": None},
     "binary ratings (no liked/disliked weights)": {"rating_centre": None},
     "no popularity prior": {"pop_weight": 0.0},
+    "popularity by rating count (no recent prior)": {"pop_recent_half_life": None},
 }
 EXPLAIN_USERS = 100  # users whose explanations are checked (each history item removed in turn)
 EXPLAIN_TOP = 3  # "among the top contributors" = among the 3 rated movies whose removal costs the item most
@@ -171,6 +180,8 @@ class ProtocolResult:
     rating_accuracy: RatingAccuracy | None = None
     served_ndcg: float = 0.0  # the default as served (its default configuration, no per-protocol tuning)
     served_ratio: float = 0.0
+    # ``cold``: as served, the share of a new user's top 10 that is new after each of their first ratings (1, 2, ...)
+    served_list_change: list[float] = field(default_factory=list)
 
     def row(self, name: str) -> StrategyResult:
         for row in self.rows:
@@ -311,6 +322,8 @@ def _build(cls: type[Recommender], params: dict[str, Any]) -> Recommender:
 
 def _strategy(name: str, cls: type[Recommender], catalogue: ItemCatalogue) -> Contender:
     def fit(train: Interactions, params: dict[str, Any]) -> Recommender:
+        if issubclass(cls, EaseSeqRecommender):  # "now" is the user's latest rating: the past is replayed
+            params = {"pop_at_latest_rating": True, **params}
         return _build(cls, params).fit(train, _catalogue_for(train, catalogue))
 
     def variant(model: Recommender, params: dict[str, Any]) -> Recommender:
@@ -431,6 +444,27 @@ def rating_accuracy(model: Any, split: Split) -> RatingAccuracy:
     )
 
 
+def list_change(model: Recommender, users: list[EvalUser], ratings: int) -> list[float]:
+    """For each ``k`` of 1..``ratings``: the mean share of a user's top ``K`` that was not in it before their ``k``-th
+    rating (the first ``k`` ratings of their history against the first ``k - 1``; k = 1 against no ratings). The
+    user's own ``ratings`` and hidden movies are left out of every list, so only the model's choice changes."""
+    changes: list[list[float]] = [[] for _ in range(ratings)]
+    for user in users:
+        history = user.history
+        order = np.lexsort((history.item_ids, history.timestamps))  # oldest first
+        history = UserHistory(history.item_ids[order], history.ratings[order], history.timestamps[order])
+        rated = np.concatenate([history.item_ids, user.hidden])
+        before: set[int] | None = None
+        for k in range(ratings + 1):
+            shown = UserHistory(history.item_ids[:k], history.ratings[:k], history.timestamps[:k])
+            ids = model.recommend(shown, K + len(rated))[0]
+            now = set(ids[~np.isin(ids, rated)][:K].tolist())
+            if before is not None and now:
+                changes[k - 1].append(len(now - before) / len(now))
+            before = now
+    return [float(np.mean(c)) if c else 0.0 for c in changes]
+
+
 def explanation_agreement(
     model: EaseSeqRecommender, users: list[EvalUser], n_users: int = EXPLAIN_USERS, top: int = EXPLAIN_TOP
 ) -> dict[str, float]:
@@ -542,6 +576,8 @@ def run_protocol(
             served = model if not chosen else contender.fit(tests[0].split.train, {})
             for index, view in enumerate(tests):
                 per_user[index]["(served)"] = user_ndcgs(contender.rank(served, view.users), view.users)
+            if name == "cold":
+                results[-1].served_list_change = list_change(served, tests[-1].users, COLD_SIZES[-1])
             tuned = contender.variant(contender.fit(validations[0].split.train, fit_params), score_params)
             for index, view in enumerate(tests):
                 if not quick:
@@ -665,6 +701,11 @@ def format_protocol(result: ProtocolResult) -> list[str]:
                 f"   {result.default} as served (default configuration, not tuned for this protocol): NDCG@10 "
                 f"{result.served_ndcg:.4f}, {result.served_ratio:.2f}x the best peer"
             )
+    if result.served_list_change:
+        lines.append(
+            f"   {result.default} as served, new movies in a new user's top {K} after each of their first ratings: "
+            + ", ".join(f"{share:.0%}" for share in result.served_list_change)
+        )
     if result.ablations:
         lines.append(
             f"   ablations of {result.default} (validation NDCG@10, full model "

@@ -140,7 +140,15 @@ def test_latest_per_item_and_recency_whatever_the_order(seed: int) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"pop_weight": 0.0}, {"pop_half_life": 1_000.0}, {"rating_centre": None}, {"seq_weight": 0.0}],
+    [
+        {},
+        {"pop_weight": 0.0},
+        {"pop_half_life": 1_000.0},
+        {"rating_centre": None},
+        {"seq_weight": 0.0},
+        {"pop_recent_half_life": None},
+        {"pop_recent_half_life": 7.0, "pop_span_days": 3.0, "pop_half_life": 1_000.0, "pop_at_latest_rating": True},
+    ],
 )
 def test_ranking_only_the_contenders_gives_the_catalogue_wide_ranking(
     overrides: dict[str, object], monkeypatch: pytest.MonkeyPatch
@@ -149,6 +157,8 @@ def test_ranking_only_the_contenders_gives_the_catalogue_wide_ranking(
     model = EaseSeqRecommender(neighbours=8, **overrides).fit(*data)  # type: ignore[arg-type]
     rng = np.random.default_rng(4)
     users = [_history(rng, size) for size in (0, 1, 2, 5, 12, 40)]
+    # the same users rating in the middle of the training period: the recent prior counts only the spans before
+    users += [UserHistory(u.item_ids, u.ratings, u.timestamps - 95_000_000.0) for u in users[1:]]
     for n in (1, 7, 20, 100, 1_000):  # 1,000: more than the catalogue
         for user in users:
             monkeypatch.setattr(ease_module, "_SPARSE_SELECTION", 0.0)  # every movie ranked

@@ -249,3 +249,38 @@ def test_hidden_movies_are_dropped_before_the_top_ten() -> None:
     lists = _drop_hidden([np.arange(1, 15), np.arange(1, 15)], users)
     assert lists[0].tolist() == [1, 3, 4, 6, 7, 8, 9, 10, 11, 12]
     assert lists[1].tolist() == list(range(1, 11))
+
+
+class TestListChange:
+    """``list_change``: the share of a new user's top 10 that is new after each of their first ratings."""
+
+    @staticmethod
+    def users() -> list[EvalUser]:
+        from movierec.domain.recommenders import UserHistory
+
+        # shown out of time order on purpose: the first k ratings are the k oldest
+        history = UserHistory(np.array([3, 1, 2]), np.array([9, 8, 7]), np.array([30.0, 10.0, 20.0]))
+        return [EvalUser(1, history, np.array([50]), np.array([4]))]
+
+    def test_a_list_that_ignores_the_ratings_never_changes(self) -> None:
+        from movierec.evaluation import list_change
+
+        rows = [(u, i, 8, float(u * 10 + i)) for u in range(1, 9) for i in range(1, 30) if (u + i) % 3]
+        ids = np.arange(1, 30)
+        catalogue = ItemCatalogue(ids, (("Drama",),) * len(ids), np.zeros(len(ids)), ids, np.full(len(ids), 2000.0))
+        model = PopularRecommender().fit(interactions(rows), catalogue)
+        assert list_change(model, self.users(), 3) == [0.0, 0.0, 0.0]  # rated and hidden movies left out each time
+
+    def test_known_answer(self) -> None:
+        from movierec.domain.recommenders import UserHistory
+        from movierec.evaluation import list_change
+
+        class Shifting:
+            """Recommends 100, 101, ... before any rating; each rating shifts the list by (its movie id) places."""
+
+            def recommend(self, history: UserHistory, n: int) -> tuple[np.ndarray, np.ndarray]:
+                ids = np.arange(100, 100 + n) + int(history.item_ids.sum())
+                return ids, -ids.astype(np.float64)
+
+        # the oldest ratings are movies 1, 2, 3: shifts of 1, 2 and 3 places bring 1, 2 and 3 new movies of 10
+        assert list_change(Shifting(), self.users(), 3) == pytest.approx([0.1, 0.2, 0.3])  # type: ignore[arg-type]

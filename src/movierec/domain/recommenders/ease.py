@@ -15,9 +15,11 @@ now); nothing about users is stored and a new rating counts without retraining.
 * **User weights**: rating ``r`` at recency position ``p`` (0 = latest) weighs ``(r - rating_centre) *
   0.5 ** (p / half_life)`` (disliked movies push their neighbours down), with separate half-lives per part.
 * **Blend**: each part's score vector is divided by its largest magnitude, then ``ease_weight * ease +
-  seq_weight * seq + pop_weight * 0.5 ** (n_ratings / pop_half_life) * popularity`` (popularity = training rating
-  count / its maximum), so a user with no ratings gets the popular list and the prior fades as ratings
-  accumulate.
+  seq_weight * seq + pop_weight * 0.5 ** (n_ratings / pop_half_life) * popularity`` (popularity / its maximum),
+  so a user with no ratings gets the popular list and the prior fades as ratings accumulate.
+* **Recently popular** (the prior's popularity): the training ratings made by now (``RatingSpans``), each weighing
+  ``0.5 ** (age in days / pop_recent_half_life)``; ``movierec eval`` counts them at the user's latest rating
+  instead (``pop_at_latest_rating``), so no rating made after it counts. ``None``: the plain rating count.
 """
 
 from __future__ import annotations
@@ -71,8 +73,17 @@ class EaseSeqConfig(BaseModel):
     ease_user_half_life: float | None = Field(10.0, gt=0)  # None: every rating weighs the same
     seq_user_half_life: float | None = Field(5.0, gt=0)
     rating_centre: float | None = 5.5  # None: binary (every rating counts +1)
-    pop_weight: float = Field(1.0, ge=0)
-    pop_half_life: float = Field(3.0, gt=0)  # in ratings: the prior halves with every this many
+    # the prior leads a new user's first ratings (10 x 0.5 ** (n / 2): 7.1 at one rating, 1.8 at five, 0.04 at 16,
+    # against at most 2.9 for the parts): each rating still brings about 2 new movies into the top 10 (cold eval)
+    pop_weight: float = Field(10.0, ge=0)
+    pop_half_life: float = Field(2.0, gt=0)  # in ratings: the prior halves with every this many
+    # "recently popular": the training ratings made by then, each weighing 0.5 ** (age in days / this); None: the
+    # plain training rating count
+    pop_recent_half_life: float | None = Field(365.0, gt=0)
+    # when the recent prior is counted: now (serving: every training rating is older), or at the history's latest
+    # rating (``movierec eval`` replays the past: the ratings other users made later are not counted)
+    pop_at_latest_rating: bool = False
+    pop_span_days: float = Field(30.0, gt=0)  # the recent prior counts ratings in spans of this many days
     # after the top ``neighbours`` cut, drop a row's links weaker than this fraction of its strongest (0: keep)
     prune_below: float = Field(0.0, ge=0, lt=1)
 
@@ -87,6 +98,8 @@ SCORING_FIELDS = frozenset(
         "rating_centre",
         "pop_weight",
         "pop_half_life",
+        "pop_recent_half_life",
+        "pop_at_latest_rating",
     }
 )
 
@@ -347,6 +360,99 @@ def _sequential_top_k(data: FitData, config: EaseSeqConfig) -> sp.csr_matrix:
     return _csr(rows, cols, values, sequence.n)
 
 
+DAY_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RatingSpans:
+    """Training ratings counted per (item, span of ``width`` seconds from ``origin``), for the "recently popular"
+    prior, and the newest training rating's time.
+
+    Compact CSR by item: ``indptr`` (int64, items + 1), each cell's span (uint16: 5,000 years of 30-day spans) and
+    count (uint16, saturating at 65,535 ratings of one movie in one span), so a cell costs 4 bytes (the synthetic
+    25M-rating, 60k-movie data of ``bench/scale.py``: 5.4M cells, at most 103 ratings in one, 22 MB).
+
+    ``prior(counted, half_life_days)`` sums the first ``counted`` spans only (``counted(reference)``: those that end at
+    or before ``reference``, or every span when ``reference`` is at or after the newest rating: serving, now). A span
+    weighs ``0.5 ** (age / half_life_days)``, its age in days counted back from the latest span that is counted (with
+    an exponential decay, counting back from the reference itself would multiply every item by one factor: the same
+    ranking).
+    """
+
+    indptr: np.ndarray
+    spans: np.ndarray
+    counts: np.ndarray
+    n_spans: int
+    origin: float
+    width: float  # seconds
+    newest: float
+
+    @classmethod
+    def build(cls, data: FitData, span_days: float) -> RatingSpans:
+        n = len(data.table)
+        width = span_days * DAY_SECONDS
+        if len(data) == 0:
+            empty = np.zeros(0, dtype=np.uint16)
+            return cls(np.zeros(n + 1, dtype=np.int64), empty, empty, 0, 0.0, width, -np.inf)
+        origin, newest = float(data.timestamps.min()), float(data.timestamps.max())
+        most = np.iinfo(np.uint16).max
+        if (newest - origin) / width >= most:  # ratings over more than ~5,000 years: wider spans, never a failed fit
+            width = (newest - origin) / (most - 1)
+        span = np.minimum((data.timestamps - origin) // width, most - 1).astype(np.int64)
+        n_spans = int(span.max()) + 1
+        cells, counts = np.unique(data.rows.astype(np.int64) * n_spans + span, return_counts=True)
+        items, spans = np.divmod(cells, n_spans)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(items, minlength=n), out=indptr[1:])
+        counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
+        return cls(indptr, spans.astype(np.uint16), counts, n_spans, origin, width, newest)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.spans.nbytes + self.counts.nbytes)
+
+    def counted(self, reference: float) -> int:
+        """How many spans, from the first, hold only ratings made at or before ``reference``."""
+        if reference >= self.newest:
+            return self.n_spans
+        return int(np.clip((reference - self.origin) // self.width, 0, self.n_spans))
+
+    def prior(self, counted: int, half_life_days: float) -> np.ndarray:
+        """Per item, the ratings of the first ``counted`` spans, a span ``k`` spans older than the last counted one
+        weighing ``0.5 ** (k * span days / half_life_days)``; later spans weigh 0."""
+        weights = np.zeros(self.n_spans)
+        age = np.arange(counted - 1, -1, -1, dtype=np.float64) * (self.width / DAY_SECONDS)
+        weights[:counted] = 0.5 ** (age / half_life_days)
+        running = np.zeros(len(self.counts) + 1)
+        np.cumsum(self.counts * weights[self.spans], out=running[1:])
+        prior: np.ndarray = np.maximum(running[self.indptr[1:]] - running[self.indptr[:-1]], 0.0)  # no rounding below 0
+        return prior
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "pop_span_indptr": self.indptr,
+            "pop_span_spans": self.spans,
+            "pop_span_counts": self.counts,
+            "pop_span_facts": np.array([self.origin, self.width, self.newest, self.n_spans], dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> RatingSpans | None:
+        """The spans saved with a model; None for a model saved before they existed."""
+        if "pop_span_facts" not in arrays:
+            return None
+        origin, width, newest, n_spans = (float(v) for v in arrays["pop_span_facts"])
+        return cls(
+            arrays["pop_span_indptr"].astype(np.int64),
+            arrays["pop_span_spans"].astype(np.uint16),
+            arrays["pop_span_counts"].astype(np.uint16),
+            int(n_spans),
+            origin,
+            width,
+            newest,
+        )
+
+
 class EaseSeqRecommender:
     """EASE + sequential co-occurrence, recency- and rating-weighted, with a popularity prior (the
     default)."""
@@ -361,6 +467,11 @@ class EaseSeqRecommender:
         self._table: ItemTable | None = None
         self._ease: sp.csr_matrix | None = None
         self._seq: sp.csr_matrix | None = None
+        self._spans: RatingSpans | None = None  # None: the prior is the plain rating count (or the saved "now" one)
+        # a model saved for serving keeps the recent prior counted now only (one value per item, not every span)
+        self._now_prior: np.ndarray | None = None
+        self._now_half_life: float | None = None
+        self._priors: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()  # by (spans counted, half-life)
         self._recent: OrderedDict[bytes, _Scoring] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._baseline_cache: tuple[float, np.ndarray] | None = None
@@ -403,7 +514,9 @@ class EaseSeqRecommender:
         self._seq = sp.csr_matrix((n, n), dtype=np.float32)
         if cfg.seq_weight > 0 and cfg.seq_window > 0 and len(data):
             self._seq = _sequential_top_k(data, cfg)
+        self._spans = RatingSpans.build(data, cfg.pop_span_days)
         self._table = table
+        self._priors = OrderedDict()
         self._baseline_cache = self._order_cache = None  # the previous fit's
         with self._recent_lock:
             self._recent.clear()
@@ -415,7 +528,8 @@ class EaseSeqRecommender:
         if unknown:
             raise ValueError(f"{sorted(unknown)} need a refit")
         clone = type(self)(self.config, **changes)
-        clone._table, clone._ease, clone._seq = self._table, self._ease, self._seq
+        clone._table, clone._ease, clone._seq, clone._spans = self._table, self._ease, self._seq, self._spans
+        clone._now_prior, clone._now_half_life = self._now_prior, self._now_half_life
         return clone
 
     @property
@@ -425,7 +539,8 @@ class EaseSeqRecommender:
         for matrix in (self._ease, self._seq):
             if matrix is not None:
                 total += matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
-        return total
+        total += self._spans.nbytes if self._spans is not None else 0
+        return total + (self._now_prior.nbytes if self._now_prior is not None else 0)
 
     # ------------------------------------------------------------ scoring
 
@@ -473,11 +588,12 @@ class EaseSeqRecommender:
             if cfg.seq_weight > 0 and self._seq is not None and self._seq.nnz:
                 seq_rows = self._seq[rows]
                 seq_norm = _add_normalised(total, cfg.seq_weight, np.asarray(seq_rows.T @ w_seq).ravel())
-        if cfg.pop_weight > 0:
-            top = table.rating_count.max() if n else 0
+        if cfg.pop_weight > 0 and n:
+            popularity = self._popularity(history)
+            top = popularity.max()
             if top > 0:
                 prior = cfg.pop_weight * 0.5 ** (len(rows) / cfg.pop_half_life)
-                base = prior * table.rating_count / top
+                base = prior / top * popularity
                 total += base
         scoring = _Scoring(
             latest,
@@ -493,6 +609,38 @@ class EaseSeqRecommender:
         )
         self._remember(key, scoring)
         return total, scoring, base
+
+    def _popularity(self, history: UserHistory) -> np.ndarray:
+        """The prior's popularity per item: the training rating count, or with ``pop_recent_half_life`` the ratings
+        made by now, recency-weighted backwards (``RatingSpans.prior``); with ``pop_at_latest_rating``, those made
+        at or before the history's latest rating (an empty history: now). A model saved for serving has only the prior
+        counted now, for the half-life it was saved with (another half-life: the count); one saved before the spans
+        existed has the count only."""
+        cfg = self.config
+        half_life = cfg.pop_recent_half_life
+        spans = self._spans
+        if spans is None and half_life is not None and half_life == self._now_half_life:
+            assert self._now_prior is not None
+            return self._now_prior  # a model saved for serving: counted now, for the half-life it was saved with
+        if half_life is None or spans is None:
+            return self.table.rating_count.astype(np.float64)
+        at_latest = cfg.pop_at_latest_rating and len(history)
+        counted = spans.counted(float(history.timestamps.max()) if at_latest else np.inf)
+        key = (counted, half_life)
+        with self._recent_lock:
+            found = self._priors.get(key)
+        if found is None:
+            found = spans.prior(counted, half_life)
+            with self._recent_lock:
+                self._priors[key] = found
+                while len(self._priors) > _PRIORS_KEPT:
+                    self._priors.popitem(last=False)
+        return found
+
+    def _recent_prior_on(self) -> bool:
+        """Whether ``_popularity`` gives the recent prior (not the plain rating count)."""
+        half_life = self.config.pop_recent_half_life
+        return half_life is not None and (self._spans is not None or half_life == self._now_half_life)
 
     def score_all(self, history: UserHistory) -> np.ndarray:
         """One score per item of the model's universe (aligned with ``item_ids``), before any exclusion."""
@@ -520,15 +668,25 @@ class EaseSeqRecommender:
     def _contenders(self, scores: np.ndarray, base: np.ndarray | float, seen: np.ndarray | None, n: int) -> np.ndarray:
         """The rows that can be among the ``n`` best (a mask), so the selection sorts those, not the catalogue.
 
-        A movie none of the rated movies links to scores its popularity prior exactly (``base``), which grows with
-        its training rating count, the first key of the fallback order that breaks ties: among those movies the
-        fallback order is the score order. So the contenders are every movie the links moved off its prior, and the
-        first ``n`` of the others in fallback order that are not excluded.
+        A movie none of the rated movies links to scores its popularity prior exactly (``base``). The plain prior
+        grows with its training rating count, the first key of the fallback order that breaks ties: among those
+        movies the fallback order is the score order. So the contenders are every movie the links moved off its
+        prior, and the first ``n`` of the others in fallback order that are not excluded. The recent prior has its
+        own order: then the others kept are those whose prior is at least the ``n``-th largest among them.
         """
         plain: np.ndarray = np.asarray(scores == base)
         allowed: np.ndarray = ~plain
         if seen is not None and len(seen):
             plain[seen] = False
+        if isinstance(base, np.ndarray) and self._recent_prior_on():
+            # the recent prior does not follow the fallback order: keep the plain movies whose prior reaches the n-th
+            # largest (every tie with it too; the selection orders them)
+            priors = base[plain]
+            if len(priors) > n:
+                allowed |= plain & (base >= np.partition(priors, len(priors) - n)[len(priors) - n])
+            else:
+                allowed |= plain
+            return allowed
         order = self._fallback_order()
         allowed[order[np.flatnonzero(plain[order])[:n]]] = True
         return allowed
@@ -673,6 +831,11 @@ class EaseSeqRecommender:
             arrays[f"{key}_data"] = matrix.data.astype(np.float32)
             arrays[f"{key}_indices"] = matrix.indices.astype(np.int32)
             arrays[f"{key}_indptr"] = matrix.indptr.astype(np.int64)
+        if self._spans is not None and self.config.pop_at_latest_rating:
+            arrays.update(self._spans.to_arrays())  # a model that replays the past needs every span
+        elif self._recent_prior_on():
+            # served, the prior is always counted now: one value per item (not 22 MB of spans at 25M ratings)
+            arrays["pop_recent_now"] = self._popularity(UserHistory.empty())
         save_arrays(path, self.name, self.config.model_dump(), arrays)
 
     @classmethod
@@ -688,6 +851,10 @@ class EaseSeqRecommender:
             )
             matrices.append(matrix)
         model._table, model._ease, model._seq = table, matrices[0], matrices[1]
+        model._spans = RatingSpans.from_arrays(arrays)
+        if "pop_recent_now" in arrays and model._spans is None:
+            model._now_prior = arrays["pop_recent_now"].astype(np.float64)
+            model._now_half_life = model.config.pop_recent_half_life
         return model
 
 
@@ -720,6 +887,7 @@ NEIGHBOUR_SHRINK = 0.1
 # a few requests at once): at most this many, holding at most this many model links in all (8 bytes each: 8 MB; a
 # 2,000-rating history reads ~460k). One evicted early is scored again when asked for: the same answer, more CPU.
 _RECENT_SCORINGS = 8
+_PRIORS_KEPT = 16  # recent priors kept, by the spans they count (a new user's, served now, is always the same one)
 # recommend sorts only the movies that can make the list when the history's links touch fewer than this share of the
 # catalogue (short histories); past it, the whole catalogue is cheaper than finding them
 _SPARSE_SELECTION = 0.25
