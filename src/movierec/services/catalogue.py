@@ -129,6 +129,22 @@ class CatalogueService:
 
         return self._remembered(self._numbers, movie_ids, read, fresh=fresh)
 
+    def shown(self, movie_ids: Iterable[int], uow: UnitOfWork) -> tuple[dict[int, Movie], dict[int, MovieNumbers]]:
+        """``get_many`` and ``numbers`` of the movies a page shows, as those give them: the ids either cache lacks
+        are read together in ``uow``, in one query."""
+        wanted = list(dict.fromkeys(movie_ids))
+        with self._listings_lock:
+            movies = {i: m for i, m in ((i, self._movies.get(i)) for i in wanted) if m is not None}
+            numbers = {i: n for i, n in ((i, self._numbers.get(i)) for i in wanted) if n is not None}
+        missing = [i for i in wanted if i not in movies or i not in numbers]
+        if missing:
+            read = uow.movies.with_numbers(missing)
+            with self._listings_lock:
+                for movie_id, (movie, figures) in read.items():
+                    self._movies[movie_id] = movies[movie_id] = movie
+                    self._numbers[movie_id] = numbers[movie_id] = figures
+        return movies, numbers
+
     def _remembered(
         self,
         cache: TTLCache[int, V],

@@ -145,9 +145,8 @@ class RecommendationService:
         """The list from the user's current ratings, uncached: one store session."""
         model = self.models.model(strategy)
         with self.store.uow() as uow:
-            item_ids, ratings, times = uow.ratings.history(user_id)
+            (item_ids, ratings, times), banned = uow.ratings.history_and_not_interested(user_id)  # banned: latest first
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
-            banned = uow.not_interested.ids(user_id)  # most recently marked first
             history = UserHistory(item_ids, ratings, times)
             pool = pool_size(limit, len(banned))
             ids, scores = model.recommend(history, pool, exclude_seen=True, candidates=candidates)
@@ -158,9 +157,10 @@ class RecommendationService:
             reasons = model.reasons(history, ids, genre) if len(ids) else []
             predictor = getattr(model, "predict_ratings", None)
             predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
-            named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
-            movies = self.catalogue.get_many([*ids.tolist(), *named], uow)
-            numbers = self.catalogue.numbers(ids.tolist(), uow)
+            movies, numbers = self.catalogue.shown(ids.tolist(), uow)  # one query for those not remembered
+            named = [r.rated for r in reasons if r.rated is not None and r.rated not in movies]  # "because you rated"
+            if named:
+                movies.update(self.catalogue.get_many(named, uow))
         titles = {movie_id: movie.title for movie_id, movie in movies.items()}
         items: list[Recommendation] = []
         for movie_id, score, reason, rating in zip(ids.tolist(), scores.tolist(), reasons, predicted, strict=True):

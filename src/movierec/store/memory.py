@@ -166,6 +166,11 @@ class MemoryMovieRepository(_Repository):
             )
         return found
 
+    def with_numbers(self, movie_ids: Iterable[int]) -> dict[int, tuple[Movie, MovieNumbers]]:
+        ids = list(dict.fromkeys(int(i) for i in movie_ids))
+        movies, numbers = self.get_many(ids), self.numbers(ids)
+        return {i: (movies[i], numbers[i]) for i in ids if i in movies}
+
     def page_after(self, after_id: int, limit: int) -> list[Movie]:
         ids = sorted(i for i in self._state.movies if i > after_id)[:limit]
         return [self._state.movies[i].movie() for i in ids]
@@ -335,6 +340,9 @@ class MemoryRatingRepository(_Repository):
             np.array([e.rating for e in entries], dtype=np.int64),
             np.array([e.rated_at.timestamp() for e in entries], dtype=np.float64),
         )
+
+    def history_and_not_interested(self, user_id: int) -> tuple[RatingHistory, list[int]]:
+        return self.history(user_id), self._uow.not_interested.ids(user_id)
 
     def all_interactions(self) -> Interactions:
         items = list(self._state.ratings.items())
