@@ -633,6 +633,23 @@ def test_migration_0005_adds_the_release_order_index_and_its_downgrade_removes_i
         assert [m.title for m in uow.movies.latest(5)] == ["Heat", "Undated"]
 
 
+
+@pytest.mark.sql_only("migrations")
+def test_migration_0006_moves_the_ratings_movie_index_onto_movie_and_rating_and_its_downgrade_back(
+    store: Store,
+) -> None:
+    def indexes() -> dict[str, list[str]]:
+        with store.engine.connect() as connection:
+            return {str(i["name"]): list(i["column_names"]) for i in inspect(connection).get_indexes("ratings")}
+
+    assert indexes()["ix_ratings_movie_id_rating"] == ["movie_id", "rating"]
+    assert "ix_ratings_movie_id" not in indexes()
+    migrate.downgrade(store.engine, "0005")
+    assert indexes()["ix_ratings_movie_id"] == ["movie_id"]
+    assert "ix_ratings_movie_id_rating" not in indexes()
+    migrate.upgrade(store.engine)
+    assert indexes()["ix_ratings_movie_id_rating"] == ["movie_id", "rating"]
+
 def _selects(store: Store) -> tuple[list[str], object]:
     """The SELECT statements a block runs on a SQL store (None on the in-memory one): a list and a remover."""
     statements: list[str] = []
