@@ -633,7 +633,6 @@ def test_migration_0005_adds_the_release_order_index_and_its_downgrade_removes_i
         assert [m.title for m in uow.movies.latest(5)] == ["Heat", "Undated"]
 
 
-
 @pytest.mark.sql_only("migrations")
 def test_migration_0006_moves_the_ratings_movie_index_onto_movie_and_rating_and_its_downgrade_back(
     store: Store,
@@ -649,6 +648,7 @@ def test_migration_0006_moves_the_ratings_movie_index_onto_movie_and_rating_and_
     assert "ix_ratings_movie_id_rating" not in indexes()
     migrate.upgrade(store.engine)
     assert indexes()["ix_ratings_movie_id_rating"] == ["movie_id", "rating"]
+
 
 def _selects(store: Store) -> tuple[list[str], object]:
     """The SELECT statements a block runs on a SQL store (None on the in-memory one): a list and a remover."""
