@@ -129,14 +129,17 @@ class CatalogueService:
 
         return self._remembered(self._numbers, movie_ids, read, fresh=fresh)
 
-    def shown(self, movie_ids: Iterable[int], uow: UnitOfWork) -> tuple[dict[int, Movie], dict[int, MovieNumbers]]:
-        """``get_many`` and ``numbers`` of the movies a page shows, as those give them: the ids either cache lacks
-        are read together in ``uow``, in one query."""
-        wanted = list(dict.fromkeys(movie_ids))
+    def shown(
+        self, movie_ids: Iterable[int], uow: UnitOfWork, also: Iterable[int] = ()
+    ) -> tuple[dict[int, Movie], dict[int, MovieNumbers]]:
+        """``get_many`` and ``numbers`` of the movies a page shows, as those give them, and the movies of ``also``
+        (no numbers needed: movies a page names): what the caches lack is read in ``uow``, in one query."""
+        wanted, named = list(dict.fromkeys(movie_ids)), list(dict.fromkeys(also))
         with self._listings_lock:
-            movies = {i: m for i, m in ((i, self._movies.get(i)) for i in wanted) if m is not None}
+            movies = {i: m for i, m in ((i, self._movies.get(i)) for i in [*wanted, *named]) if m is not None}
             numbers = {i: n for i, n in ((i, self._numbers.get(i)) for i in wanted) if n is not None}
         missing = [i for i in wanted if i not in movies or i not in numbers]
+        missing += [i for i in named if i not in movies and i not in missing]
         if missing:
             read = uow.movies.with_numbers(missing)
             with self._listings_lock:

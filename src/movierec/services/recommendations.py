@@ -157,10 +157,8 @@ class RecommendationService:
             reasons = model.reasons(history, ids, genre) if len(ids) else []
             predictor = getattr(model, "predict_ratings", None)
             predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
-            movies, numbers = self.catalogue.shown(ids.tolist(), uow)  # one query for those not remembered
-            named = [r.rated for r in reasons if r.rated is not None and r.rated not in movies]  # "because you rated"
-            if named:
-                movies.update(self.catalogue.get_many(named, uow))
+            named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
+            movies, numbers = self.catalogue.shown(ids.tolist(), uow, also=named)  # one query, for the forgotten
         titles = {movie_id: movie.title for movie_id, movie in movies.items()}
         items: list[Recommendation] = []
         for movie_id, score, reason, rating in zip(ids.tolist(), scores.tolist(), reasons, predicted, strict=True):

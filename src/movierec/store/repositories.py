@@ -121,19 +121,24 @@ class MovieRepository:
         return movies
 
     def with_numbers(self, movie_ids: Iterable[int]) -> dict[int, tuple[Movie, MovieNumbers]]:
-        """``get_many`` and ``numbers`` of the same movies in one query per 500 ids: the movies a page shows."""
+        """``get_many`` and ``numbers`` of the same movies in one query per 500 ids (the movies a page shows), in
+        plain SQL: no statement built nor compiled per call."""
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
         found: dict[int, tuple[Movie, MovieNumbers]] = {}
+        if not ids:
+            return found
+        postgresql = self._dialect() == "postgresql"
+        connection = self.session.connection()
         for chunk in _chunks(ids):
-            rated = _community(chunk)
-            statement = (
-                select(MOVIES, self._genre_names(), rated.c.average, rated.c.count)
-                .outerjoin(rated, rated.c.movie_id == MovieRow.id)
-                .where(MovieRow.id.in_(chunk))
-            )
-            for row in self.session.connection().execute(statement):
-                movie = _to_movie(row, self._genres_of(row.genre_names))
-                found[row.id] = (movie, _numbers(row.external_key, movie, row.average, row.count))
+            params: tuple[Any, ...]
+            if postgresql:
+                sql, params = _SHOWN_SQL.format(ids="= ANY(%s)", genres=_PG_GENRES), (chunk, chunk)
+            else:
+                marks = f"IN ({', '.join('?' * len(chunk))})"
+                sql, params = _SHOWN_SQL.format(ids=marks, genres=_SQLITE_GENRES), (*chunk, *chunk)
+            for row in connection.exec_driver_sql(sql, params):
+                movie = _shown_movie(row, postgresql)
+                found[movie.id] = (movie, _numbers(row[1], movie, row[13], row[14]))
         return found
 
     def _genre_names(self) -> Any:
@@ -369,6 +374,44 @@ def _numbers(external_key: str, movie: Movie, average: Any, count: Any) -> Movie
         vote_source=vote_source(external_key, movie.vote_count, movie.popularity),
         community_average=None if not count else round(float(average), 2),
         community_count=int(count or 0),
+    )
+
+
+# with_numbers: each movie's columns, its genres by name (as _genres_for orders them), this app's mean and count.
+_SHOWN_SQL = (
+    "SELECT m.id, m.external_key, m.title, m.year, m.release_date, m.overview, m.vote_average, m.vote_count, "
+    "m.popularity, m.poster_path, m.tmdb_id, m.added_at, {genres}, r.average, r.count FROM movies m "
+    "LEFT JOIN (SELECT movie_id, avg(rating) AS average, count(*) AS count FROM ratings WHERE movie_id {ids} "
+    "GROUP BY movie_id) r ON r.movie_id = m.id WHERE m.id {ids}"
+)
+_GENRES_OF_M = "FROM movie_genres mg JOIN genres g ON g.id = mg.genre_id WHERE mg.movie_id = m.id)"
+_PG_GENRES = "(SELECT array_agg(g.name ORDER BY g.name) " + _GENRES_OF_M
+_SQLITE_GENRES = "(SELECT json_group_array(g.name) " + _GENRES_OF_M  # sorted in Python: code point order
+
+
+def _shown_movie(row: Sequence[Any], postgresql: bool) -> Movie:
+    """A movie from a ``_SHOWN_SQL`` row, with the values SQLAlchemy's column types give (UTC ``added_at``)."""
+    release_date, added_at, genres = row[4], row[11], row[12]
+    if postgresql:
+        names = tuple(genres or ())
+        added = None if added_at is None else added_at.astimezone(dt.UTC)
+    else:  # SQLite keeps dates as ISO text and no zone (UTCDateTime puts UTC back)
+        names = tuple(sorted(json.loads(genres))) if genres else ()
+        release_date = None if release_date is None else dt.date.fromisoformat(release_date)
+        added = None if added_at is None else dt.datetime.fromisoformat(added_at).replace(tzinfo=dt.UTC)
+    return Movie(
+        id=row[0],
+        title=row[2],
+        year=row[3],
+        release_date=release_date,
+        overview=row[5] or "",
+        genres=names,
+        vote_average=float(row[6]),
+        vote_count=int(row[7]),
+        popularity=float(row[8]),
+        poster_path=row[9],
+        tmdb_id=row[10],
+        added_at=added,
     )
 
 
