@@ -730,3 +730,22 @@ def test_history_and_not_interested_read_together_are_what_each_read_alone_gives
     assert history[0].tolist() == [movie[0], movie[1], movie[2]] and history[1].tolist() == [7, 5, 9]
     assert history[2].tolist() == [(base + dt.timedelta(hours=h)).timestamp() for h in (1, 1, 2)]
     assert banned == [movie[5], movie[4], movie[3]]
+
+
+def test_a_reader_sees_each_commit_at_once_and_refuses_to_commit(store: Store) -> None:
+    with store.uow() as uow:
+        user = uow.users.add("alice", "hash")
+        (heat,) = uow.movies.upsert_many(drafts(("t:1", "Heat", ("Crime",))))
+        uow.commit()
+    with store.reader() as reader:
+        assert reader.ratings.history_and_not_interested(user.id)[0][0].tolist() == []
+        if isinstance(store, SqlStore):  # each statement reads the latest commit (memory: one unit at a time)
+            with store.uow() as uow:
+                uow.ratings.upsert(user.id, heat.movie_id, 8)
+                uow.commit()
+            assert reader.ratings.history(user.id)[1].tolist() == [8]
+        assert reader.movies.with_numbers([heat.movie_id])[heat.movie_id][0].title == "Heat"
+        with pytest.raises(RuntimeError, match="does not write"):
+            reader.commit()
+    with store.uow() as uow:
+        assert uow.ratings.get(user.id, heat.movie_id) == (8 if isinstance(store, SqlStore) else None)

@@ -142,9 +142,10 @@ class RecommendationService:
     # -- computing -----------------------------------------------------------------------------------------------
     @timed(recommendation_computed)
     def compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
-        """The list from the user's current ratings, uncached: one store session."""
+        """The list from the user's current ratings, uncached: one store session, reads only (the version that
+        keys the list was read before it, so a rating meanwhile drops it; see cache/port.py)."""
         model = self.models.model(strategy)
-        with self.store.uow() as uow:
+        with self.store.reader() as uow:
             (item_ids, ratings, times), banned = uow.ratings.history_and_not_interested(user_id)  # banned: latest first
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
             history = UserHistory(item_ids, ratings, times)

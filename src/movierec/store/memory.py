@@ -434,8 +434,9 @@ class MemoryOutboxRepository(_Repository):
 
 
 class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, *, read_only: bool = False) -> None:
         self._store = store
+        self._read_only = read_only
         self._work: _State | None = None
         self.movies = MemoryMovieRepository(self)
         self.users = MemoryUserRepository(self)
@@ -461,6 +462,8 @@ class MemoryUnitOfWork:
             self._store._end()
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a reader does not write: open store.uow() to commit")
         if self._work is not None:
             self._store._state = self._work
             self._work = self._work.copy()
@@ -480,6 +483,9 @@ class MemoryStore:
 
     def uow(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def reader(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self, read_only=True)
 
     def _begin(self) -> _State:
         if self._owner == threading.get_ident():
