@@ -1,5 +1,5 @@
-"""render_items serialises a recommendation list without pydantic validation: it must give exactly the bytes the
-RecommendedMovie model gives, field for field, for every kind of value a list holds."""
+"""render_items and render_my_ratings serialise without pydantic validation: they must give exactly the bytes the
+response models give, field for field, for every kind of value a page holds."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import json
 import pytest
 from pydantic import TypeAdapter
 
+from movierec.api.routes.ratings import render_my_ratings
 from movierec.api.routes.recommendations import render_items
-from movierec.api.schemas import RecommendedMovie
+from movierec.api.schemas import MovieOut, MyRatingsResponse, RatedMovieOut, RecommendedMovie
 from movierec.domain.movies import Movie, MovieNumbers
+from movierec.domain.ratings import RatedMovie
 from movierec.services.recommendations import Recommendation
 
 MODEL = TypeAdapter(list[RecommendedMovie])
@@ -56,3 +58,24 @@ def test_every_field_of_the_model_is_rendered_in_its_order_and_validates() -> No
     assert [RecommendedMovie.model_validate(item).model_dump(mode="json") for item in rendered] == rendered
     assert rendered[0]["release_date"] == "2001-04-25" and rendered[0]["vote_average"] == 7.0
     assert rendered[1]["community_count"] is None and rendered[2]["community_count"] == 0
+
+
+def test_my_ratings_are_rendered_as_the_model_renders_them() -> None:
+    rated = [
+        RatedMovie(FULL, 9, dt.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)),
+        RatedMovie(BARE, 1, dt.datetime(2026, 3, 4, tzinfo=dt.UTC)),
+        RatedMovie(ABSOLUTE_POSTER, 10, dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+    ]
+    numbers = {FULL.id: MovieNumbers("TMDB", 7.67, 3), ABSOLUTE_POSTER.id: MovieNumbers(None, None, 0)}
+    expected = MyRatingsResponse(
+        user_id=42,
+        total=17,
+        items=[
+            RatedMovieOut(movie=MovieOut.of(r.movie, numbers.get(r.movie.id)), rating=r.rating, rated_at=r.rated_at)
+            for r in rated
+        ],
+    ).model_dump_json()
+    assert render_my_ratings(42, 17, rated, numbers) == expected.encode()
+    empty = MyRatingsResponse(user_id=42, total=0, items=[])
+    assert render_my_ratings(42, 0, [], {}) == empty.model_dump_json().encode()
+    assert list(MovieOut.fields_of(FULL)) == list(MovieOut.model_fields)

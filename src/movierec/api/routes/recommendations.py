@@ -9,7 +9,7 @@ from pydantic_core import to_json
 from movierec.api.auth import require_self
 from movierec.api.binding import endpoint, json_response
 from movierec.api.extension import container
-from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse
+from movierec.api.schemas import MovieOut, RecommendationsQuery, RecommendationsResponse
 from movierec.cache.port import Entry, Slot
 from movierec.services.accounts import Caller
 from movierec.services.recommendations import Recommendation
@@ -29,26 +29,9 @@ def render_items(items: Sequence[Recommendation]) -> bytes:
 
 
 def _recommended(item: Recommendation) -> dict[str, object]:
-    movie, numbers = item.movie, item.numbers
-    return {
-        "id": movie.id,
-        "tmdb_id": movie.tmdb_id,
-        "title": movie.title,
-        "year": movie.year,
-        "release_date": movie.release_date,
-        "genres": list(movie.genres),
-        "overview": movie.overview,
-        "vote_average": float(movie.vote_average),
-        "vote_count": movie.vote_count,
-        "popularity": float(movie.popularity),
-        "poster_url": movie.poster_url(),
-        "vote_source": numbers.vote_source if numbers else None,
-        "community_average": numbers.community_average if numbers else None,
-        "community_count": numbers.community_count if numbers else None,
-        "score": float(item.score),
-        "reason": item.reason,
-        "predicted_rating": item.predicted_rating,
-    }
+    fields = MovieOut.fields_of(item.movie, item.numbers)
+    fields.update(score=float(item.score), reason=item.reason, predicted_rating=item.predicted_rating)
+    return fields
 
 
 def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
