@@ -697,6 +697,9 @@ def test_movies_with_their_numbers_are_read_in_one_query_as_get_many_and_numbers
     assert (figures.community_average, figures.community_count, figures.vote_source) == (7.67, 3, "TMDB")
     assert (both[ids[2]][1].community_average, both[ids[2]][1].community_count) == (None, 0)
     assert both[ids[1]][0].genres == () and both[ids[1]][1].community_count == 1
+    with store.uow() as uow:  # movies a page only names come without numbers, in the same query
+        named = uow.movies.with_numbers([ids[1]], also=[ids[0], ids[1], 999_999])
+    assert named == {ids[1]: both[ids[1]], ids[0]: (movies[ids[0]], None)}
 
 
 def test_history_and_not_interested_read_together_are_what_each_read_alone_gives(store: Store) -> None:

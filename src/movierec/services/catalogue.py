@@ -139,13 +139,14 @@ class CatalogueService:
             movies = {i: m for i, m in ((i, self._movies.get(i)) for i in [*wanted, *named]) if m is not None}
             numbers = {i: n for i, n in ((i, self._numbers.get(i)) for i in wanted) if n is not None}
         missing = [i for i in wanted if i not in movies or i not in numbers]
-        missing += [i for i in named if i not in movies and i not in missing]
-        if missing:
-            read = uow.movies.with_numbers(missing)
+        unnamed = [i for i in named if i not in movies]
+        if missing or unnamed:
+            read = uow.movies.with_numbers(missing, also=unnamed)
             with self._listings_lock:
                 for movie_id, (movie, figures) in read.items():
                     self._movies[movie_id] = movies[movie_id] = movie
-                    self._numbers[movie_id] = numbers[movie_id] = figures
+                    if figures is not None:
+                        self._numbers[movie_id] = numbers[movie_id] = figures
         return movies, numbers
 
     def _remembered(

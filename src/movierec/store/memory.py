@@ -166,10 +166,13 @@ class MemoryMovieRepository(_Repository):
             )
         return found
 
-    def with_numbers(self, movie_ids: Iterable[int]) -> dict[int, tuple[Movie, MovieNumbers]]:
+    def with_numbers(
+        self, movie_ids: Iterable[int], also: Iterable[int] = ()
+    ) -> dict[int, tuple[Movie, MovieNumbers | None]]:
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
-        movies, numbers = self.get_many(ids), self.numbers(ids)
-        return {i: (movies[i], numbers[i]) for i in ids if i in movies}
+        numbers = self.numbers(ids)
+        movies = self.get_many([*ids, *also])
+        return {i: (movie, numbers.get(i)) for i, movie in movies.items()}
 
     def page_after(self, after_id: int, limit: int) -> list[Movie]:
         ids = sorted(i for i in self._state.movies if i > after_id)[:limit]

@@ -120,25 +120,37 @@ class MovieRepository:
                 movies[row.id] = _to_movie(row, self._genres_of(row.genre_names))
         return movies
 
-    def with_numbers(self, movie_ids: Iterable[int]) -> dict[int, tuple[Movie, MovieNumbers]]:
-        """``get_many`` and ``numbers`` of the same movies in one query per 500 ids (the movies a page shows), in
-        plain SQL: no statement built nor compiled per call."""
+    def with_numbers(
+        self, movie_ids: Iterable[int], also: Iterable[int] = ()
+    ) -> dict[int, tuple[Movie, MovieNumbers | None]]:
+        """``get_many`` and ``numbers`` of the same movies (the movies a page shows), and the movies of ``also``
+        without their numbers (None: movies a page only names), in one plain-SQL query per 500 ids: no statement
+        built nor compiled per call, and only the shown movies' ratings read."""
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
-        found: dict[int, tuple[Movie, MovieNumbers]] = {}
+        numbered = set(ids)
+        ids += [i for i in dict.fromkeys(int(i) for i in also) if i not in numbered]
+        found: dict[int, tuple[Movie, MovieNumbers | None]] = {}
         if not ids:
             return found
         postgresql = self._dialect() == "postgresql"
         connection = self.session.connection()
         for chunk in _chunks(ids):
+            rated = [i for i in chunk if i in numbered]
             params: tuple[Any, ...]
             if postgresql:
-                sql, params = _SHOWN_SQL.format(ids="= ANY(%s)", genres=_PG_GENRES), (chunk, chunk)
+                sql = _SHOWN_SQL.format(rated="= ANY(%s)", ids="= ANY(%s)", genres=_PG_GENRES)
+                params = (rated, chunk)
             else:
-                marks = f"IN ({', '.join('?' * len(chunk))})"
-                sql, params = _SHOWN_SQL.format(ids=marks, genres=_SQLITE_GENRES), (*chunk, *chunk)
+                sql = _SHOWN_SQL.format(
+                    rated=f"IN ({', '.join('?' * len(rated))})",
+                    ids=f"IN ({', '.join('?' * len(chunk))})",
+                    genres=_SQLITE_GENRES,
+                )
+                params = (*rated, *chunk)
             for row in connection.exec_driver_sql(sql, params):
                 movie = _shown_movie(row, postgresql)
-                found[movie.id] = (movie, _numbers(row[1], movie, row[13], row[14]))
+                numbers = _numbers(row[1], movie, row[13], row[14]) if movie.id in numbered else None
+                found[movie.id] = (movie, numbers)
         return found
 
     def _genre_names(self) -> Any:
@@ -381,7 +393,7 @@ def _numbers(external_key: str, movie: Movie, average: Any, count: Any) -> Movie
 _SHOWN_SQL = (
     "SELECT m.id, m.external_key, m.title, m.year, m.release_date, m.overview, m.vote_average, m.vote_count, "
     "m.popularity, m.poster_path, m.tmdb_id, m.added_at, {genres}, r.average, r.count FROM movies m "
-    "LEFT JOIN (SELECT movie_id, avg(rating) AS average, count(*) AS count FROM ratings WHERE movie_id {ids} "
+    "LEFT JOIN (SELECT movie_id, avg(rating) AS average, count(*) AS count FROM ratings WHERE movie_id {rated} "
     "GROUP BY movie_id) r ON r.movie_id = m.id WHERE m.id {ids}"
 )
 _GENRES_OF_M = "FROM movie_genres mg JOIN genres g ON g.id = mg.genre_id WHERE mg.movie_id = m.id)"
