@@ -699,7 +699,9 @@ def test_movies_with_their_numbers_are_read_in_one_query_as_get_many_and_numbers
     assert both[ids[1]][0].genres == () and both[ids[1]][1].community_count == 1
     with store.uow() as uow:  # movies a page only names come without numbers, in the same query
         named = uow.movies.with_numbers([ids[1]], also=[ids[0], ids[1], 999_999])
+        only_named = uow.movies.with_numbers([], also=[ids[2]])
     assert named == {ids[1]: both[ids[1]], ids[0]: (movies[ids[0]], None)}
+    assert only_named == {ids[2]: (movies[ids[2]], None)}
 
 
 def test_history_and_not_interested_read_together_are_what_each_read_alone_gives(store: Store) -> None:
