@@ -631,3 +631,126 @@ def test_migration_0005_adds_the_release_order_index_and_its_downgrade_removes_i
         uow.commit()
     with store.uow() as uow:
         assert [m.title for m in uow.movies.latest(5)] == ["Heat", "Undated"]
+
+
+@pytest.mark.sql_only("migrations")
+def test_migration_0006_moves_the_ratings_movie_index_onto_movie_and_rating_and_its_downgrade_back(
+    store: Store,
+) -> None:
+    def indexes() -> dict[str, list[str]]:
+        with store.engine.connect() as connection:
+            return {str(i["name"]): list(i["column_names"]) for i in inspect(connection).get_indexes("ratings")}
+
+    assert indexes()["ix_ratings_movie_id_rating"] == ["movie_id", "rating"]
+    assert "ix_ratings_movie_id" not in indexes()
+    migrate.downgrade(store.engine, "0005")
+    assert indexes()["ix_ratings_movie_id"] == ["movie_id"]
+    assert "ix_ratings_movie_id_rating" not in indexes()
+    migrate.upgrade(store.engine)
+    assert indexes()["ix_ratings_movie_id_rating"] == ["movie_id", "rating"]
+
+
+def _selects(store: Store) -> tuple[list[str], object]:
+    """The SELECT statements a block runs on a SQL store (None on the in-memory one): a list and a remover."""
+    statements: list[str] = []
+    engine = store.engine if isinstance(store, SqlStore) else None
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    if engine is not None:
+        event.listen(engine, "before_cursor_execute", count)
+    return statements, (lambda: event.remove(engine, "before_cursor_execute", count)) if engine else None
+
+
+def test_movies_with_their_numbers_are_read_in_one_query_as_get_many_and_numbers_give_them(store: Store) -> None:
+    specs = [
+        MovieDraft("tmdb:603", "The Matrix", 1999, genres=("Sci-Fi", "Action", "Drama"), vote_count=20),
+        MovieDraft("movielens:2", "Obscure", 2001, vote_average=7.0, vote_count=3, popularity=3.0),
+        MovieDraft("imdb:1", "Heat", 1995, genres=("Thriller", "Crime", "War"), vote_count=600),
+    ]
+    with store.uow() as uow:
+        ids = [o.movie_id for o in uow.movies.upsert_many(specs)]
+        users = [uow.users.add(f"user{n}", "hash").id for n in range(3)]
+        for user_id, value in zip(users, (9, 6, 8), strict=True):
+            uow.ratings.upsert(user_id, ids[0], value)
+        uow.ratings.upsert(users[0], ids[1], 4)
+        uow.commit()
+    wanted = [ids[2], 999_999, ids[0], ids[1], ids[0]]
+    with store.uow() as uow:
+        movies, numbers = uow.movies.get_many(wanted), uow.movies.numbers(wanted)
+    statements, stop = _selects(store)
+    try:
+        with store.uow() as uow:
+            both = uow.movies.with_numbers(wanted)
+    finally:
+        if callable(stop):
+            stop()
+    if stop is not None:
+        assert len(statements) == 1
+    assert sorted(both) == sorted(ids)  # each once; an id no movie has is simply absent
+    assert both == {movie_id: (movies[movie_id], numbers[movie_id]) for movie_id in both}
+    matrix, figures = both[ids[0]]
+    assert matrix.genres == ("Action", "Drama", "Sci-Fi")  # by name, as every read gives them
+    assert both[ids[2]][0].genres == ("Crime", "Thriller", "War")
+    assert (figures.community_average, figures.community_count, figures.vote_source) == (7.67, 3, "TMDB")
+    assert (both[ids[2]][1].community_average, both[ids[2]][1].community_count) == (None, 0)
+    assert both[ids[1]][0].genres == () and both[ids[1]][1].community_count == 1
+    with store.uow() as uow:  # movies a page only names come without numbers, in the same query
+        named = uow.movies.with_numbers([ids[1]], also=[ids[0], ids[1], 999_999])
+        only_named = uow.movies.with_numbers([], also=[ids[2]])
+    assert named == {ids[1]: both[ids[1]], ids[0]: (movies[ids[0]], None)}
+    assert only_named == {ids[2]: (movies[ids[2]], None)}
+
+
+def test_history_and_not_interested_read_together_are_what_each_read_alone_gives(store: Store) -> None:
+    with store.uow() as uow:
+        user = uow.users.add("alice", "hash")
+        other = uow.users.add("bob", "hash")
+        outcomes = uow.movies.upsert_many(drafts(*((f"t:{n}", f"M{n}", ()) for n in range(6))))
+        uow.commit()
+    movie = [o.movie_id for o in outcomes]
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.uow() as uow:
+        uow.ratings.upsert(user.id, movie[2], 9, base + dt.timedelta(hours=2))
+        uow.ratings.upsert(user.id, movie[0], 7, base + dt.timedelta(hours=1))
+        uow.ratings.upsert(user.id, movie[1], 5, base + dt.timedelta(hours=1))  # the same time: by movie id
+        uow.ratings.upsert(other.id, movie[3], 8, base)
+        uow.not_interested.add(user.id, movie[3], base)
+        uow.not_interested.add(user.id, movie[5], base + dt.timedelta(days=1))
+        uow.not_interested.add(user.id, movie[4], base + dt.timedelta(days=1))  # the same time: by movie id
+        uow.not_interested.add(other.id, movie[0], base)
+        uow.commit()
+    for who in (user.id, other.id, 999_999):
+        with store.uow() as uow:
+            expected_history, expected_banned = uow.ratings.history(who), uow.not_interested.ids(who)
+        with store.uow() as uow:
+            history, banned = uow.ratings.history_and_not_interested(who)
+        assert banned == expected_banned
+        for got, expected in zip(history, expected_history, strict=True):
+            assert got.tolist() == expected.tolist()
+    with store.uow() as uow:
+        history, banned = uow.ratings.history_and_not_interested(user.id)
+    assert history[0].tolist() == [movie[0], movie[1], movie[2]] and history[1].tolist() == [7, 5, 9]
+    assert history[2].tolist() == [(base + dt.timedelta(hours=h)).timestamp() for h in (1, 1, 2)]
+    assert banned == [movie[5], movie[4], movie[3]]
+
+
+def test_a_reader_sees_each_commit_at_once_and_refuses_to_commit(store: Store) -> None:
+    with store.uow() as uow:
+        user = uow.users.add("alice", "hash")
+        (heat,) = uow.movies.upsert_many(drafts(("t:1", "Heat", ("Crime",))))
+        uow.commit()
+    with store.reader() as reader:
+        assert reader.ratings.history_and_not_interested(user.id)[0][0].tolist() == []
+        if isinstance(store, SqlStore):  # each statement reads the latest commit (memory: one unit at a time)
+            with store.uow() as uow:
+                uow.ratings.upsert(user.id, heat.movie_id, 8)
+                uow.commit()
+            assert reader.ratings.history(user.id)[1].tolist() == [8]
+        assert reader.movies.with_numbers([heat.movie_id])[heat.movie_id][0].title == "Heat"
+        with pytest.raises(RuntimeError, match="does not write"):
+            reader.commit()
+    with store.uow() as uow:
+        assert uow.ratings.get(user.id, heat.movie_id) == (8 if isinstance(store, SqlStore) else None)

@@ -183,6 +183,27 @@ class MovieOut(BaseModel):
         default=None, description="how many ratings this app has of the movie; null when they could not be read"
     )
 
+    @staticmethod
+    def fields_of(movie: Movie, numbers: MovieNumbers | None = None) -> dict[str, object]:
+        """``of(movie, numbers)`` as a plain dict, the fields in the model's order, for responses serialised without
+        validating again what the store typed already (``pydantic_core.to_json``: the model's bytes)."""
+        return {
+            "id": movie.id,
+            "tmdb_id": movie.tmdb_id,
+            "title": movie.title,
+            "year": movie.year,
+            "release_date": movie.release_date,
+            "genres": list(movie.genres),
+            "overview": movie.overview,
+            "vote_average": float(movie.vote_average),
+            "vote_count": movie.vote_count,
+            "popularity": float(movie.popularity),
+            "poster_url": movie.poster_url(),
+            "vote_source": numbers.vote_source if numbers else None,
+            "community_average": numbers.community_average if numbers else None,
+            "community_count": numbers.community_count if numbers else None,
+        }
+
     @classmethod
     def of(cls, movie: Movie, numbers: MovieNumbers | None = None) -> MovieOut:
         return cls(

@@ -242,7 +242,7 @@ class AccountService:
         along = extra[0] if extra else None
         if entry is not None and entry.value == claimed:
             return caller, along
-        with self.store.uow() as uow:
+        with self.store.reader() as uow:  # one statement: no transaction to begin and roll back
             state = uow.users.token_state(user_id, token_id)
         if state is None:
             raise Unauthorized("invalid token")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from cachetools import TTLCache
 
@@ -18,6 +19,7 @@ from movierec.services.publishing import BackgroundDrain, OutboxRelay
 from movierec.store.port import Store, UnitOfWork
 
 T = TypeVar("T")
+K = TypeVar("K")
 V = TypeVar("V")
 
 log = get_logger(__name__)
@@ -37,6 +39,48 @@ class UpsertSummary:
         self.movie_ids.extend(other.movie_ids)
 
 
+class Expiring(Generic[K, V]):
+    """A bounded map whose entries expire ``ttl`` seconds after they were written (the oldest written goes first when
+    full), read many keys per call: what cachetools' TTLCache gave these caches, without its several Python calls per
+    key (a recommendation list looks up to 200 movies and numbers). Not thread-safe: callers hold their lock."""
+
+    def __init__(self, maxsize: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[K, tuple[float, V]] = {}
+        self._maxsize = maxsize
+        self._ttl = ttl
+        self._clock = clock
+
+    def get_many(self, keys: Iterable[K]) -> dict[K, V]:
+        """The live entries of ``keys``, in their order."""
+        now, data, found = self._clock(), self._data, {}
+        for key in keys:
+            entry = data.get(key)
+            if entry is not None and entry[0] > now:
+                found[key] = entry[1]
+        return found
+
+    def __setitem__(self, key: K, value: V) -> None:
+        data = self._data
+        data.pop(key, None)  # re-inserted last: the newest written
+        data[key] = (self._clock() + self._ttl, value)
+        while len(data) > self._maxsize:
+            del data[next(iter(data))]
+
+    def update(self, values: Mapping[K, V]) -> None:
+        for key, value in values.items():
+            self[key] = value
+
+    def pop(self, key: K, default: V | None = None) -> V | None:
+        entry = self._data.pop(key, None)
+        return default if entry is None else entry[1]
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 class CatalogueService:
     def __init__(
         self,
@@ -51,8 +95,8 @@ class CatalogueService:
         self.relay = relay
         # Movies by id, for the lists every recommendation renders: a movie changes only when the catalogue is
         # written (this process forgets them at once; another process within ``movie_seconds``).
-        self._movies: TTLCache[int, Movie] = TTLCache(maxsize=movie_cache_size, ttl=movie_seconds)
-        self._numbers: TTLCache[int, MovieNumbers] = TTLCache(maxsize=movie_cache_size, ttl=numbers_seconds)
+        self._movies: Expiring[int, Movie] = Expiring(maxsize=movie_cache_size, ttl=movie_seconds)
+        self._numbers: Expiring[int, MovieNumbers] = Expiring(maxsize=movie_cache_size, ttl=numbers_seconds)
         # "Recently added" pages and the genre list are read on every page view and change only when movies are
         # written: each process keeps them for a few seconds, and forgets them at once when it writes movies.
         self._listings: TTLCache[tuple[object, ...], Any] = TTLCache(maxsize=256, ttl=listing_seconds)
@@ -129,9 +173,28 @@ class CatalogueService:
 
         return self._remembered(self._numbers, movie_ids, read, fresh=fresh)
 
+    def shown(
+        self, movie_ids: Iterable[int], uow: UnitOfWork, also: Iterable[int] = ()
+    ) -> tuple[dict[int, Movie], dict[int, MovieNumbers]]:
+        """``get_many`` and ``numbers`` of the movies a page shows, as those give them, and the movies of ``also``
+        (no numbers needed: movies a page names): what the caches lack is read in ``uow``, in one query."""
+        wanted, named = list(dict.fromkeys(movie_ids)), list(dict.fromkeys(also))
+        with self._listings_lock:
+            movies, numbers = self._movies.get_many([*wanted, *named]), self._numbers.get_many(wanted)
+        missing = [i for i in wanted if i not in movies or i not in numbers]
+        unnamed = [i for i in named if i not in movies]
+        if missing or unnamed:
+            read = uow.movies.with_numbers(missing, also=unnamed)
+            with self._listings_lock:
+                for movie_id, (movie, figures) in read.items():
+                    self._movies[movie_id] = movies[movie_id] = movie
+                    if figures is not None:
+                        self._numbers[movie_id] = numbers[movie_id] = figures
+        return movies, numbers
+
     def _remembered(
         self,
-        cache: TTLCache[int, V],
+        cache: Expiring[int, V],
         ids: Iterable[int],
         read: Callable[[list[int]], dict[int, V]],
         *,
@@ -142,8 +205,7 @@ class CatalogueService:
         found: dict[int, V] = {}
         if not fresh:
             with self._listings_lock:
-                remembered = ((i, cache.get(i)) for i in wanted)  # get: an entry may expire between two calls
-                found = {i: value for i, value in remembered if value is not None}
+                found = cache.get_many(wanted)
         missing = [i for i in wanted if i not in found]
         if missing:
             read_now = read(missing)

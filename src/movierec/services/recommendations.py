@@ -142,12 +142,12 @@ class RecommendationService:
     # -- computing -----------------------------------------------------------------------------------------------
     @timed(recommendation_computed)
     def compute(self, user_id: int, strategy: str, genre: str | None, limit: int) -> list[Recommendation]:
-        """The list from the user's current ratings, uncached: one store session."""
+        """The list from the user's current ratings, uncached: one store session, reads only (the version that
+        keys the list was read before it, so a rating meanwhile drops it; see cache/port.py)."""
         model = self.models.model(strategy)
-        with self.store.uow() as uow:
-            item_ids, ratings, times = uow.ratings.history(user_id)
+        with self.store.reader() as uow:
+            (item_ids, ratings, times), banned = uow.ratings.history_and_not_interested(user_id)  # banned: latest first
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
-            banned = uow.not_interested.ids(user_id)  # most recently marked first
             history = UserHistory(item_ids, ratings, times)
             pool = pool_size(limit, len(banned))
             ids, scores = model.recommend(history, pool, exclude_seen=True, candidates=candidates)
@@ -159,8 +159,7 @@ class RecommendationService:
             predictor = getattr(model, "predict_ratings", None)
             predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
             named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
-            movies = self.catalogue.get_many([*ids.tolist(), *named], uow)
-            numbers = self.catalogue.numbers(ids.tolist(), uow)
+            movies, numbers = self.catalogue.shown(ids.tolist(), uow, also=named)  # one query, for the forgotten
         titles = {movie_id: movie.title for movie_id, movie in movies.items()}
         items: list[Recommendation] = []
         for movie_id, score, reason, rating in zip(ids.tolist(), scores.tolist(), reasons, predicted, strict=True):

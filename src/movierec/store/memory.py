@@ -166,6 +166,14 @@ class MemoryMovieRepository(_Repository):
             )
         return found
 
+    def with_numbers(
+        self, movie_ids: Iterable[int], also: Iterable[int] = ()
+    ) -> dict[int, tuple[Movie, MovieNumbers | None]]:
+        ids = list(dict.fromkeys(int(i) for i in movie_ids))
+        numbers = self.numbers(ids)
+        movies = self.get_many([*ids, *also])
+        return {i: (movie, numbers.get(i)) for i, movie in movies.items()}
+
     def page_after(self, after_id: int, limit: int) -> list[Movie]:
         ids = sorted(i for i in self._state.movies if i > after_id)[:limit]
         return [self._state.movies[i].movie() for i in ids]
@@ -336,6 +344,9 @@ class MemoryRatingRepository(_Repository):
             np.array([e.rated_at.timestamp() for e in entries], dtype=np.float64),
         )
 
+    def history_and_not_interested(self, user_id: int) -> tuple[RatingHistory, list[int]]:
+        return self.history(user_id), self._uow.not_interested.ids(user_id)
+
     def all_interactions(self) -> Interactions:
         items = list(self._state.ratings.items())
         return Interactions(
@@ -426,8 +437,9 @@ class MemoryOutboxRepository(_Repository):
 
 
 class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, *, read_only: bool = False) -> None:
         self._store = store
+        self._read_only = read_only
         self._work: _State | None = None
         self.movies = MemoryMovieRepository(self)
         self.users = MemoryUserRepository(self)
@@ -453,6 +465,8 @@ class MemoryUnitOfWork:
             self._store._end()
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a reader does not write: open store.uow() to commit")
         if self._work is not None:
             self._store._state = self._work
             self._work = self._work.copy()
@@ -472,6 +486,9 @@ class MemoryStore:
 
     def uow(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def reader(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self, read_only=True)
 
     def _begin(self) -> _State:
         if self._owner == threading.get_ident():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +100,7 @@ class MovieRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._genre_ids: dict[str, int] | None = None
+        self._dialect_name: str | None = None
 
     # -- reads ---------------------------------------------------------------------------------------------------
     def get(self, movie_id: int) -> Movie | None:
@@ -109,14 +111,76 @@ class MovieRepository:
         return self.session.scalar(select(MovieRow.id).where(MovieRow.id == movie_id)) is not None
 
     def get_many(self, movie_ids: Iterable[int]) -> dict[int, Movie]:
+        """The movies of ``movie_ids`` that exist, by id: one query per 500 ids, their genres included."""
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
         movies: dict[int, Movie] = {}
         for chunk in _chunks(ids):
-            rows = self.session.execute(select(MOVIES).where(MovieRow.id.in_(chunk))).all()
-            genres = self._genres_for([row.id for row in rows])
-            for row in rows:
-                movies[row.id] = _to_movie(row, genres.get(row.id, ()))
+            statement = select(MOVIES, self._genre_names()).where(MovieRow.id.in_(chunk))
+            for row in self.session.connection().execute(statement):
+                movies[row.id] = _to_movie(row, self._genres_of(row.genre_names))
         return movies
+
+    def with_numbers(
+        self, movie_ids: Iterable[int], also: Iterable[int] = ()
+    ) -> dict[int, tuple[Movie, MovieNumbers | None]]:
+        """``get_many`` and ``numbers`` of the same movies (the movies a page shows), and the movies of ``also``
+        without their numbers (None: movies a page only names), in one plain-SQL query per 500 ids: no statement
+        built nor compiled per call, and only the shown movies' ratings read."""
+        ids = list(dict.fromkeys(int(i) for i in movie_ids))
+        numbered = set(ids)
+        ids += [i for i in dict.fromkeys(int(i) for i in also) if i not in numbered]
+        found: dict[int, tuple[Movie, MovieNumbers | None]] = {}
+        if not ids:
+            return found
+        postgresql = self._dialect() == "postgresql"
+        connection = self.session.connection()
+        for chunk in _chunks(ids):
+            rated = [i for i in chunk if i in numbered]
+            params: tuple[Any, ...]
+            if postgresql:
+                sql = _SHOWN_SQL.format(rated="= ANY(%s)", ids="= ANY(%s)", genres=_PG_GENRES)
+                params = (rated, chunk)
+            else:
+                sql = _SHOWN_SQL.format(
+                    rated=f"IN ({', '.join('?' * len(rated))})",
+                    ids=f"IN ({', '.join('?' * len(chunk))})",
+                    genres=_SQLITE_GENRES,
+                )
+                params = (*rated, *chunk)
+            for row in connection.exec_driver_sql(sql, params):
+                movie = _shown_movie(row, postgresql)
+                numbers = _numbers(row[1], movie, row[13], row[14]) if movie.id in numbered else None
+                found[movie.id] = (movie, numbers)
+        return found
+
+    def _genre_names(self) -> Any:
+        """The genres of each movie selected, by name (the order of ``_genres_for``), as one column: an array on
+        PostgreSQL, a JSON array on SQLite (sorted by ``_genres_of``: the binary collation is code point order)."""
+        names: Any
+        if self._dialect() == "postgresql":
+            names = func.array_agg(aggregate_order_by(GenreRow.name, GenreRow.name))
+        else:
+            names = func.json_group_array(GenreRow.name)
+        return (
+            select(names)
+            .select_from(movie_genres.join(GenreRow, GenreRow.id == movie_genres.c.genre_id))
+            .where(movie_genres.c.movie_id == MovieRow.id)
+            .scalar_subquery()
+            .label("genre_names")
+        )
+
+    def _genres_of(self, names: Any) -> tuple[str, ...]:
+        if names is None:
+            return ()
+        if isinstance(names, str):  # SQLite's JSON array, in no promised order
+            return tuple(sorted(json.loads(names)))
+        return tuple(names)
+
+    def _dialect(self) -> str:
+        found = self._dialect_name
+        if found is None:
+            found = self._dialect_name = self.session.get_bind().dialect.name
+        return found
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
         """The newest releases first (year, then release date; unknown last), then the most recently added.
@@ -174,28 +238,28 @@ class MovieRepository:
 
     def numbers(self, movie_ids: Iterable[int]) -> dict[int, MovieNumbers]:
         """Where each movie's numbers come from and this app's own ratings of it (mean, count), by id: one query
-        for a page of movies (up to 500 ids), however many ratings each has."""
+        for a page of movies (up to 500 ids), reading only those movies' ratings (by the ``movie_id`` index)."""
         ids = list(dict.fromkeys(int(i) for i in movie_ids))
         found: dict[int, MovieNumbers] = {}
         for chunk in _chunks(ids):
-            rows = self.session.execute(
+            rated = _community(chunk)
+            rows = self.session.connection().execute(
                 select(
                     MovieRow.id,
                     MovieRow.external_key,
                     MovieRow.vote_count,
                     MovieRow.popularity,
-                    func.avg(RatingRow.rating),
-                    func.count(RatingRow.rating),
+                    rated.c.average,
+                    rated.c.count,
                 )
-                .outerjoin(RatingRow, RatingRow.movie_id == MovieRow.id)
+                .outerjoin(rated, rated.c.movie_id == MovieRow.id)
                 .where(MovieRow.id.in_(chunk))
-                .group_by(MovieRow.id, MovieRow.external_key, MovieRow.vote_count, MovieRow.popularity)
             )
             for movie_id, key, vote_count, popularity, average, count in rows:
                 found[movie_id] = MovieNumbers(
                     vote_source=vote_source(key, int(vote_count), float(popularity)),
                     community_average=None if not count else round(float(average), 2),
-                    community_count=int(count),
+                    community_count=int(count or 0),
                 )
         return found
 
@@ -304,6 +368,63 @@ class MovieRepository:
 
 def _to_user(row: UserRow) -> User:
     return User(row.id, row.username, can_log_in=row.password_hash is not None, token_version=row.token_version)
+
+
+def _community(movie_ids: Sequence[int]) -> Any:
+    """This app's ratings of ``movie_ids``, grouped (movie_id, average, count): filtered before the join, so a page
+    of movies reads its own ratings by index instead of PostgreSQL hashing the whole table."""
+    return (
+        select(RatingRow.movie_id, func.avg(RatingRow.rating).label("average"), func.count().label("count"))
+        .where(RatingRow.movie_id.in_(movie_ids))
+        .group_by(RatingRow.movie_id)
+        .subquery()
+    )
+
+
+def _numbers(external_key: str, movie: Movie, average: Any, count: Any) -> MovieNumbers:
+    return MovieNumbers(
+        vote_source=vote_source(external_key, movie.vote_count, movie.popularity),
+        community_average=None if not count else round(float(average), 2),
+        community_count=int(count or 0),
+    )
+
+
+# with_numbers: each movie's columns, its genres by name (as _genres_for orders them), this app's mean and count.
+_SHOWN_SQL = (
+    "SELECT m.id, m.external_key, m.title, m.year, m.release_date, m.overview, m.vote_average, m.vote_count, "
+    "m.popularity, m.poster_path, m.tmdb_id, m.added_at, {genres}, r.average, r.count FROM movies m "
+    "LEFT JOIN (SELECT movie_id, avg(rating) AS average, count(*) AS count FROM ratings WHERE movie_id {rated} "
+    "GROUP BY movie_id) r ON r.movie_id = m.id WHERE m.id {ids}"
+)
+_GENRES_OF_M = "FROM movie_genres mg JOIN genres g ON g.id = mg.genre_id WHERE mg.movie_id = m.id)"
+_PG_GENRES = "(SELECT array_agg(g.name ORDER BY g.name) " + _GENRES_OF_M
+_SQLITE_GENRES = "(SELECT json_group_array(g.name) " + _GENRES_OF_M  # sorted in Python: code point order
+
+
+def _shown_movie(row: Sequence[Any], postgresql: bool) -> Movie:
+    """A movie from a ``_SHOWN_SQL`` row, with the values SQLAlchemy's column types give (UTC ``added_at``)."""
+    release_date, added_at, genres = row[4], row[11], row[12]
+    if postgresql:
+        names = tuple(genres or ())
+        added = None if added_at is None else added_at.astimezone(dt.UTC)
+    else:  # SQLite keeps dates as ISO text and no zone (UTCDateTime puts UTC back)
+        names = tuple(sorted(json.loads(genres))) if genres else ()
+        release_date = None if release_date is None else dt.date.fromisoformat(release_date)
+        added = None if added_at is None else dt.datetime.fromisoformat(added_at).replace(tzinfo=dt.UTC)
+    return Movie(
+        id=row[0],
+        title=row[2],
+        year=row[3],
+        release_date=release_date,
+        overview=row[5] or "",
+        genres=names,
+        vote_average=float(row[6]),
+        vote_count=int(row[7]),
+        popularity=float(row[8]),
+        poster_path=row[9],
+        tmdb_id=row[10],
+        added_at=added,
+    )
 
 
 def _to_movie(row: object, genres: tuple[str, ...]) -> Movie:
@@ -494,29 +615,38 @@ class RatingRepository:
 
     def history(self, user_id: int) -> RatingHistory:
         """The user's ratings as arrays (movie ids, ratings, unix seconds), oldest first: one query, no datetimes."""
+        return self._history(user_id, not_interested=False)[0]
+
+    def history_and_not_interested(self, user_id: int) -> tuple[RatingHistory, list[int]]:
+        """``history``, and the movies the user is not interested in, most recently marked first (the order of
+        ``not_interested.ids``): one query for both, what a recommendation reads."""
+        return self._history(user_id, not_interested=True)
+
+    def _history(self, user_id: int, *, not_interested: bool) -> tuple[RatingHistory, list[int]]:
         dialect, cursor = self._raw_cursor()
+        postgresql = dialect == "postgresql"
+        mark = "%s" if postgresql else "?"
+        rated_at = _PG_EPOCH_MICROS_SQL if postgresql else "rated_at"
+        statement = f"SELECT 0, movie_id, rating, {rated_at} FROM ratings WHERE user_id = {mark}"
+        params: tuple[int, ...] = (int(user_id),)
+        if not_interested:  # (part, movie, -, added_at) rows after the ratings; their order is reversed below
+            added_at = _PG_EPOCH_MICROS_SQL.replace("rated_at", "added_at") if postgresql else "added_at"
+            statement += f" UNION ALL SELECT 1, movie_id, 0, {added_at} FROM not_interested WHERE user_id = {mark}"
+            params += (int(user_id),)
         try:
-            if dialect == "postgresql":
-                cursor.execute(
-                    f"SELECT movie_id, rating, {_PG_EPOCH_MICROS_SQL} FROM ratings WHERE user_id = %s "
-                    "ORDER BY rated_at, movie_id",
-                    (int(user_id),),
-                )
-            else:
-                cursor.execute(
-                    "SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ? ORDER BY rated_at, movie_id",
-                    (int(user_id),),
-                )
+            cursor.execute(statement + " ORDER BY 1, 4, 2", params)
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        if not rows:
-            return RatingHistory(
-                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-            )
-        movies, ratings, times = zip(*rows, strict=True)
-        micros = np.array(times, dtype=np.int64 if dialect == "postgresql" else "datetime64[us]").astype(np.int64)
-        return RatingHistory(np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6)
+        split = next((n for n, row in enumerate(rows) if row[0] == 1), len(rows))
+        banned = [int(row[1]) for row in reversed(rows[split:])]  # added_at, movie_id: both descending
+        if not split:
+            empty = np.zeros(0, dtype=np.int64)
+            return RatingHistory(empty, empty.copy(), np.zeros(0, dtype=np.float64)), banned
+        _, movies, ratings, times = zip(*rows[:split], strict=True)
+        micros = np.array(times, dtype=np.int64 if postgresql else "datetime64[us]").astype(np.int64)
+        history = RatingHistory(np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6)
+        return history, banned
 
     def all_interactions(self) -> Interactions:
         """Every rating as arrays (user ids, movie ids, ratings, unix seconds), read in chunks.

@@ -39,8 +39,9 @@ class SqlUnitOfWork:
     watchlist: WatchlistRepository
     not_interested: NotInterestedRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, read_only: bool = False) -> None:
         self._factory = session_factory
+        self._read_only = read_only
         self.session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -70,6 +71,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
+        if self._read_only:
+            raise RuntimeError("a reader does not write: open store.uow() to commit")
         self.session.commit()
 
 
@@ -79,6 +82,8 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = make_session_factory(engine)
+        # Readers run each statement on its own (autocommit): no BEGIN or ROLLBACK round trip on PostgreSQL.
+        self._read_factory = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @property
     def dialect(self) -> str:
@@ -86,6 +91,11 @@ class SqlStore:
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory)
+
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work that only reads, each statement seeing the latest commit (no transaction: two round
+        trips fewer on PostgreSQL, the BEGIN and the ROLLBACK); its ``commit`` raises."""
+        return SqlUnitOfWork(self._read_factory, read_only=True)
 
     def ping(self) -> None:
         try:

@@ -4,28 +4,34 @@ import json
 from collections.abc import Sequence
 
 from flask import Blueprint, Response
-from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from movierec.api.auth import require_self
 from movierec.api.binding import endpoint, json_response
 from movierec.api.extension import container
-from movierec.api.schemas import RecommendationsQuery, RecommendationsResponse, RecommendedMovie
+from movierec.api.schemas import MovieOut, RecommendationsQuery, RecommendationsResponse
 from movierec.cache.port import Entry, Slot
 from movierec.services.accounts import Caller
 from movierec.services.recommendations import Recommendation
 
 bp = Blueprint("recommendations", __name__)
 
-_ITEMS = TypeAdapter(list[RecommendedMovie])
-
 
 def render_items(items: Sequence[Recommendation]) -> bytes:
     """The ``items`` of a RecommendationsResponse as JSON: what the cache holds and a cached answer sends.
 
     Each movie says where its votes come from and what this app's users rated it, as of when the list was computed
-    (read with it, in its one store session): up to 5 minutes old while the list is cached.
+    (read with it, in its one store session): up to 5 minutes old while the list is cached. The service made the
+    items from typed values, so they are serialised as plain dicts with RecommendedMovie's fields in its order, not
+    validated again: the bytes the model gives (tests/unit/test_render_items.py holds them to it).
     """
-    return _ITEMS.dump_json([RecommendedMovie.of_recommendation(item) for item in items])
+    return to_json([_recommended(item) for item in items])
+
+
+def _recommended(item: Recommendation) -> dict[str, object]:
+    fields = MovieOut.fields_of(item.movie, item.numbers)
+    fields.update(score=float(item.score), reason=item.reason, predicted_rating=item.predicted_rating)
+    return fields
 
 
 def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
