@@ -313,7 +313,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             ids = _card_ids(page, "search")
             for n in range(tries):
                 movie_id, value = ids[n % len(ids)], 1 + n % 10
-                # The card's "Rate it" opens its pills in the browser alone (no run): timed is the pick, which saves.
+                # The card's "Rate it" shows its pills (not timed); timed is the pick, which saves (and hides them).
                 opener = page.locator(f".st-key-ratebox-search-{movie_id} button")
                 if opener.count():  # (a UI with the pills on the card has none)
                     opener.first.click()
@@ -327,7 +327,6 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
                     _shown(page, f".st-key-card-search-{movie_id}", text=f"— {value}/10"),
                 )
                 note("rate", ui_ms, _api_timed(lambda m=movie_id, v=value: api.rate(session.access_token, m, v)))  # type: ignore[misc]
-                page.keyboard.press("Escape")
             report("  rate: done")
 
             _go(page, "Recommendations")

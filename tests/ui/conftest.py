@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from movierec.ui.client import ApiClient, Session
+from movierec.ui.components import rating_open_key
 from movierec.wiring import Container
 from tests.conftest import create_app_for
 from tests.live_api import serve_app
@@ -101,7 +102,9 @@ def ui() -> Callable[..., AppTest]:
 
 
 def rating_pills(at: AppTest, context: str, movie_id: int) -> Any:
-    """A card's 1-10 rating pills: its "Rate it" popover draws them only while open, so this opens it first."""
-    at.session_state[f"ratebox-{context}-{movie_id}"] = True
-    at.run()
+    """A card's 1-10 rating pills: drawn once its "Rate it" button is clicked, so this clicks it first (unless they
+    are shown already)."""
+    shown = rating_open_key(context, movie_id)
+    if not (shown in at.session_state and at.session_state[shown]):
+        at.button(key=f"ratebox-{context}-{movie_id}").click().run()
     return at.pills(key=f"rate-{context}-{movie_id}")

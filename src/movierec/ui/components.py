@@ -209,10 +209,19 @@ def _outcome_key(key: str) -> str:
     return f"{key}-outcome"
 
 
-def save_rating(movie_id: int, title: str, key: str, box: str | None = None) -> None:
+def rating_open_key(context: str, movie_id: int) -> str:
+    """Session key: whether the card's ten rating pills are shown (its "Rate it" button toggles them)."""
+    return f"rating-open-{context}-{movie_id}"
+
+
+def _toggle(key: str) -> None:
+    st.session_state[key] = not st.session_state.get(key, False)
+
+
+def save_rating(movie_id: int, title: str, key: str, shown: str | None = None) -> None:
     """on_change of a rating control: save through the API; the control's fragment then says how it went. A saved
-    rating closes the ``box`` popover the pills were picked in, as a menu closes on a choice; a failed one keeps it
-    open for the retry."""
+    rating hides the pills again (``shown``: their session key), as a menu closes on a choice; a failed one keeps
+    them for the retry."""
     value = st.session_state.get(key)
     current = session.user()
     if current is None or value is None:
@@ -239,13 +248,13 @@ def save_rating(movie_id: int, title: str, key: str, box: str | None = None) -> 
     session.remember_rating(movie_id, saved.rating)
     session.remember_community(movie_id, saved.community_average, saved.community_count)
     st.session_state[_outcome_key(key)] = ("success", f"Saved: {title} — {saved.rating}/10")
-    if box is not None:
-        st.session_state[box] = False
+    if shown is not None:
+        st.session_state[shown] = False
 
 
-def _rating_pills(movie: Movie, key: str, current: int | None, box: str | None = None) -> None:
-    """The user's 1-10 rating of the movie (``current``) as a row of pills; picking one saves it at once (and closes
-    the ``box`` popover they are in)."""
+def _rating_pills(movie: Movie, key: str, current: int | None, shown: str | None = None) -> None:
+    """The user's 1-10 rating of the movie (``current``) as a row of pills; picking one saves it at once (and hides
+    them, with ``shown``)."""
     st.pills(
         "Your rating" if current else "Rate it",
         RATING_SCALE,
@@ -253,7 +262,7 @@ def _rating_pills(movie: Movie, key: str, current: int | None, box: str | None =
         required=True,  # a rating can be changed here; My ratings takes one back
         key=key,
         on_change=save_rating,
-        args=(movie.id, movie.title, key, box),
+        args=(movie.id, movie.title, key, shown),
         width="stretch",
     )
 
@@ -302,17 +311,18 @@ def card_body(
     rerun_page: bool = False,
     rerun_lists: tuple[str, ...] = (),
 ) -> None:
-    """What can be clicked on a card, as one fragment: this app's own ratings of the movie, the user's rating (in a
-    "Rate it" popover, or inline with ``inline_rating``), "More like this", "+ Watchlist" and "Not interested".
+    """A card, as one fragment: its fixed part (one HTML block, this app's own ratings of the movie included), the
+    user's rating (ten pills under a "Rate it" button that shows them, or always with ``inline_rating``), "More like
+    this", "+ Watchlist" and "Not interested".
 
     A click reruns this fragment only, unless the page changes with it: ``rerun_page`` (every rating, like the quick
     start) or a list in ``rerun_lists`` (a page that shows that list, or that leaves out what it holds: the watchlist
-    page, the recommendations). Every widget costs the browser time to draw, so the ten rating pills live in a
-    popover, drawn only while it is open (opening it reruns this fragment), and the card's fixed part, this app's
-    ratings included, is one HTML block.
+    page, the recommendations). Every element costs the browser time to draw: the pills are drawn only once asked for,
+    and a plain button costs less than a popover (about 2 ms of the browser's time a card).
     """
     user = session.user()
     rate_key, lists_key = f"rate-{context}-{movie.id}", f"lists-{context}-{movie.id}"
+    shown = rating_open_key(context, movie.id)
     rated, rated_text = st.session_state.pop(_outcome_key(rate_key), (None, ""))
     listed, listed_text, name = st.session_state.pop(_outcome_key(lists_key), (None, "", ""))
     if "expired" in (rated, listed):
@@ -328,23 +338,22 @@ def card_body(
     if user is not None or show_similar:
         with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
             if user is not None and not inline_rating:
-                box_key = f"ratebox-{context}-{movie.id}"
-                box = st.popover(
+                st.button(
                     f"Your rating: {current}/10" if current else "Rate it",
+                    key=f"ratebox-{context}-{movie.id}",
                     icon=":material/star:",
                     type="tertiary",
-                    key=box_key,
-                    on_change="rerun",  # opening it reruns this card, which only then draws the pills
+                    on_click=_toggle,
+                    args=(shown,),
                 )
-                if box.open:
-                    with box:
-                        _rating_pills(movie, rate_key, current, box_key)
             if show_similar and st.button(
                 "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
             ):
                 similar_dialog(movie)
             if user is not None:
                 _list_buttons(movie, context, lists_key)
+        if user is not None and not inline_rating and st.session_state.get(shown):
+            _rating_pills(movie, rate_key, current, shown)
     for kind, text in ((rated, rated_text), (listed, listed_text)):
         if kind == "success":  # said in the card, not in a toast that would outlive the page
             st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
