@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -431,3 +431,16 @@ def guarded(target: DeltaGenerator | None = None) -> Iterator[Outcome]:
             st.rerun()  # rebuild the navigation for a logged-out visitor; the notice shows at the top
         else:
             slot.error(exc.message, icon=":material/error:")
+
+
+def guarded_fragment(func: Callable[[], None]) -> Callable[[], None]:
+    """``st.fragment`` of ``func``, its every run inside :func:`guarded`: a fragment's own run (a click inside it)
+    happens outside the frame's guard, so API failures would otherwise end it in a traceback."""
+
+    @functools.wraps(func)  # the fragment's identity is the function's module and name
+    def run() -> None:
+        with guarded():
+            func()
+
+    fragment: Callable[[], None] = st.fragment(run)
+    return fragment

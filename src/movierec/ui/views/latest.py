@@ -20,19 +20,18 @@ def render() -> None:
     newest()
 
 
-@st.fragment
+@session.guarded_fragment
 def newest() -> None:
     """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
     shown = components.shown_count("latest", STEP)
-    with session.guarded():
-        with st.spinner("Loading the newest movies…"):
-            movies = session.latest(min(shown, MAX_PAGE))
-        if not movies:
-            st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
-            return
-        components.movie_grid(movies, context="latest", show_similar=True)
-        if len(movies) >= shown and shown < MOST:
-            components.show_more_button("latest", shown, STEP)
+    with st.spinner("Loading the newest movies…"):
+        movies = session.latest(min(shown, MAX_PAGE))
+    if not movies:
+        st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
+        return
+    components.movie_grid(movies, context="latest", show_similar=True)
+    if len(movies) >= shown and shown < MOST:
+        components.show_more_button("latest", shown, STEP)
 
 
 render()

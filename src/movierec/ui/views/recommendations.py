@@ -48,15 +48,10 @@ def render() -> None:
     picks()
 
 
-@st.fragment
+@session.guarded_fragment
 def picks() -> None:
     """The choice of strategy and genre, the list and its "Show more", as one fragment: a new choice or a longer list
     redraws this, not the page around it."""
-    with session.guarded():  # a fragment's own run is not inside the frame's guard
-        _picks()
-
-
-def _picks() -> None:
     declared = session.strategies()
     options = list(declared.names) if declared.default else [DEFAULT, *declared.names]
     index = options.index(declared.default) if declared.default in options else 0

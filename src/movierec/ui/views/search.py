@@ -35,15 +35,10 @@ def render() -> None:
     results()
 
 
-@st.fragment
+@session.guarded_fragment
 def results() -> None:
     """The search box, the genre filter and what they find, as one fragment: a new search or filter redraws this,
     not the page around it."""
-    with session.guarded():  # a fragment's own run is not inside the frame's guard
-        _results()
-
-
-def _results() -> None:
     names = session.genre_names()
     query_column, genre_column = st.columns([3, 1], vertical_alignment="bottom")
     with query_column:
