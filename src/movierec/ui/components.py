@@ -1,11 +1,11 @@
 """Building blocks shared by the pages: movie cards with posters, the 1-10 rating control, "+ Watchlist" and "Not
 interested", similar movies.
 
-A card is two parts: what no click changes (poster, title, genres, numbers, reason) as one HTML block, and what can be
-clicked (the rating, "More like this", "+ Watchlist", "Not interested") as one fragment (``st.fragment``): a click
-reruns that fragment only, so rating a movie costs one ``POST /rate`` and redraws one card's controls, not the page
-around it. The browser's time goes mostly to drawing widgets, so a card has few: the ten rating pills open from a
-"Rate it" button.
+A card is one fragment (``st.fragment``): what no click changes (poster, title, genres, numbers, reason, this app's
+ratings of the movie) as one HTML block, then what can be clicked (the rating, "More like this", "+ Watchlist", "Not
+interested"). A click reruns that fragment only, so rating a movie costs one ``POST /rate`` and redraws one card, not
+the page around it. The browser's time goes mostly to drawing widgets, so a card has few: the ten rating pills open
+from a "Rate it" button.
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ def toggle_listed(name: str, movie_id: int, title: str, key: str, on: bool) -> N
 
 
 @st.fragment
-def card_body(
+def movie_card(
     movie: Movie,
     context: str,
     *,
@@ -311,9 +311,9 @@ def card_body(
     rerun_page: bool = False,
     rerun_lists: tuple[str, ...] = (),
 ) -> None:
-    """A card, as one fragment: its fixed part (one HTML block, this app's own ratings of the movie included), the
-    user's rating (ten pills under a "Rate it" button that shows them, or always with ``inline_rating``), "More like
-    this", "+ Watchlist" and "Not interested".
+    """A card (the container ``card-<context>-<movie id>``), as one fragment: its fixed part (one HTML block, this
+    app's own ratings of the movie included), the user's rating (ten pills under a "Rate it" button that shows them,
+    or always with ``inline_rating``), "More like this", "+ Watchlist" and "Not interested".
 
     A click reruns this fragment only, unless the page changes with it: ``rerun_page`` (every rating, like the quick
     start) or a list in ``rerun_lists`` (a page that shows that list, or that leaves out what it holds: the watchlist
@@ -329,36 +329,40 @@ def card_body(
         st.rerun(scope="app")  # logged out: the whole page changes
     if (rated == "success" and rerun_page) or (listed == "success" and name in rerun_lists):
         st.rerun(scope="app")  # the page shows the change (the quick start moves on; the list page drops it)
-    st.html(card_html(movie, context, show_reason=show_reason, community=community_line(*session.community(movie))))
-    current = session.ratings().get(movie.id)
-    if user is None:
-        st.caption(":material/lock: Log in to rate")
-    elif inline_rating:
-        _rating_pills(movie, rate_key, current)
-    if user is not None or show_similar:
-        with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
-            if user is not None and not inline_rating:
-                st.button(
-                    f"Your rating: {current}/10" if current else "Rate it",
-                    key=f"ratebox-{context}-{movie.id}",
-                    icon=":material/star:",
+    with st.container(key=f"card-{context}-{movie.id}"):
+        st.html(card_html(movie, context, show_reason=show_reason, community=community_line(*session.community(movie))))
+        current = session.ratings().get(movie.id)
+        if user is None:
+            st.caption(":material/lock: Log in to rate")
+        elif inline_rating:
+            _rating_pills(movie, rate_key, current)
+        if user is not None or show_similar:
+            with st.container(horizontal=True, gap="small", key=f"listbar-{context}-{movie.id}"):
+                if user is not None and not inline_rating:
+                    st.button(
+                        f"Your rating: {current}/10" if current else "Rate it",
+                        key=f"ratebox-{context}-{movie.id}",
+                        icon=":material/star:",
+                        type="tertiary",
+                        on_click=_toggle,
+                        args=(shown,),
+                    )
+                if show_similar and st.button(
+                    "More like this",
+                    key=f"similar-{context}-{movie.id}",
+                    icon=":material/movie_filter:",
                     type="tertiary",
-                    on_click=_toggle,
-                    args=(shown,),
-                )
-            if show_similar and st.button(
-                "More like this", key=f"similar-{context}-{movie.id}", icon=":material/movie_filter:", type="tertiary"
-            ):
-                similar_dialog(movie)
-            if user is not None:
-                _list_buttons(movie, context, lists_key)
-        if user is not None and not inline_rating and st.session_state.get(shown):
-            _rating_pills(movie, rate_key, current, shown)
-    for kind, text in ((rated, rated_text), (listed, listed_text)):
-        if kind == "success":  # said in the card, not in a toast that would outlive the page
-            st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
-        elif kind == "error":
-            st.error(text, icon=":material/cloud_off:")
+                ):
+                    similar_dialog(movie)
+                if user is not None:
+                    _list_buttons(movie, context, lists_key)
+            if user is not None and not inline_rating and st.session_state.get(shown):
+                _rating_pills(movie, rate_key, current, shown)
+        for kind, text in ((rated, rated_text), (listed, listed_text)):
+            if kind == "success":  # said in the card, not in a toast that would outlive the page
+                st.caption(f":green[:material/check_circle: {escape_markdown(text)}]")
+            elif kind == "error":
+                st.error(text, icon=":material/cloud_off:")
 
 
 def _list_buttons(movie: Movie, context: str, key: str) -> None:
@@ -412,29 +416,6 @@ def card_html(movie: Movie, context: str, *, show_reason: bool = False, communit
         f"<img class='mr-poster' src='{html.escape(poster_src(movie), quote=True)}' alt='{alt}'>"
         f"<div class='mr-body'>{''.join(lines)}</div></div>"
     )
-
-
-def movie_card(
-    movie: Movie,
-    context: str,
-    *,
-    show_reason: bool = False,
-    show_similar: bool = False,
-    inline_rating: bool = False,
-    rerun_page: bool = False,
-    rerun_lists: tuple[str, ...] = (),
-) -> None:
-    """One movie: its card (one HTML block) and its controls (one fragment)."""
-    with st.container(key=f"card-{context}-{movie.id}"):
-        card_body(
-            movie,
-            context,
-            show_reason=show_reason,
-            show_similar=show_similar,
-            inline_rating=inline_rating,
-            rerun_page=rerun_page,
-            rerun_lists=rerun_lists,
-        )
 
 
 def movie_grid(
