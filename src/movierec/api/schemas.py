@@ -206,22 +206,7 @@ class MovieOut(BaseModel):
 
     @classmethod
     def of(cls, movie: Movie, numbers: MovieNumbers | None = None) -> MovieOut:
-        return cls(
-            vote_source=numbers.vote_source if numbers else None,
-            community_average=numbers.community_average if numbers else None,
-            community_count=numbers.community_count if numbers else None,
-            id=movie.id,
-            tmdb_id=movie.tmdb_id,
-            title=movie.title,
-            year=movie.year,
-            release_date=movie.release_date,
-            genres=list(movie.genres),
-            overview=movie.overview,
-            vote_average=movie.vote_average,
-            vote_count=movie.vote_count,
-            popularity=movie.popularity,
-            poster_url=movie.poster_url(),
-        )
+        return cls.model_validate(cls.fields_of(movie, numbers))
 
 
 class MovieList(BaseModel):
