@@ -222,8 +222,7 @@ def cookie_script() -> None:
         st.session_state.pop(COOKIE_ACTION, None)
         if method != "DELETE":
             return
-    base = str(st.get_option("server.baseUrlPath") or "")
-    st.html(cookie_session.script(method, code, base), unsafe_allow_javascript=True, width="content")
+    st.html(cookie_session.script(method, code, _base_path()), unsafe_allow_javascript=True, width="content")
 
 
 def prefetch_script() -> None:
@@ -233,14 +232,18 @@ def prefetch_script() -> None:
     wanted: list[tuple[str, tuple[str, ...], int]] = [("cards", prefetch.CARD_MODULES, 1000)]
     if user() is not None:
         wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000))
-    base = str(st.get_option("server.baseUrlPath") or "")
     for name, modules, after_ms in wanted:
         if name in done:
             continue
         done.add(name)
         paths = prefetch.module_paths(modules)
         if paths:
-            st.html(prefetch.script(base, paths, after_ms), unsafe_allow_javascript=True, width="content")
+            st.html(prefetch.script(_base_path(), paths, after_ms), unsafe_allow_javascript=True, width="content")
+
+
+def _base_path() -> str:
+    """The path the UI is served under (Streamlit's ``server.baseUrlPath``), for the URLs a page script fetches."""
+    return str(st.get_option("server.baseUrlPath") or "")
 
 
 def ratings() -> dict[int, int]:
