@@ -99,16 +99,8 @@ def favourite_genre(table: pd.DataFrame) -> str:
 def warm_up() -> None:
     """Build both charts for one made-up rating: what the first real visit would otherwise pay for."""
     try:
-        frame = pd.DataFrame(
-            {
-                "Title": ["-"],
-                "Year": [2000],
-                "Genres": [["Drama"]],
-                "Your rating": [8],
-                "Rated": [pd.Timestamp.now("UTC")],
-            }
-        )
-        over_time_chart(frame).to_dict()
+        frame = pd.DataFrame({"Title": ["-"], "Your rating": [8], "Rated": [pd.Timestamp.now("UTC")]})
+        over_time_chart(frame).to_dict()  # (the columns it reads)
         genre_chart(pd.DataFrame({"Genre": ["Drama"], "Average": [8.0], "Ratings": [1]})).to_dict()
         import pyarrow  # noqa: F401  (the table's data travels as Arrow)
     except Exception as exc:  # a warm-up must never stop the UI; the page builds its charts itself
