@@ -13,25 +13,21 @@ and the memory the prior's spans take in the model. (The repeats hit the prior c
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
-from bench.recommender_serving import movielens, percentile_ms, synthetic
+from bench.recommender_serving import data_from_arguments, percentile_ms, sample_users
 from movierec.domain.recommenders import UserHistory, build_default
 
 REPEATS = 5
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", action="store_true", help="10,000 synthetic movies instead of MovieLens")
-    parser.add_argument("--users", type=int, default=300, help="how many users' first ratings to time")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    interactions, catalogue = synthetic(rng) if args.synthetic else movielens()
+    args, rng, interactions, catalogue = data_from_arguments(
+        __doc__.splitlines()[0], "how many users' first ratings to time"
+    )
     model = build_default(interactions, catalogue)
     plain = model.reconfigured(pop_recent_half_life=None)  # type: ignore[attr-defined]
     spans = model._spans  # type: ignore[attr-defined]
@@ -39,8 +35,7 @@ def main() -> int:
         f"data: {len(interactions):,} ratings; model arrays {model.nbytes / 1e6:.1f} MB, of which the prior's spans "  # type: ignore[attr-defined]
         f"{spans.nbytes / 1e6:.2f} MB ({spans.n_spans} spans, {len(spans.counts):,} cells)"
     )
-    users = np.unique(interactions.user_ids)
-    chosen = rng.choice(users, size=min(args.users, len(users)), replace=False)
+    chosen = sample_users(rng, interactions, args.users)
     model.recommend(UserHistory.empty(), 20)  # warm up
     for when in ("now", "then"):
         for shown in (1, 3, 5):

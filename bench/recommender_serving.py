@@ -62,17 +62,35 @@ def synthetic(rng: np.random.Generator, movies: int = 10_000, users: int = 1_500
     return interactions, catalogue
 
 
+def data_from_arguments(
+    description: str, users_help: str
+) -> tuple[argparse.Namespace, np.random.Generator, Interactions, ItemCatalogue]:
+    """The command line these serving benchmarks share (``--synthetic``, ``--users``), the seeded generator and the
+    ratings it asks for: MovieLens, or 10,000 synthetic movies drawn from that generator."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--synthetic", action="store_true", help="10,000 synthetic movies instead of MovieLens")
+    parser.add_argument("--users", type=int, default=300, help=users_help)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    interactions, catalogue = synthetic(rng) if args.synthetic else movielens()
+    return args, rng, interactions, catalogue
+
+
+def sample_users(rng: np.random.Generator, interactions: Interactions, count: int) -> np.ndarray:
+    """``count`` distinct users of ``interactions`` (all of them when there are fewer), drawn from ``rng``."""
+    users = np.unique(interactions.user_ids)
+    chosen: np.ndarray = rng.choice(users, size=min(count, len(users)), replace=False)
+    return chosen
+
+
 def percentile_ms(samples: list[float], q: float) -> float:
     return float(np.percentile(np.array(samples) * 1000.0, q))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", action="store_true", help="10,000 synthetic movies instead of MovieLens")
-    parser.add_argument("--users", type=int, default=300, help="how many users' histories to time")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    interactions, catalogue = synthetic(rng) if args.synthetic else movielens()
+    args, rng, interactions, catalogue = data_from_arguments(
+        __doc__.splitlines()[0], "how many users' histories to time"
+    )
     n_movies = len(np.union1d(catalogue.item_ids, interactions.item_ids))
     print(f"data: {len(interactions):,} ratings, {len(np.unique(interactions.user_ids)):,} users, {n_movies:,} movies")
 
@@ -88,8 +106,7 @@ def main() -> int:
         load_seconds = time.perf_counter() - start
     nbytes = getattr(model, "nbytes", 0)
 
-    users = np.unique(interactions.user_ids)
-    chosen = rng.choice(users, size=min(args.users, len(users)), replace=False)
+    chosen = sample_users(rng, interactions, args.users)
     histories = [interactions.history_of(int(u)) for u in chosen]
     sizes = [len(h) for h in histories]
     drama = catalogue.item_ids[np.array(["Drama" in g for g in catalogue.genres])]

@@ -11,13 +11,10 @@ neighbours of a turned-down movie, and left the steered top 20.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-import numpy as np
-
-from bench.recommender_serving import movielens, percentile_ms, synthetic
+from bench.recommender_serving import data_from_arguments, percentile_ms, sample_users
 from movierec.domain.recommenders import UserHistory, build_default
 from movierec.domain.recommenders.steering import MAX_SIGNALS, NEIGHBOURS, pool_size, steer
 
@@ -26,15 +23,11 @@ TURNED_DOWN = 20
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", action="store_true", help="10,000 synthetic movies instead of MovieLens")
-    parser.add_argument("--users", type=int, default=300, help="how many users' histories to time")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    interactions, catalogue = synthetic(rng) if args.synthetic else movielens()
+    args, rng, interactions, catalogue = data_from_arguments(
+        __doc__.splitlines()[0], "how many users' histories to time"
+    )
     model = build_default(interactions, catalogue)
-    users = np.unique(interactions.user_ids)
-    chosen = rng.choice(users, size=min(args.users, len(users)), replace=False)
+    chosen = sample_users(rng, interactions, args.users)
     model.recommend(UserHistory.empty(), N)  # warm up
     plain_ms: list[float] = []
     steered_ms: list[float] = []
