@@ -369,11 +369,17 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
 
 
 def _open_rating(page: Page, card: Locator, context: str, movie_id: int) -> Locator:
-    """Click the card's "Rate it"; its ten pills, drawn in the card once asked for."""
-    card.locator(f".st-key-ratebox-{context}-{movie_id} button").first.click()
+    """Click the card's "Rate it · more"; its ten pills, drawn in the card once asked for."""
+    _open_actions(card, context, movie_id)
     pills = page.locator(f".st-key-rate-{context}-{movie_id}")
     expect(pills).to_be_visible(timeout=WAIT_MS)
     return pills
+
+
+def _open_actions(card: Locator, context: str, movie_id: int) -> None:
+    """Click the card's "Rate it · more": its rating pills, "More like this" and list buttons, drawn once asked for."""
+    card.locator(f".st-key-ratebox-{context}-{movie_id} button").first.click()
+    expect(card.locator(f".st-key-listbar-{context}-{movie_id}")).to_be_visible(timeout=WAIT_MS)
 
 
 PHONE = {"width": 390, "height": 844}
@@ -466,6 +472,7 @@ def test_watchlist_and_not_interested_from_the_cards(chromium: Path, movielens_a
             search.press("Enter")
             card = page.locator(f".st-key-card-search-{heat.id}")
             expect(card).to_contain_text("Heat", timeout=WAIT_MS)
+            _open_actions(card, "search", heat.id)
             watch = card.get_by_role("button", name="+ Watchlist")
             # While the page reruns after the search, a card can show its old and new rows for a moment: wait until
             # it has settled to one button.
@@ -485,6 +492,7 @@ def test_watchlist_and_not_interested_from_the_cards(chromium: Path, movielens_a
             _go(page, "Recommendations", "Recommended for you")
             expect(page.locator("[class*='st-key-card-recs-']").first).to_be_visible(timeout=WAIT_MS)
             first = _card_ids(page, "recs")[0]
+            _open_actions(page.locator(f".st-key-card-recs-{first}"), "recs", first)
             hide = page.locator(f".st-key-card-recs-{first}").get_by_role("button", name="Not interested")
             expect(hide).to_have_count(1)
             hide.click()

@@ -101,10 +101,21 @@ def ui() -> Callable[..., AppTest]:
     return open_page
 
 
-def rating_pills(at: AppTest, context: str, movie_id: int) -> Any:
-    """A card's 1-10 rating pills: drawn once its "Rate it" button is clicked, so this clicks it first (unless they
-    are shown already)."""
+def open_card(at: AppTest, context: str, movie_id: int) -> None:
+    """Open a card's actions (its "Rate it · more" button), unless they are open already."""
     shown = rating_open_key(context, movie_id)
     if not (shown in at.session_state and at.session_state[shown]):
         at.button(key=f"ratebox-{context}-{movie_id}").click().run()
+
+
+def rating_pills(at: AppTest, context: str, movie_id: int) -> Any:
+    """A card's 1-10 rating pills: drawn once its "Rate it · more" button is clicked, so this clicks it first (unless
+    they are shown already)."""
+    open_card(at, context, movie_id)
     return at.pills(key=f"rate-{context}-{movie_id}")
+
+
+def card_button(at: AppTest, name: str, context: str, movie_id: int) -> Any:
+    """One of a card's action buttons (``similar``, ``watch``, ``hide``), opening the card's actions first."""
+    open_card(at, context, movie_id)
+    return at.button(key=f"{name}-{context}-{movie_id}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from movierec.ui.client import ApiClient, Session
-from tests.ui.conftest import CallLog, rating_pills
+from tests.ui.conftest import CallLog, card_button, rating_pills
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -113,10 +113,10 @@ def test_list_buttons_cost_one_call_each_and_not_interested_asks_for_recommendat
     api_calls.take()
     card = next(b for b in at.container if b.key and b.key.startswith("card-recs-"))
     movie_id = int(card.key.rsplit("-", 1)[1])
-    at.button(key=f"watch-recs-{movie_id}").click().run()
+    card_button(at, "watch", "recs", movie_id).click().run()
     assert not at.exception
     assert api_calls.take() == [f"POST /watchlist/{movie_id}"]  # the watchlist does not change recommendations
-    at.button(key=f"hide-recs-{movie_id}").click().run()
+    card_button(at, "hide", "recs", movie_id).click().run()
     assert not at.exception
     assert api_calls.take() == [f"POST /not-interested/{movie_id}", f"GET /recommendations/{session.user_id}"]
     at.switch_page("views/watchlist.py").run()

@@ -15,7 +15,7 @@ from movierec.probes import free_ports
 from movierec.ui.client import ApiClient, ApiError, Session
 from movierec.wiring import Container
 from tests.conftest import index_everything
-from tests.ui.conftest import PASSWORD, CallLog, rating_pills
+from tests.ui.conftest import PASSWORD, CallLog, card_button, rating_pills
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -220,7 +220,7 @@ def test_recommendations_genre_filter(ui: OpenPage, make_user: MakeUser, api: Ap
 def test_similar_movies_dialog(ui: OpenPage, make_user: MakeUser, sample_catalogue: dict[str, int]) -> None:
     at = ui(session=make_user("judy"))
     at.text_input(key="search_q").input("matrix").run()
-    at.button(key=f"similar-search-{sample_catalogue['The Matrix']}").click().run()
+    card_button(at, "similar", "search", sample_catalogue["The Matrix"]).click().run()
     assert not at.exception
     assert "People who liked **The Matrix \\(1999\\)** also liked:" in texts(at)
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from movierec.ui.client import ApiClient, Session
-from tests.ui.test_pages import card_titles, cards, texts
+from tests.ui.conftest import card_button
+from tests.ui.test_pages import card_text, card_titles, cards, texts
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -24,11 +25,11 @@ def test_a_card_puts_a_movie_on_the_watchlist_page_and_the_page_takes_it_off(
     heat = sample_catalogue["Heat"]
     at = ui(session=session)
     at.text_input(key="search_q").input("heat").run()
-    at.button(key=f"watch-search-{heat}").click().run()
+    card_button(at, "watch", "search", heat).click().run()
     assert not at.exception
     assert on_list(api, session, "watchlist") == [heat]
     assert "Heat is on your watchlist" in texts(at)
-    assert at.button(key=f"watch-search-{heat}").label == "On your watchlist"
+    assert card_button(at, "watch", "search", heat).label == "On your watchlist"
     at.switch_page("views/watchlist.py").run()
     assert not at.exception
     assert card_titles(at, "watchlist") == ["Heat"]
@@ -48,7 +49,7 @@ def test_the_card_button_on_the_watchlist_page_takes_the_movie_off_too(
         api.add_to_list(session.access_token, "watchlist", movie)
     at = ui("views/watchlist.py", session)
     assert card_titles(at, "watchlist") == ["Casino", "Heat"]  # most recently added first
-    at.button(key=f"watch-watchlist-{casino}").click().run()
+    card_button(at, "watch", "watchlist", casino).click().run()
     assert not at.exception
     assert card_titles(at, "watchlist") == ["Heat"]
     assert on_list(api, session, "watchlist") == [heat]
@@ -61,13 +62,13 @@ def test_not_interested_takes_a_movie_out_of_the_recommendations_and_undo_brings
     api.rate(session.access_token, sample_catalogue["Heat"], 9)
     at = ui("views/recommendations.py", session)
     first = next(iter(cards(at, "recs")))
-    at.button(key=f"hide-recs-{first}").click().run()
+    card_button(at, "hide", "recs", first).click().run()
     assert not at.exception
     assert first not in cards(at, "recs")
     assert on_list(api, session, "not-interested") == [first]
     at.switch_page("views/latest.py").run()
-    assert at.button(key=f"hide-latest-{first}").label == "Undo not interested"
-    at.button(key=f"hide-latest-{first}").click().run()
+    assert card_button(at, "hide", "latest", first).label == "Undo not interested"
+    card_button(at, "hide", "latest", first).click().run()
     assert on_list(api, session, "not-interested") == []
     at.switch_page("views/recommendations.py").run()
     assert first in cards(at, "recs")
@@ -95,3 +96,20 @@ def test_the_watchlist_page_asks_a_visitor_to_log_in(ui: OpenPage, live_api: str
     assert not at.exception
     assert "to keep a watchlist" in at.info[0].value
     assert not [b for b in at.button if b.key and b.key.startswith("watch-")]
+
+
+def test_a_closed_card_has_one_button_and_says_what_the_lists_hold(
+    ui: OpenPage, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("closed_cards")
+    heat = sample_catalogue["Heat"]
+    api.add_to_list(session.access_token, "watchlist", heat)
+    at = ui(session=session)
+    at.text_input(key="search_q").input("heat").run()
+    card = cards(at, "search")[heat]
+    assert [b.key for b in card.button] == [f"ratebox-search-{heat}"]  # the actions are drawn once asked for
+    assert "On your watchlist" in card_text(card)
+    assert card_button(at, "watch", "search", heat).label == "On your watchlist"
+    assert {b.key for b in cards(at, "search")[heat].button} == {
+        f"{name}-search-{heat}" for name in ("ratebox", "similar", "watch", "hide")
+    }
