@@ -182,6 +182,16 @@ def _choose(page: Page, option: str | int) -> None:
         page.get_by_role("option", name=option, exact=True).click()
 
 
+def _open_card(page: Page, context: str, movie_id: int, wanted: str) -> None:
+    """Open a card's actions with its "Rate it · more" button, unless ``wanted`` (a CSS selector in it) is on screen
+    already (an older UI draws the actions on the card): not timed, the interaction is what follows."""
+    if page.locator(wanted).count():
+        return
+    page.locator(f".st-key-ratebox-{context}-{movie_id} button").first.click()
+    page.locator(wanted).first.wait_for()
+    _settle(page)
+
+
 IDS = """([prefix, expected]) => {
   const ids = [...document.querySelectorAll(`[class*="${prefix}"]`)].map(
     (c) => Number(c.className.split(prefix)[1].split(" ")[0]));
@@ -314,11 +324,8 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             for n in range(tries):
                 movie_id, value = ids[n % len(ids)], 1 + n % 10
                 # The card's "Rate it" shows its pills (not timed); timed is the pick, which saves (and hides them).
-                opener = page.locator(f".st-key-ratebox-search-{movie_id} button")
-                if opener.count():  # (a UI with the pills on the card has none)
-                    opener.first.click()
+                _open_card(page, "search", movie_id, f".st-key-rate-search-{movie_id}")
                 control = page.locator(f".st-key-rate-search-{movie_id}")
-                control.wait_for()
                 ui_ms = _timed(
                     page,
                     lambda control=control, value=value: control.get_by_role(
@@ -368,6 +375,7 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             ids = _card_ids(page, "recs")
             for n in range(tries):
                 movie_id = ids[n % len(ids)]
+                _open_card(page, "recs", movie_id, f".st-key-similar-recs-{movie_id} button")
                 ui_ms = _timed(
                     page,
                     lambda movie_id=movie_id: page.locator(f".st-key-similar-recs-{movie_id} button").click(),  # type: ignore[misc]
