@@ -3,7 +3,7 @@
 Streamlit's own server runs ``main.py`` (navigation, who is signed in, the pages) and, beside it, the one route that
 sets and clears the HttpOnly login cookie (:mod:`movierec.ui.cookie_session`). The API's base URL comes from
 ``MOVIEREC_API_URL`` (default http://127.0.0.1:8000). While the server starts, a background thread builds a chart once
-(:func:`movierec.ui.charts.warm_up`), so the first visit of My ratings does not load Altair.
+(:func:`movierec.ui.charts.warm_up`), so the first visit of My ratings does not load pandas and pyarrow.
 """
 
 from __future__ import annotations

@@ -98,12 +98,12 @@ def render() -> None:
     over_time, by_genre = st.columns(2)
     with over_time:
         st.subheader("Ratings over time", anchor=False)
-        st.altair_chart(over_time_chart(frame), width="stretch")
+        st.vega_lite_chart(spec=over_time_chart(frame), width="stretch")
         st.caption("Each dot is a rating; the line is your running average.")
     with by_genre:
         st.subheader("Genres you rate highest", anchor=False)
         if len(genres):
-            st.altair_chart(genre_chart(genres), width="stretch")
+            st.vega_lite_chart(spec=genre_chart(genres), width="stretch")
             st.caption("Average of your ratings per genre (a movie counts for each of its genres).")
         else:
             st.caption("Your rated movies have no genres.")
