@@ -248,3 +248,30 @@ def test_the_api_url_follows_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert api_url() == "http://127.0.0.1:2222"
     monkeypatch.delenv("MOVIEREC_API_URL")
     assert api_url() == "http://127.0.0.1:8000"
+
+
+def test_the_charts_are_vega_lite_specs_holding_their_data() -> None:
+    import pandas as pd
+
+    rated = pd.DataFrame(
+        {
+            "Title": ["Heat", "Casino", "Amélie"],
+            "Your rating": [6, 10, 8],
+            "Rated": pd.to_datetime(["2026-01-03", "2026-01-01", "2026-01-02"], utc=True),
+        }
+    )
+    spec = charts.over_time_chart(rated)
+    ((name, data),) = spec["datasets"].items()
+    assert spec["data"] == {"name": name}
+    assert list(data["Title"]) == ["Casino", "Amélie", "Heat"]  # oldest first
+    assert list(data["Running average"]) == [10.0, 9.0, 8.0]
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["circle", "line"]
+    assert spec["layer"][0]["encoding"]["x"]["axis"]["format"] == "%a %H:%M"  # two days: weekday and time
+    assert charts.over_time_chart(rated)["data"] == spec["data"]  # the same data, the same name
+    assert charts.over_time_chart(rated.assign(**{"Your rating": [6, 10, 9]}))["data"] != spec["data"]
+
+    genres = pd.DataFrame({"Genre": ["Drama", "Crime"], "Average": [8.0, 6.5], "Ratings": [2, 1]})
+    genre_spec = charts.genre_chart(genres)
+    (data,) = genre_spec["datasets"].values()
+    assert list(data["Label"]) == ["8.0 · 2 rated", "6.5 · 1 rated"]
+    assert genre_spec["encoding"]["y"]["sort"] == ["Drama", "Crime"]
