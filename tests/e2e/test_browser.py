@@ -298,6 +298,8 @@ def test_quick_start_to_recommendations_a_session_that_lasts_and_log_out(
             # A new account lands on the quick start: popular movies to rate, or skip.
             expect(page.get_by_role("heading", name="Rate a few movies you know")).to_be_visible()
             expect(page.get_by_text("0 of 10 rated")).to_be_visible()
+            # The progress shows before the cards are drawn: wait for them (a deadline, not a snapshot).
+            expect(page.locator("[class*='st-key-card-onboard-']").first).to_be_visible()
             first = _card_ids(page, "onboard")[0]
             page.locator(f".st-key-skip-{first} button").click()
             expect(page.locator(f".st-key-card-onboard-{first}")).to_have_count(0)
