@@ -182,14 +182,14 @@ def _choose(page: Page, option: str | int) -> None:
         page.get_by_role("option", name=option, exact=True).click()
 
 
-def _open_card(page: Page, context: str, movie_id: int, wanted: str) -> None:
+def _open_card(page: Page, context: str, movie_id: int, wanted: str) -> float | None:
     """Open a card's actions with its "Rate it · more" button, unless ``wanted`` (a CSS selector in it) is on screen
-    already (an older UI draws the actions on the card): not timed, the interaction is what follows."""
+    already (an older UI draws the actions on the card). Timed on its own (ms; None when there was nothing to
+    open): the rating or "More like this" that follows is the next interaction."""
     if page.locator(wanted).count():
-        return
-    page.locator(f".st-key-ratebox-{context}-{movie_id} button").first.click()
-    page.locator(wanted).first.wait_for()
-    _settle(page)
+        return None
+    opener = page.locator(f".st-key-ratebox-{context}-{movie_id} button").first
+    return _timed(page, opener.click, lambda: page.locator(wanted).first.wait_for())
 
 
 IDS = """([prefix, expected]) => {
@@ -323,8 +323,10 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             ids = _card_ids(page, "search")
             for n in range(tries):
                 movie_id, value = ids[n % len(ids)], 1 + n % 10
-                # The card's "Rate it" shows its pills (not timed); timed is the pick, which saves (and hides them).
-                _open_card(page, "search", movie_id, f".st-key-rate-search-{movie_id}")
+                # The card's "Rate it · more" shows its pills (timed as opening the card); then the pick, which saves.
+                opened = _open_card(page, "search", movie_id, f".st-key-rate-search-{movie_id}")
+                if opened is not None:
+                    note("open a card's actions", opened, 0.0)  # the browser alone: no API call
                 control = page.locator(f".st-key-rate-search-{movie_id}")
                 ui_ms = _timed(
                     page,
@@ -375,7 +377,9 @@ def measure(ui_url: str, api_url: str, tries: int, report: Callable[[str], None]
             ids = _card_ids(page, "recs")
             for n in range(tries):
                 movie_id = ids[n % len(ids)]
-                _open_card(page, "recs", movie_id, f".st-key-similar-recs-{movie_id} button")
+                opened = _open_card(page, "recs", movie_id, f".st-key-similar-recs-{movie_id} button")
+                if opened is not None:
+                    note("open a card's actions", opened, 0.0)
                 ui_ms = _timed(
                     page,
                     lambda movie_id=movie_id: page.locator(f".st-key-similar-recs-{movie_id} button").click(),  # type: ignore[misc]
