@@ -113,7 +113,8 @@ class RedisCache:
 
     def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
         """EVALSHA ``script`` on a pooled connection; loads it once if the server lost it (a restart, a flush)."""
-        connection = self._pool.get_connection()
+        pool: Any = self._pool  # redis-py's pool methods are untyped
+        connection = pool.get_connection()
         try:  # a failed write or read disconnects the connection itself (redis-py), so a half-read reply never stays
             try:
                 return self._evalsha(connection, script.sha, keys, args)
@@ -121,7 +122,7 @@ class RedisCache:
                 script.sha = self._client.script_load(script.script)
                 return self._evalsha(connection, script.sha, keys, args)
         finally:
-            self._pool.release(connection)
+            pool.release(connection)
 
     @staticmethod
     def _evalsha(connection: Any, sha: str, keys: list[str], args: list[str | bytes | int]) -> Any:
