@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,21 @@ from movierec.probes import free_ports, http_ok
 from movierec.processes import terminate
 from movierec.search.port import SearchQuery
 from movierec.settings import Settings
-from movierec_tools.stack import ENV_NAMES, REPO_ROOT, Stack, StackOptions
+from movierec_tools.stack import (
+    ENV_NAMES,
+    NGINX_TEMPLATE,
+    REPO_ROOT,
+    Stack,
+    StackOptions,
+    nginx_command,
+    write_nginx_config,
+)
 
 WRK_THREADS = 2
 # The embedded server must not pick up service URLs from the environment.
 EMBEDDED_UNSET = {*ENV_NAMES.values(), "SECRET_KEY", "MOVIEREC_API_URL"}
 MINIMAL_APP = "/hello (minimal Flask app)"
+MINIMAL_VIA_NGINX = "Nginx, two backends"  # the one-route app behind the stack's own Nginx config
 
 _LUA = """
 local paths = %(paths)s
@@ -210,6 +219,27 @@ def minimal_backend(options: StackOptions, run_dir: Path) -> Iterator[str]:
         terminate(process, group=True)
 
 
+@contextmanager
+def minimal_stack(options: StackOptions, run_dir: Path) -> Iterator[str]:
+    """The one-route app on two gunicorn backends behind Nginx with the stack's own config (``deploy/nginx.conf``):
+    what the design itself costs on this machine, with no work behind it. Yields Nginx's URL."""
+    with ExitStack() as stack:
+        backends = [stack.enter_context(minimal_backend(options, run_dir)) for _ in range(2)]
+        (port,) = free_ports(1)
+        nginx_dir = run_dir / "hello-nginx"
+        nginx_dir.mkdir(parents=True, exist_ok=True)
+        main = write_nginx_config(NGINX_TEMPLATE, nginx_dir, [url.removeprefix("http://") for url in backends], port)
+        with (nginx_dir / "nginx-output.log").open("ab") as output:
+            process = subprocess.Popen(
+                nginx_command(options.nginx_binary, main, nginx_dir),
+                stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True,
+            )  # fmt: skip
+        stack.callback(terminate, process, group=True)
+        url = f"http://127.0.0.1:{port}"
+        poll_until(lambda: process.poll() is None and http_ok(f"{url}/hello"), 60, 0.25, "Nginx over the minimal app")
+        yield url
+
+
 def _measure(
     targets: dict[str, str],
     scripts: dict[str, Path],
@@ -291,6 +321,8 @@ def run_load(settings: Settings, run_dir: Path, plan: LoadPlan, report: Report) 
         stack.stop()
     with minimal_backend(options, run_dir) as url:
         runs += _hello_runs(url, run_dir / "wrk", plan, report, "full stack", "one backend")
+    with minimal_stack(options, run_dir) as url:
+        runs += _hello_runs(url, run_dir / "wrk", plan, report, "full stack", MINIMAL_VIA_NGINX)
     return {
         "seconds_per_run": plan.seconds,
         "wrk_threads": WRK_THREADS,
@@ -380,8 +412,9 @@ def over_minimal_app(runs: Sequence[dict[str, Any]], target: str) -> list[dict[s
 
 
 def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per endpoint and connection count through Nginx: over /healthz through Nginx, over one backend direct, and
-    over the one-route app on one backend with the same gunicorn settings."""
+    """Per endpoint and connection count through Nginx: over /healthz through Nginx, over one backend direct, over
+    the one-route app on one backend with the same gunicorn settings, and over that app behind the same Nginx and
+    two backends."""
     by = {(r["endpoint"], r["target"], r["connections"]): r for r in runs}
     found = []
     for (endpoint, target, connections), run in by.items():
@@ -390,6 +423,7 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         healthz = by.get(("/healthz", "nginx", connections))
         direct = by.get((endpoint, "backend1", connections))
         hello = by.get((MINIMAL_APP, "one backend", connections))
+        hello_nginx = by.get((MINIMAL_APP, MINIMAL_VIA_NGINX, connections))
         found.append(
             {
                 "endpoint": endpoint,
@@ -401,6 +435,9 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     ratio(direct["requests_per_s"], hello["requests_per_s"]) if direct and hello else None
                 ),
                 "nginx_over_minimal_app": ratio(run["requests_per_s"], hello["requests_per_s"]) if hello else None,
+                "nginx_over_minimal_app_via_nginx": (
+                    ratio(run["requests_per_s"], hello_nginx["requests_per_s"]) if hello_nginx else None
+                ),
             }
         )
     return found

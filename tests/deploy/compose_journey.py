@@ -115,6 +115,18 @@ def search(client: httpx.Client, query: str) -> list[dict[str, Any]]:
     return list(body["items"])
 
 
+def backends_in_nginx_log(backends: dict[str, str]) -> set[str]:
+    """The backends (by container address) Nginx's access log names; waits for both (it writes once a second)."""
+    served: set[str] = set()
+    for _ in range(20):
+        logs = compose("logs", "--no-color", "nginx")
+        served = {backends[a] for a in re.findall(r"upstream=([0-9.]+):8000", logs) if a in backends}
+        if served == set(backends.values()):
+            break
+        time.sleep(0.5)
+    return served
+
+
 def journey(api: str, ui: str, tmdb_base_url: str) -> None:
     client = httpx.Client(base_url=api, timeout=30)
 
@@ -174,8 +186,7 @@ def journey(api: str, ui: str, tmdb_base_url: str) -> None:
     backends = {container_ip("backend1"): "backend1", container_ip("backend2"): "backend2"}
     for _ in range(10):
         expect(client.get("/movies/latest", params={"limit": 1}), 200, "movies/latest")
-    logs = compose("logs", "--no-color", "nginx")
-    served = {backends[address] for address in re.findall(r"upstream=([0-9.]+):8000", logs) if address in backends}
+    served = backends_in_nginx_log(backends)
     if served != {"backend1", "backend2"}:
         raise JourneyFailed(f"Nginx's log names {sorted(served) or 'no backend'} (addresses {backends})")
 

@@ -9,9 +9,11 @@ import json
 import pytest
 from pydantic import TypeAdapter
 
+from movierec.api.numbers import MovieJson
+from movierec.api.routes.movies import search_page
 from movierec.api.routes.ratings import render_my_ratings
 from movierec.api.routes.recommendations import render_items
-from movierec.api.schemas import MovieOut, MyRatingsResponse, RatedMovieOut, RecommendedMovie
+from movierec.api.schemas import MovieList, MovieOut, MyRatingsResponse, RatedMovieOut, RecommendedMovie, SearchResponse
 from movierec.domain.movies import Movie, MovieNumbers
 from movierec.domain.ratings import RatedMovie
 from movierec.services.recommendations import Recommendation
@@ -79,3 +81,32 @@ def test_my_ratings_are_rendered_as_the_model_renders_them() -> None:
     empty = MyRatingsResponse(user_id=42, total=0, items=[])
     assert render_my_ratings(42, 0, [], {}) == empty.model_dump_json().encode()
     assert list(MovieOut.fields_of(FULL)) == list(MovieOut.model_fields)
+
+
+PAGE = [(item.movie, item.numbers) for item in ITEMS]
+
+
+def page_of(memo: MovieJson, page: list[tuple[Movie, MovieNumbers | None]]) -> bytes:
+    return b"[" + b",".join(memo.one(movie, numbers) for movie, numbers in page) + b"]"
+
+
+@pytest.mark.parametrize("page", [PAGE, PAGE[1:2], []], ids=["all", "bare", "none"])
+def test_latest_and_search_pages_give_the_models_bytes(page: list[tuple[Movie, MovieNumbers | None]]) -> None:
+    memo = MovieJson()
+    models = [MovieOut.of(movie, numbers) for movie, numbers in page]
+    for _ in range(2):  # rendered, then remembered
+        items = page_of(memo, page)
+        assert b'{"items":' + items + b"}" == MovieList(items=models).model_dump_json().encode()
+        by_the_model = SearchResponse(total=1234, limit=20, offset=40, items=models).model_dump_json().encode()
+        assert search_page(1234, 20, 40, items) == by_the_model
+
+
+def test_a_movie_is_rendered_again_when_it_or_its_numbers_are_new_objects() -> None:
+    memo = MovieJson(maxsize=2)
+    first = memo.one(FULL, MovieNumbers("TMDB", 7.67, 3))
+    assert memo.one(FULL, MovieNumbers("TMDB", 8.0, 4)) != first  # numbers read again after a rating
+    renamed = Movie(id=FULL.id, title="Amélie (restored)", year=2001)
+    assert b"restored" in memo.one(renamed, None)  # the movie written again: same id, a new object
+    for n in range(10):  # past maxsize the memo starts again; answers stay right
+        movie = Movie(id=100 + n, title=f"Film {n}")
+        assert memo.one(movie, None) == MovieOut.of(movie).model_dump_json().encode()

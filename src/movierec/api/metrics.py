@@ -31,7 +31,7 @@ from movierec.services.models import Generation, ModelRegistry
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_STARTED = "movierec.metrics_started"
+STARTED = "movierec.started"  # the environ key of when the request came in (perf_counter)
 
 
 class ModelGenerationCollector:
@@ -82,7 +82,7 @@ def register_metrics(app: Flask) -> None:
     inner = app.wsgi_app
 
     def _timed(environ: dict[str, Any], start_response: Any) -> Any:
-        environ[_STARTED] = clock()  # a plain dict write: no context-local lookup on the way in
+        environ[STARTED] = clock()  # a plain dict write: no context-local lookup on the way in
         return inner(environ, start_response)
 
     app.wsgi_app = _timed  # type: ignore[method-assign]
@@ -99,7 +99,7 @@ def register_metrics(app: Flask) -> None:
                 key, (HTTP_REQUESTS.labels(key[0], key[1], str(key[2])), HTTP_REQUEST_DURATION.labels(key[1]))
             )
         children[0].inc()
-        started = current.environ.get(_STARTED)
+        started = current.environ.get(STARTED)
         if started is not None:
             children[1].observe(clock() - started)
         return response

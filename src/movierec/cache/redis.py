@@ -3,16 +3,23 @@
 ``lookup`` and ``store`` are small Lua scripts (EVALSHA, one round trip each, atomic on the server); ``drop`` is a
 ``DEL``. Every call has short socket and connect timeouts and is tried once: a slow or absent Redis costs a request
 at most ``timeout`` seconds and surfaces as ``CacheUnavailable``, which callers catch to carry on uncached.
+
+The two scripts run on every cached answer, so they skip the client's command layer (its retry wrapper, per-command
+observability hooks and script bookkeeping, about 40 us of CPU a call, half of the round trip's own cost): a
+connection is taken from the same bounded pool, the EVALSHA written and its reply read, and the connection given
+back (a failed write or read closes it, as in the client).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from movierec.cache.port import CacheUnavailable, Entry, Slot, new_version
@@ -90,7 +97,7 @@ class RedisCache:
         for _, field, ttl in slots:
             args += [field, new_version(), ttl]
         try:
-            reply = self._lookup(keys=[self._prefix + key for key, _, _ in slots], args=args)
+            reply = self._run(self._lookup, [self._prefix + key for key, _, _ in slots], args)
         except (RedisError, OSError) as exc:
             raise self._unavailable("lookup", exc) from exc
         return [
@@ -100,9 +107,27 @@ class RedisCache:
 
     def store(self, key: str, field: str, value: bytes, version: bytes) -> bool:
         try:
-            return bool(self._store(keys=[self._prefix + key], args=[version, field, value]))
+            return bool(self._run(self._store, [self._prefix + key], [version, field, value]))
         except (RedisError, OSError) as exc:
             raise self._unavailable("store", exc) from exc
+
+    def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
+        """EVALSHA ``script`` on a pooled connection; loads it once if the server lost it (a restart, a flush)."""
+        pool: Any = self._pool  # redis-py's pool methods are untyped
+        connection = pool.get_connection()
+        try:  # a failed write or read disconnects the connection itself (redis-py), so a half-read reply never stays
+            try:
+                return self._evalsha(connection, script.sha, keys, args)
+            except NoScriptError:
+                script.sha = self._client.script_load(script.script)
+                return self._evalsha(connection, script.sha, keys, args)
+        finally:
+            pool.release(connection)
+
+    @staticmethod
+    def _evalsha(connection: Any, sha: str, keys: list[str], args: list[str | bytes | int]) -> Any:
+        connection.send_packed_command(connection.pack_command("EVALSHA", sha, len(keys), *keys, *args))
+        return connection.read_response()
 
     def drop(self, key: str) -> None:
         try:

@@ -15,7 +15,6 @@ import functools
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import jwt
 
@@ -61,6 +60,16 @@ class Caller:
     user_id: int
     token_id: str
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _SignedToken:
+    """A signed token's claims as ``verify`` needs them: ``expires`` None when it is not a number, ``caller`` None
+    when the claims are not those of an access token of ours; ``version`` the token version, as the cache holds it."""
+
+    expires: float | None
+    caller: Caller | None
+    version: bytes
 
 
 def tokens_key(user_id: int) -> str:
@@ -196,12 +205,13 @@ class AccountService:
         token = jwt.encode(claims, self._key, algorithm=TOKEN_ALGORITHM)
         return AccessToken(user_id=user_id, access_token=token, expires_in=self._ttl)
 
-    def _signed_claims(self, token: str) -> dict[str, Any]:
-        """The claims of a token this service signed (expiry not checked here: ``verify`` checks it every time).
-        Memoised per token (``self._claims``): checking a signature and decoding the JSON costs more than the
-        whole rest of a cached request, and a token's signed claims never change. Only valid tokens are kept."""
+    def _signed_claims(self, token: str) -> _SignedToken:
+        """What a token this service signed says, checked for shape (expiry not checked here: ``verify`` checks it
+        every time). Memoised per token (``self._claims``): checking a signature, decoding the JSON and building
+        the caller cost more than the whole rest of a cached request, and a token's signed claims never change.
+        Only tokens with a valid signature are kept (a forged one raises, and exceptions are not memoised)."""
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[TOKEN_ALGORITHM],
@@ -210,20 +220,9 @@ class AccountService:
             )
         except jwt.PyJWTError:
             raise Unauthorized("invalid token") from None
-
-    def verify(self, token: str) -> Caller:
-        """Who a valid, unexpired, unrevoked token was issued to; ``Unauthorized`` otherwise."""
-        return self.verify_along(token, None)[0]
-
-    def verify_along(self, token: str, also: Slot | None) -> tuple[Caller, Entry | None]:
-        """``verify``, reading the cache slot ``also`` (what the request will answer from) in the same cache round
-        trip as the token's check; the slot's entry, or None when it could not be read."""
-        claims = self._claims(token)
         expires = claims["exp"]
         if isinstance(expires, bool) or not isinstance(expires, int | float):
-            raise Unauthorized("invalid token")
-        if expires <= time.time():  # as PyJWT decides it, with no leeway
-            raise Unauthorized("token expired: log in again")
+            return _SignedToken(None, None, b"")
         subject, token_id, version = claims.get("sub"), claims.get("jti"), claims.get("ver")
         user_id = parse_id(subject) if isinstance(subject, str) else None
         if (
@@ -234,9 +233,27 @@ class AccountService:
             or isinstance(version, bool)
             or not isinstance(version, int)
         ):
+            return _SignedToken(expires, None, b"")
+        caller = Caller(user_id, token_id, dt.datetime.fromtimestamp(int(expires), dt.UTC))
+        return _SignedToken(expires, caller, str(version).encode("ascii"))
+
+    def verify(self, token: str) -> Caller:
+        """Who a valid, unexpired, unrevoked token was issued to; ``Unauthorized`` otherwise."""
+        return self.verify_along(token, None)[0]
+
+    def verify_along(self, token: str, also: Slot | None) -> tuple[Caller, Entry | None]:
+        """``verify``, reading the cache slot ``also`` (what the request will answer from) in the same cache round
+        trip as the token's check; the slot's entry, or None when it could not be read."""
+        signed = self._claims(token)
+        if signed.expires is None:
             raise Unauthorized("invalid token")
-        caller = Caller(user_id, token_id, dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
-        key, claimed = tokens_key(user_id), str(version).encode("ascii")
+        if signed.expires <= time.time():  # as PyJWT decides it, with no leeway
+            raise Unauthorized("token expired: log in again")
+        caller = signed.caller
+        if caller is None:
+            raise Unauthorized("invalid token")
+        user_id, token_id, claimed = caller.user_id, caller.token_id, signed.version
+        key = tokens_key(user_id)
         slots = [(key, token_id, LIVE_TOKEN_SECONDS), *([also] if also else [])]
         entry, *extra = self.cache.lookup_many(slots)  # before the database is read: see the module docstring
         along = extra[0] if extra else None
@@ -247,7 +264,7 @@ class AccountService:
         if state is None:
             raise Unauthorized("invalid token")
         current_version, revoked = state
-        if revoked or version != current_version:
+        if revoked or claimed != str(current_version).encode("ascii"):
             raise Unauthorized("token revoked: log in again")
         self.cache.store(key, token_id, claimed, entry)
         return caller, along
