@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def test_train_command_writes_a_generation_the_api_picks_up(
     assert client.get(f"/recommendations/{user_id}", headers=headers).status_code == 200
     registry = ModelRegistry(container.store, container.settings.models_dir, check_every_seconds=0.0)
     assert registry.current().source == "memory"  # nothing trained yet: fitted in memory
+    assert gc.get_freeze_count() > 0  # what the process holds once it has a generation is frozen (services/models.py)
 
     env = {"MOVIEREC_DATA_DIR": str(container.settings.data_dir)}
     result = CliRunner().invoke(main, ["train"], env=env)

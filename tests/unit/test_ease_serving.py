@@ -168,3 +168,61 @@ def test_ranking_only_the_contenders_gives_the_catalogue_wide_ranking(
             assert got_ids.tolist() == want_ids.tolist()
             np.testing.assert_array_equal(got_scores, want_scores)
             assert not np.isin(got_ids, user.item_ids).any()
+
+
+def _dense_reference(
+    model: EaseSeqRecommender, user: UserHistory, ids: np.ndarray
+) -> tuple[list[int | None], np.ndarray]:
+    """``explain`` and ``predict_ratings`` from the whole matrices made dense, term by term as documented."""
+    cfg, table = model.config, model.table
+    assert model._ease is not None and model._seq is not None
+    latest = user.latest_per_item()
+    rows, known = table.rows_of(latest.item_ids)
+    positions = latest.recency_positions()[known]
+    ratings = latest.ratings[known].astype(np.float64)
+    w_long = np.ones(len(rows)) if cfg.rating_centre is None else ratings - cfg.rating_centre
+    w_ease = w_long * ease_module._decay(positions, cfg.ease_user_half_life)
+    w_seq = w_long * ease_module._decay(positions, cfg.seq_user_half_life)
+    ease, seq = model._ease.toarray().astype(np.float64)[rows], model._seq.toarray().astype(np.float64)[rows]
+    targets, target_known = table.rows_of(ids)
+    contribution = np.zeros((len(rows), len(targets)))
+    for weight, part, user_weight in (
+        (cfg.ease_weight, ease, w_ease),
+        (cfg.long_weight, ease, w_long),
+        (cfg.seq_weight, seq, w_seq),
+    ):
+        norm = np.abs(part.T @ user_weight).max() if len(rows) else 0.0
+        if weight > 0 and norm > 0:
+            contribution += weight / norm * user_weight[:, None] * part[:, targets]
+    explained: list[int | None] = [None] * len(ids)
+    for slot, column in zip(np.flatnonzero(target_known).tolist(), contribution.T, strict=True):
+        if len(rows) and column.max() > 0:
+            explained[slot] = int(table.ids[rows[int(column.argmax())]])
+    mu, item_offset = model._baseline()
+    offsets = np.zeros(len(latest))
+    offsets[known] = item_offset[rows]
+    all_ratings = latest.ratings.astype(np.float64)
+    user_offset = (all_ratings - mu - offsets).sum() / (len(latest) + ease_module.USER_SHRINK) if len(latest) else 0.0
+    predicted = np.full(len(ids), mu + user_offset)
+    predicted[target_known] += item_offset[targets]
+    if len(rows):
+        links = ease[:, targets]
+        residual = ratings - mu - user_offset - item_offset[rows]
+        weight = np.abs(links).sum(axis=0) + ease_module.NEIGHBOUR_SHRINK
+        predicted[target_known] += (links * residual[:, None]).sum(axis=0) / weight
+    return explained, np.clip(predicted, 1.0, 10.0)
+
+
+def test_explanations_and_predictions_read_from_the_links_equal_the_dense_computation(fitted: Path) -> None:
+    """They read only the links between the rated movies and the items (one pass over the rated rows): the same
+    sources and ratings as the rated x items block of the whole matrices, including repeated and unknown items."""
+    rng = np.random.default_rng(17)
+    model = _load(fitted)
+    for size in (1, 4, 25, 150):
+        user = _history(rng, size)
+        ids, _ = model.recommend(user, 40)
+        asked = np.concatenate([ids, ids[:3], [10_000]])  # some twice, one the model never saw
+        explained, predicted = _dense_reference(model, user, asked)
+        assert model.explain(user, asked) == explained
+        assert any(source is not None for source in explained)
+        np.testing.assert_allclose(model.predict_ratings(user, asked), predicted, rtol=0, atol=1e-9)

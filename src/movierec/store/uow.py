@@ -82,8 +82,14 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = make_session_factory(engine)
-        # Readers run each statement on its own (autocommit): no BEGIN or ROLLBACK round trip on PostgreSQL.
-        self._read_factory = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # Readers run each statement on its own (autocommit): no BEGIN or ROLLBACK round trip on PostgreSQL. SQLite's
+        # driver begins a transaction only before a write, so its reads are on their own already: switching the
+        # connection to autocommit and back would only add a PRAGMA and two driver calls per reader.
+        self._read_factory = (
+            make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+            if engine.dialect.name == "postgresql"
+            else self._factory
+        )
 
     @property
     def dialect(self) -> str:

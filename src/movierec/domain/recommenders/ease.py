@@ -563,7 +563,10 @@ class EaseSeqRecommender:
         table = self.table
         latest = history.latest_per_item()
         rows, known = table.rows_of(latest.item_ids)
-        positions = latest.recency_positions()[known]
+        if latest is history:  # already oldest first, one rating per movie: the positions need no sort
+            positions = np.arange(len(latest) - 1, -1, -1, dtype=np.float64)[known]
+        else:
+            positions = latest.recency_positions()[known]
         if cfg.rating_centre is None:
             w_long = np.ones(len(rows))
         else:
@@ -606,6 +609,7 @@ class EaseSeqRecommender:
             (ease_norm, seq_norm, long_norm),
             ease_rows,
             seq_rows,
+            sum(m.nnz for m in (ease_rows, seq_rows) if m is not None),
         )
         self._remember(key, scoring)
         return total, scoring, base
@@ -703,8 +707,11 @@ class EaseSeqRecommender:
         popularity where none did."""
         scoring = self._scoring(history)
         sources = self._sources(scoring, np.asarray(item_ids, dtype=np.int64).reshape(-1))
-        rated, ratings = self.table.ids[scoring.rows].tolist(), scoring.ratings.tolist()
-        return [Reason() if index is None else Reason(rated=rated[index], rating=ratings[index]) for index in sources]
+        ids, rows, ratings = self.table.ids, scoring.rows, scoring.ratings
+        return [
+            Reason() if index is None else Reason(rated=int(ids[rows[index]]), rating=int(ratings[index]))
+            for index in sources
+        ]
 
     def explain(self, history: UserHistory, item_ids: np.ndarray) -> list[int | None]:
         """For each item, the rated movie whose weighted neighbour link contributed most to its score.
@@ -718,29 +725,37 @@ class EaseSeqRecommender:
         return [None if index is None else int(ids[scoring.rows[index]]) for index in sources]
 
     def _sources(self, scoring: _Scoring, item_ids: np.ndarray) -> list[int | None]:
-        """Per item, the index (into ``scoring.rows``) of the rated movie that contributed most, None if none did."""
+        """Per item, the index (into ``scoring.rows``) of the rated movie that contributed most, None if none did.
+
+        A rated movie contributes to an item through the links between them only: each part's contributions are
+        written from those links (``_Targets``) into one rated x distinct-items block, so no dense block is made per
+        part nor copied per item (the same values, added in the same order, as before)."""
         result: list[int | None] = [None] * len(item_ids)
         if len(item_ids) == 0:
             return result
         cfg = self.config
-        targets, known = self.table.rows_of(item_ids)
-        if len(scoring.rows) == 0 or len(targets) == 0:
+        targets = scoring.targets(self.table, item_ids)
+        if len(scoring.rows) == 0 or len(targets.rows) == 0:
             return result
         ease_norm, seq_norm, long_norm = scoring.norms
-        contribution = np.zeros((len(scoring.rows), len(targets)))
+        # one column per distinct item, column-major so that each column's argmax reads contiguous memory
+        contribution = np.zeros((len(scoring.rows), len(targets.rows)), order="F")
         if (ease_norm > 0 or long_norm > 0) and scoring.ease_rows is not None:
-            block = scoring.block("ease", targets)
+            rated, slots, links = targets.links("ease", scoring.ease_rows)
+            value = None
             if ease_norm > 0:
-                contribution += cfg.ease_weight / ease_norm * scoring.w_ease[:, None] * block
+                value = (cfg.ease_weight / ease_norm * scoring.w_ease)[rated] * links
             if long_norm > 0:
-                contribution += cfg.long_weight / long_norm * scoring.w_long[:, None] * block
+                recent = (cfg.long_weight / long_norm * scoring.w_long)[rated] * links
+                value = recent if value is None else value + recent
+            contribution[rated, slots] = value
         if seq_norm > 0 and scoring.seq_rows is not None:
-            block = scoring.block("seq", targets)
-            contribution += cfg.seq_weight / seq_norm * scoring.w_seq[:, None] * block
-        best = contribution.argmax(axis=0)
-        best_value = contribution[best, np.arange(len(targets))]
-        for slot, index, value in zip(np.flatnonzero(known).tolist(), best.tolist(), best_value.tolist(), strict=True):
-            if value > 0:
+            rated, slots, links = targets.links("seq", scoring.seq_rows)
+            contribution[rated, slots] += (cfg.seq_weight / seq_norm * scoring.w_seq)[rated] * links
+        first = contribution.argmax(axis=0)  # the first of equal ones
+        best = np.where(contribution[first, np.arange(len(targets.rows))] > 0, first, -1)
+        for slot, index in zip(targets.known.tolist(), best[targets.slot_of].tolist(), strict=True):
+            if index >= 0:
                 result[slot] = index
         return result
 
@@ -769,16 +784,20 @@ class EaseSeqRecommender:
         offsets[known] = item_offset[rows]
         user_offset = float((ratings - mu - offsets).sum() / (len(history) + USER_SHRINK)) if len(history) else 0.0
         out = np.full(len(item_ids), mu + user_offset)
-        targets, target_known = table.rows_of(item_ids)
-        out[target_known] += item_offset[targets]
-        if len(rows) and len(targets) and self._ease is not None and self._ease.nnz:
+        found = scoring.targets(table, item_ids) if scoring is not None else _Targets.of(table, item_ids)
+        target_known = found.known
+        out[target_known] += item_offset[found.rows[found.slot_of]]
+        if len(rows) and len(found.rows) and self._ease is not None and self._ease.nnz:
             residual = ratings[known] - mu - user_offset - item_offset[rows]
-            if scoring is not None and scoring.ease_rows is not None:
-                links = scoring.block("ease", targets)
-            else:  # not scored just now, or scored without its EASE part: read the links alone
-                links = _links(self._ease[rows], targets)
-            weight = np.abs(links).sum(axis=0) + NEIGHBOUR_SHRINK
-            out[target_known] += (links * residual[:, None]).sum(axis=0) / weight
+            # not scored just now, or scored without its EASE part: read the rated movies' links alone
+            sub = scoring.ease_rows if scoring is not None and scoring.ease_rows is not None else self._ease[rows]
+            rated, slots, links = found.links("ease", sub)
+            # summed down each item's column as numpy sums a column-major block (pairwise): the same bits as ever
+            block = np.zeros((len(rows), len(found.rows)), order="F")
+            block[rated, slots] = links
+            weight = np.abs(block).sum(axis=0) + NEIGHBOUR_SHRINK
+            term = (block * residual[:, None]).sum(axis=0) / weight
+            out[target_known] += term[found.slot_of]
         clipped: np.ndarray = np.clip(out, 1.0, 10.0)
         return clipped
 
@@ -910,22 +929,50 @@ class _Scoring:
     norms: tuple[float, float, float]  # recent EASE, sequential, long-term
     ease_rows: sp.csr_matrix | None
     seq_rows: sp.csr_matrix | None
-    blocks: dict[str, tuple[bytes, np.ndarray]] = field(default_factory=dict)
+    links: int  # entries in ease_rows and seq_rows
+    last_targets: tuple[bytes, _Targets] | None = None
 
-    @property
-    def links(self) -> int:
-        return sum(m.nnz for m in (self.ease_rows, self.seq_rows) if m is not None)
-
-    def block(self, part: str, targets: np.ndarray) -> np.ndarray:
-        matrix = self.ease_rows if part == "ease" else self.seq_rows
-        assert matrix is not None
-        key = targets.tobytes()
-        found = self.blocks.get(part)
+    def targets(self, table: ItemTable, item_ids: np.ndarray) -> _Targets:
+        """``_Targets.of`` these items, remembered for the last items asked (``explain`` then ``predict_ratings``)."""
+        key = item_ids.tobytes()
+        found = self.last_targets
         if found is not None and found[0] == key:
             return found[1]
-        block = _links(matrix, targets)
-        self.blocks[part] = (key, block)
-        return block
+        made = _Targets.of(table, item_ids)
+        self.last_targets = (key, made)
+        return made
+
+
+@dataclass(slots=True)
+class _Targets:
+    """A few items to read links to: their distinct rows (``rows``), which of the items the model knows (``known``:
+    their positions) and the slot of each known one in ``rows`` (``slot_of``); ``links`` per part, remembered."""
+
+    rows: np.ndarray
+    known: np.ndarray
+    slot_of: np.ndarray
+    slot: np.ndarray  # per model row, its slot in ``rows`` or -1
+    found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, table: ItemTable, item_ids: np.ndarray) -> _Targets:
+        rows, known = table.rows_of(item_ids)
+        wanted, slot_of = np.unique(rows, return_inverse=True)
+        kind = np.int8 if len(wanted) < 128 else np.int32  # a small table: the pass over the entries stays in cache
+        slot = np.full(len(table), -1, dtype=kind)
+        slot[wanted] = np.arange(len(wanted), dtype=kind)
+        return cls(wanted, np.flatnonzero(known), slot_of.reshape(-1), slot)
+
+    def links(self, part: str, sub: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The links of ``sub`` (some rows of the ``part`` matrix) to these items, row by row: the row of each (its
+        position in ``sub``), the item's slot and the weight (float64); one pass over ``sub``'s entries."""
+        found = self.found.get(part)
+        if found is None:
+            slots = self.slot[sub.indices]
+            hits = np.flatnonzero(slots >= 0)
+            rated = np.searchsorted(sub.indptr, hits, side="right") - 1
+            found = self.found[part] = (rated, slots[hits].astype(np.int64), sub.data[hits].astype(np.float64))
+        return found
 
 
 def _history_key(history: UserHistory) -> bytes:
@@ -934,20 +981,6 @@ def _history_key(history: UserHistory) -> bytes:
         digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(b"|")
     return digest.digest()
-
-
-def _links(sub: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
-    """``sub[:, targets]`` as a dense float64 array (one row per row of ``sub``), by one pass over its entries."""
-    wanted, inverse = np.unique(targets, return_inverse=True)
-    kind = np.int8 if len(wanted) < 128 else np.int32  # a small table: the pass over the entries stays in cache
-    slot = np.full(sub.shape[1], -1, dtype=kind)
-    slot[wanted] = np.arange(len(wanted), dtype=kind)
-    found = slot[sub.indices]
-    hits = np.flatnonzero(found >= 0)
-    row_of = np.searchsorted(sub.indptr, hits, side="right") - 1
-    out = np.zeros((sub.shape[0], len(wanted)))
-    out[row_of, found[hits]] = sub.data[hits]
-    return out[:, inverse]
 
 
 def _decay(positions: np.ndarray, half_life: float | None) -> np.ndarray:
