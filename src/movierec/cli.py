@@ -296,16 +296,17 @@ def reconcile(dry_run: bool) -> None:
 @main.command("eval")
 @click.option(
     "--protocol",
-    type=click.Choice(["temporal", "last-one", "random", "cold", "all"]),
+    type=click.Choice(["temporal", "last-one", "random", "cold", "cold-next", "all"]),
     default="all",
     show_default=True,
-    help="which split to score on (cold = new users shown their first 1, 3 and 5 ratings)",
+    help="which split to score on (cold = new users shown their first 1, 3 and 5 ratings, scored on their latest "
+    "ones; cold-next = the same users scored on their next 10)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--quick", is_flag=True, help="smaller hyper-parameter grids (same protocols and data)")
 @click.option("--only", default="", help="comma-separated strategies and peers to run (default: all)")
 def evaluate(protocol: str, as_json: bool, quick: bool, only: str) -> None:
-    """Evaluate every strategy against six tuned peers on MovieLens, on one protocol or all four."""
+    """Evaluate every strategy against six tuned peers on MovieLens, on one protocol or all five."""
     from movierec.evaluation import PROTOCOLS, format_report, run_evaluation
 
     configure_logging("WARNING")

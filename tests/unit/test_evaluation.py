@@ -284,3 +284,35 @@ class TestListChange:
 
         # the oldest ratings are movies 1, 2, 3: shifts of 1, 2 and 3 places bring 1, 2 and 3 new movies of 10
         assert list_change(Shifting(), self.users(), 3) == pytest.approx([0.1, 0.2, 0.3])  # type: ignore[arg-type]
+
+
+def test_the_tuned_points_are_listed_once_per_protocol() -> None:
+    report = fake_report()
+    views = []
+    for m in (1, 3):
+        view = fake_report().protocols[0]
+        view.name, view.protocol = f"cold-next-{m}", "cold-next"
+        views.append(view)
+    report.protocols += views
+    lines = format_report(report).splitlines()
+    assert lines.count("  temporal:") == 1 and lines.count("  cold-next:") == 1
+    assert "  cold-next-1    0.1500" in "\n".join(lines)  # each view keeps its own summary row
+
+
+def test_cold_next_views_share_the_cold_users_and_training() -> None:
+    from movierec.evaluation import protocol_views
+
+    rng = np.random.default_rng(5)
+    rows = [
+        (u, int(i), int(rng.integers(1, 11)), float(t))
+        for u in range(40)
+        for t, i in enumerate(rng.choice(50, 20, replace=False))
+    ]
+    data = interactions(rows)
+    cold, _ = protocol_views("cold", data)
+    following, validation = protocol_views("cold-next", data)
+    assert [v.label for v in following] == ["cold-next-1", "cold-next-3", "cold-next-5"]
+    for a, b in zip(cold, following, strict=True):
+        assert pairs(a.split.train) == pairs(b.split.train)
+        assert set(a.split.test.user_ids.tolist()) == set(b.split.test.user_ids.tolist())
+    assert not set(validation[0].split.test.user_ids.tolist()) & set(following[0].split.test.user_ids.tolist())

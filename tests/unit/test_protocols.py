@@ -19,6 +19,7 @@ from movierec.domain.evaluation import (
     temporal_split,
 )
 from movierec.domain.recommenders import Interactions
+from movierec.evaluation import cold_next_split
 
 SPLITTERS: dict[str, Callable[[Interactions], Split]] = {
     "temporal": temporal_split,
@@ -27,6 +28,8 @@ SPLITTERS: dict[str, Callable[[Interactions], Split]] = {
     "cold-1": lambda data: cold_split(data, 1, seed=3),
     "cold-3": lambda data: cold_split(data, 3, seed=3),
     "cold-5": lambda data: cold_split(data, 5, seed=3),
+    "cold-next-1": lambda data: cold_next_split(cold_split(data, 1, seed=3)),
+    "cold-next-5": lambda data: cold_next_split(cold_split(data, 5, seed=3), 3),
 }
 
 
@@ -174,3 +177,41 @@ def test_cold_users_middle_ratings_are_neither_shown_held_out_nor_candidates(dat
     lists[users.index(user)] = np.array([next(i for i in user.hidden.tolist() if i in train_items)])
     with pytest.raises(ValueError, match="candidate set"):
         evaluate_lists(lists, split, users)
+
+
+def test_cold_next_holds_out_the_ratings_right_after_the_shown_ones(data: Interactions) -> None:
+    cold = cold_split(data, 3, seed=3)
+    split = cold_next_split(cold, 4)
+    assert triples(split.train) == triples(cold.train) and triples(split.history) == triples(cold.history)
+    assert split.hidden is not None and cold.hidden is not None
+    # the same ratings as the cold split's hidden and held-out ones, cut at another place
+    assert sorted(triples(split.test) + triples(split.hidden)) == sorted(triples(cold.test) + triples(cold.hidden))
+    for user in np.unique(cold.test.user_ids):
+        mine = data.user_ids == user
+        order = np.lexsort((data.item_ids[mine], data.timestamps[mine]))
+        items = data.item_ids[mine][order]
+        assert set(split.test.item_ids[split.test.user_ids == user].tolist()) == set(items[3:7].tolist())
+        assert set(split.hidden.item_ids[split.hidden.user_ids == user].tolist()) == set(items[7:].tolist())
+
+
+def test_cold_next_known_answer() -> None:
+    def part(rows: list[tuple[int, int, int, float]]) -> Interactions:
+        if not rows:
+            return Interactions(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+        u, i, r, t = zip(*rows, strict=True)
+        return Interactions(np.array(u), np.array(i), np.array(r), np.array(t))
+
+    train = part([(1, 10, 8, 0.0), (1, 11, 6, 1.0)])
+    shown = part([(7, 20, 9, 5.0)])
+    # user 7 rated 21..26 after the movie shown (26 and 25 at one time: the item id breaks the tie)
+    hidden = part([(7, 22, 4, 7.0), (7, 21, 8, 6.0), (7, 23, 9, 8.0)])
+    test = part([(7, 26, 8, 9.0), (7, 25, 10, 9.0), (7, 24, 3, 8.5)])
+    split = cold_next_split(Split(train, test, shown, hidden), 3)
+    assert triples(split.test) == [(7, 21, 6.0), (7, 22, 7.0), (7, 23, 8.0)]
+    assert split.hidden is not None
+    assert triples(split.hidden) == [(7, 24, 8.5), (7, 25, 9.0), (7, 26, 9.0)]
+    (user,) = evaluation_users(split)
+    assert user.relevant.tolist() == [21, 23] and user.hidden.tolist() == [24, 25, 26]
+    assert user.history.item_ids.tolist() == [20]
+    with pytest.raises(ValueError):
+        cold_next_split(Split(train, test), 3)
