@@ -538,18 +538,21 @@ Reading the load tables: `/healthz` is not a framework ceiling, it pings Postgre
 on every call. The ceiling is the one-route app on the same server and settings (`/hello`), run in the same
 section. Through Nginx the two backends do not add CPU on a 2-core machine, while Nginx's proxying takes some.
 
-Where the missed serving targets stand (this run; profiles with cProfile on MovieLens-small users). A cached answer
-on one backend runs at 45% of the one-route app's rate (40-43% in the run before): what is left per request is
-Flask's own dispatch, one Redis script round trip (the token's liveness and the list), the access-log line, the
-metrics hooks and the response bytes; through Nginx the proxy takes its share of the same 2 cores (34%). The
-one-route app was measured after the stack had stopped, so it did not share the cores with PostgreSQL, Redis,
-Kafka and Elasticsearch. An uncached list costs about 5 ms of CPU on the embedded store (explanations 1.9 ms,
-scoring 1.2 ms, the history 0.5 ms, rendering 0.5 ms; the rest the steering pool and the movies), which caps it
-near 5% of a 0.2 ms route: reaching 10% takes explanations computed with the scores instead of after them (they
-slice the same EASE rows twice) and a smaller candidate pool. On PostgreSQL it also waits for three short queries
-(history, not-interested list, the movies' numbers). `/movies/latest` and `/search` now carry each movie's numbers
-(the source of its votes, this app's ratings), remembered 5 s per process; before that cache they fell to 12% and
-7% (a query per request), with it 41% and 22%.
+Where the missed serving targets stand. Per request, counted in instructions (callgrind, the Flask app in-process
+on the MovieLens data, garbage collector frozen; the same count run after run, unlike times on this machine), the
+one-route app takes 347,000; `/movies/latest` took 1,590,000 and takes 676,000, `/search` answered from its page
+cache 1,408,000 and 803,000, since each movie's JSON is remembered while the catalogue hands out the same movie
+and numbers (`api/numbers.MovieJson`) instead of a model validated and serialised per movie; a cached
+`/recommendations` 902,000 and 771,000 with Redis (the script call written on a pooled connection past the client's
+command layer, the token's claims checked once per token, Flask's `ensure_sync` answered once per function). What is
+left is Flask's own dispatch and hooks (the metrics and the access-log line) and, for recommendations, one Redis
+round trip, which keeps every freshness guarantee (the token's liveness and the list's version are read with it).
+Through Nginx the design itself is the ceiling: the one-route app on two backends behind this Nginx config serves
+about half of what one backend serves directly (the last column of the ratios above measures each endpoint against
+that), because on 2 cores the second backend's processes and Nginx's proxying share the same CPU (Nginx about
+70-100 us a request, its access log now buffered). An uncached list costs about 4 ms of CPU on the embedded store
+(explanations and predictions now read the links from the rated movies once; `gc.freeze()` after the first model
+load keeps full collections off the long-lived objects).
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
