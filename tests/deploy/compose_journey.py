@@ -115,16 +115,14 @@ def search(client: httpx.Client, query: str) -> list[dict[str, Any]]:
     return list(body["items"])
 
 
-def backends_in_nginx_log(backends: dict[str, str]) -> set[str]:
-    """The backends (by container address) Nginx's access log names; waits for both (it writes once a second)."""
-    served: set[str] = set()
-    for _ in range(20):
-        logs = compose("logs", "--no-color", "nginx")
-        served = {backends[a] for a in re.findall(r"upstream=([0-9.]+):8000", logs) if a in backends}
-        if served == set(backends.values()):
-            break
-        time.sleep(0.5)
-    return served
+def both_backends_logged(backends: dict[str, str]) -> bool:
+    """Whether Nginx's access log names both backends (by container address); ``JourneyFailed`` saying which it does
+    name otherwise."""
+    logs = compose("logs", "--no-color", "nginx")
+    served = {backends[a] for a in re.findall(r"upstream=([0-9.]+):8000", logs) if a in backends}
+    if served != {"backend1", "backend2"}:
+        raise JourneyFailed(f"Nginx's log names {sorted(served) or 'no backend'} (addresses {backends})")
+    return True
 
 
 def journey(api: str, ui: str, tmdb_base_url: str) -> None:
@@ -186,9 +184,9 @@ def journey(api: str, ui: str, tmdb_base_url: str) -> None:
     backends = {container_ip("backend1"): "backend1", container_ip("backend2"): "backend2"}
     for _ in range(10):
         expect(client.get("/movies/latest", params={"limit": 1}), 200, "movies/latest")
-    served = backends_in_nginx_log(backends)
-    if served != {"backend1", "backend2"}:
-        raise JourneyFailed(f"Nginx's log names {sorted(served) or 'no backend'} (addresses {backends})")
+    wait_for(  # Nginx writes its access log once a second
+        "both backends in Nginx's access log", lambda: both_backends_logged(backends), 10, every_s=0.5
+    )
 
     say("every target of deploy/monitoring/prometheus.yml serves /metrics on the compose network; Nginx does not")
     scrapes = {target: scrape_in_network(target) for target in prometheus_targets()}
