@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Reverse proxies in front of the API whose X-Forwarded-For is trusted (1 behind Nginx, 0 when exposed directly)
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     recommendation_cache_seconds: int = Field(default=300, ge=1, le=3600)
+    # Redis only: how long a process may answer from its own copy of a cache entry while Redis has announced no change
+    # to it (client-side caching, cache/redis.py); 0 sends every lookup to Redis.
+    cache_near_seconds: float = Field(default=10.0, ge=0, le=300)
     kafka_topic: str = "movies"
     kafka_dlq_topic: str = "movies.dlq"
     kafka_group: str = "movie-indexer"

@@ -101,7 +101,12 @@ def build_cache(settings: Settings) -> Cache:
     if settings.redis_url:
         from movierec.cache.redis import RedisCache
 
-        return RedisCache(settings.redis_url, timeout=settings.cache_timeout, key_prefix=cache_namespace(settings))
+        return RedisCache(
+            settings.redis_url,
+            timeout=settings.cache_timeout,
+            key_prefix=cache_namespace(settings),
+            near_seconds=settings.cache_near_seconds,
+        )
     return InProcessCache()
 
 

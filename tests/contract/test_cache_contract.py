@@ -25,7 +25,12 @@ def _redis() -> Cache:
     return RedisCache(service_url("redis"), timeout=1.0)
 
 
-ADAPTERS: dict[str, Callable[[], Cache]] = {"memory": _memory, "redis": _redis}
+def _redis_near() -> Cache:
+    # The same contract with near copies kept in the process (answers from them must be the same).
+    return RedisCache(service_url("redis"), timeout=1.0, near_seconds=10)
+
+
+ADAPTERS: dict[str, Callable[[], Cache]] = {"memory": _memory, "redis": _redis, "redis-near": _redis_near}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))

@@ -18,6 +18,7 @@ import pytest
 from redis import Redis
 
 from movierec.cache.guarded import GuardedCache
+from movierec.cache.port import CacheUnavailable, Entry
 from movierec.cache.redis import VERSION_FIELD, RedisCache
 from tests.conftest import IN_CI, NOT_A_HANG_SECONDS, wait_until
 
@@ -74,8 +75,15 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def test_a_drop_that_failed_is_retried_before_the_key_is_served_again(redis_server: PrivateRedis) -> None:
-    cache = RedisCache(redis_server.url, timeout=0.5)
+@pytest.fixture(params=[0, 10], ids=["round-trips", "near-copies"])
+def near_seconds(request: pytest.FixtureRequest) -> float:
+    return float(request.param)
+
+
+def test_a_drop_that_failed_is_retried_before_the_key_is_served_again(
+    redis_server: PrivateRedis, near_seconds: float
+) -> None:
+    cache = RedisCache(redis_server.url, timeout=0.5, near_seconds=near_seconds)
     guarded = GuardedCache(cache)
     try:
         entry = guarded.lookup("recommendations:1", "ease_seq||20", 300)
@@ -109,8 +117,10 @@ def test_a_drop_that_failed_is_retried_before_the_key_is_served_again(redis_serv
         cache.close()
 
 
-def test_a_cache_that_went_away_is_a_miss_and_comes_back_by_itself(redis_server: PrivateRedis) -> None:
-    cache = RedisCache(redis_server.url, timeout=0.5)
+def test_a_cache_that_went_away_is_a_miss_and_comes_back_by_itself(
+    redis_server: PrivateRedis, near_seconds: float
+) -> None:
+    cache = RedisCache(redis_server.url, timeout=0.5, near_seconds=near_seconds)
     guarded = GuardedCache(cache)
     try:
         redis_server.stop()
@@ -125,3 +135,44 @@ def test_a_cache_that_went_away_is_a_miss_and_comes_back_by_itself(redis_server:
         assert again is not None and again.value == b"1"
     finally:
         cache.close()
+
+
+def test_near_copies_do_not_survive_a_restart_of_redis(redis_server: PrivateRedis) -> None:
+    cache = RedisCache(redis_server.url, timeout=0.5, near_seconds=60)
+    try:
+        entry = cache.lookup("recommendations:2", "a", 300)
+        assert cache.store("recommendations:2", "a", b"[list]", entry.version)
+        assert cache.lookup("recommendations:2", "a", 300).value == b"[list]"  # now held in the process too
+        redis_server.stop()
+        redis_server.start()  # without persistence: every key, version and list is gone
+        after = wait_until(lambda: _answer(cache, "recommendations:2"), timeout=30, what="the restarted cache")
+        assert after.value is None and after.version != entry.version
+    finally:
+        cache.close()
+
+
+def test_a_paused_redis_stops_near_copies_after_their_lifetime(redis_server: PrivateRedis) -> None:
+    """A Redis that holds its connections but answers nothing cannot announce changes: a copy is then used no longer
+    than ``near_seconds`` after it was read (here 1 s), and the lookups after that go to Redis (and time out)."""
+    cache = RedisCache(redis_server.url, timeout=0.5, near_seconds=1)
+    assert redis_server.process is not None
+    try:
+        entry = cache.lookup("recommendations:3", "a", 300)
+        assert cache.store("recommendations:3", "a", b"[list]", entry.version)
+        cache.lookup("recommendations:3", "a", 300)
+        redis_server.process.send_signal(19)  # SIGSTOP
+        try:
+            time.sleep(1.5)  # past the copy's lifetime (a lower bound: any slowness only makes it older)
+            with pytest.raises(CacheUnavailable):
+                cache.lookup("recommendations:3", "a", 300)
+        finally:
+            redis_server.process.send_signal(18)  # SIGCONT
+    finally:
+        cache.close()
+
+
+def _answer(cache: RedisCache, key: str) -> Entry | None:
+    try:
+        return cache.lookup(key, "a", 300)
+    except CacheUnavailable:
+        return None
