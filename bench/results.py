@@ -413,8 +413,9 @@ Nginx over {stack} and the indexer, with PostgreSQL, Redis, Kafka and Elasticsea
 {sizes["load_search_queries"]} search queries and {sizes["load_users"]} users' recommendations and ratings (each with
 its own token; cached lists warmed before the run). Uncached: {sizes["load_uncached_users"]} users re-rate a movie
 (dropping their cached lists) before the run, which then asks for each (user, limit) pair at most once.
-`/search?q=` cycles those queries, so most are answered from the API's 2-second page cache; `/search?q= (each page
-once)` asks each (query, limit) pair once, past it: the search engine every time.
+`/search?q=` cycles those queries, so most are answered from each backend's pages (kept while the index does not
+change, services/search.py); `/search?q= (each page once)` asks each (query, limit) pair once, at an offset no other
+run used: the search engine every time.
 `/healthz` pings all four services; `/nginx-health` is answered by Nginx alone; `/hello` is a Flask app with one JSON
 route on one gunicorn backend with the same worker settings (the framework's ceiling, run after the stack stopped);
 via "Nginx, two backends" it is the same app on two such backends behind this stack's own Nginx config (what the
@@ -448,7 +449,7 @@ def _load_embedded(results: dict[str, Any]) -> str:
 on the embedded MovieLens data dir (SQLite, in-process cache, embedded search, trained models), then `/hello` (a Flask
 app with one JSON route) on the same waitress settings. Load from `{command}` on 127.0.0.1, with the same requests as
 the full stack's runs ({sizes["load_users"]} users cached, {sizes["load_uncached_users"]} uncached; `/search?q= (each
-page once)` past the API's 2-second page cache, as there).{memory}
+page once)` pages never asked before, as there).{memory}
 
 {_table(["endpoint", "connections", "requests/s", "p50 ms", "p99 ms", "max ms", "requests", "errors"], rows)}
 

@@ -108,7 +108,7 @@ def measure(container: Container, queries: Sequence[tuple[str, SearchQuery]]) ->
     index = container.index
 
     def api(query: SearchQuery) -> None:
-        container.search.forget()  # the engine's latency, not the API's 2-second page cache
+        container.search.forget()  # the engine's latency, not the API's kept pages
         response = client.get("/search", query_string=_api_params(query))
         if response.status_code != 200:
             raise RuntimeError(f"/search answered {response.status_code}: {response.get_data(as_text=True)[:200]}")

@@ -246,7 +246,7 @@ def build_container(
         catalogue=catalogue,
         ratings=ratings,
         recommendations=RecommendationService(store, guarded, models, settings.recommendation_cache_seconds, catalogue),
-        search=SearchService(index),
+        search=SearchService(index, guarded),
         models=models,
         steering=SteeringService(store, ratings),
     )
