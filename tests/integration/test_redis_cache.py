@@ -158,11 +158,32 @@ def test_a_lost_subscription_forgets_every_copy(near_pair: tuple[RedisCache, Red
     _cached(reader, "recommendations:{5}", "a", b"[5]")
     assert reader.lookup("recommendations:{5}", "a", 60).value == b"[5]"
     near = reader._near
-    assert near is not None and near.held() == 1
+    assert near is not None and near.held() == (1, 3)
     assert reader.near_client_id is not None
     with Redis.from_url(url, socket_timeout=2) as admin:  # the reader's subscribed connection goes away
         assert admin.client_kill_filter(_id=reader.near_client_id) == 1
     writer.drop("recommendations:{5}")  # a change the reader is no longer told about
     after = reader.lookup("recommendations:{5}", "a", 60)
     assert after.value is None
-    assert near.held() == 0
+    assert near.held() == (0, 0)
+
+
+def test_near_copies_are_bounded_in_keys_and_bytes(url: str, prefix: str) -> None:
+    cache = RedisCache(url, timeout=1.0, key_prefix=prefix, near_seconds=30)
+    near = cache._near
+    assert near is not None
+    near._max_keys, near._max_bytes = 3, 25  # small bounds, to see them hold
+    try:
+        for user in range(5):
+            _cached(cache, f"recommendations:{{{user}}}", "a", b"0123456789")
+            cache.lookup(f"recommendations:{{{user}}}", "a", 60)  # kept (10 bytes)
+            keys, size = near.held()
+            assert keys <= 3 and size <= 25
+        assert near.held() == (2, 20)  # the two kept last; the others went first
+        counted = _Counted(cache)
+        assert cache.lookup("recommendations:{4}", "a", 60).value == b"0123456789"
+        assert counted.calls == 0
+        assert cache.lookup("recommendations:{0}", "a", 60).value == b"0123456789"
+        assert counted.calls == 1  # evicted: asked again
+    finally:
+        cache.close()

@@ -81,7 +81,8 @@ class NearCopies:
     Every ``get`` and ``keep`` first reads what has arrived (a poll, no round trip), under one lock. A copy is kept
     only when no notice at all arrived between the ``get`` that missed and the ``keep`` (the *generation* counts
     notices): a change in that window may have come before the read or after it. Any failure of the connection
-    forgets every copy, and nothing is kept again until a new subscription stands.
+    forgets every copy, and nothing is kept again until a new subscription stands. At most ``max_keys`` keys and
+    ``max_bytes`` of values are held; the keys kept longest ago go first.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class NearCopies:
         *,
         max_seconds: float,
         max_keys: int = 4096,
+        max_bytes: int = 64 << 20,
         retry_seconds: float = 1.0,
         max_retry_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -97,6 +99,8 @@ class NearCopies:
         self._subscribe = subscribe
         self._max_seconds = max_seconds
         self._max_keys = max_keys
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of the values held
         self._retry_seconds = self._first_retry = retry_seconds
         self._max_retry = max_retry_seconds
         self._clock = clock
@@ -138,19 +142,30 @@ class NearCopies:
                     continue
                 until = asked_at + min(millis / 1000, self._max_seconds)  # the key's expiry counted from the ask
                 fields_of = self._copies.pop(key, None) or {}
+                replaced = fields_of.get(field)
+                self._bytes += len(entry.value) - (len(replaced[0].value or b"") if replaced else 0)
                 fields_of[field] = (entry, until)
                 self._copies[key] = fields_of  # newest last: the oldest key goes first when full
-                while len(self._copies) > self._max_keys:
-                    del self._copies[next(iter(self._copies))]
+                while self._copies and (len(self._copies) > self._max_keys or self._bytes > self._max_bytes):
+                    self._drop(next(iter(self._copies)))
 
-    def held(self) -> int:
-        """How many keys have copies (for tests and metrics)."""
+    def held(self) -> tuple[int, int]:
+        """How many keys have copies, and the bytes of their values (for tests and operators)."""
         with self._lock:
-            return len(self._copies)
+            return len(self._copies), self._bytes
+
+    def _drop(self, key: str) -> None:
+        fields_of = self._copies.pop(key, None)
+        if fields_of:
+            self._bytes -= sum(len(entry.value or b"") for entry, _ in fields_of.values())
+
+    def _clear(self) -> None:
+        self._copies.clear()
+        self._bytes = 0
 
     def close(self) -> None:
         with self._lock:
-            self._forget(None)
+            self._forget(self._connection)
 
     def _listening(self, now: float) -> bool:
         """Apply every notice that has arrived; False when there is no subscription (copies are then not used)."""
@@ -184,13 +199,13 @@ class NearCopies:
             return  # the subscription's own confirmation: nothing to forget
         keys = message[2]
         if keys is None:  # a FLUSHDB / FLUSHALL, or Redis cannot say which keys: everything
-            self._copies.clear()
+            self._clear()
             return
         for key in keys:
-            self._copies.pop(key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key), None)
+            self._drop(key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key))
 
     def _forget(self, connection: Any) -> None:
-        self._copies.clear()
+        self._clear()
         self._generation += 1
         self._connection = None
         if connection is not None:
