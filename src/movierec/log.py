@@ -6,6 +6,7 @@ import datetime as dt
 import json as jsonlib
 import logging
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -33,20 +34,34 @@ class AccessLog:
     def __init__(self) -> None:
         self.json = False
         self.enabled = True
+        self._second: tuple[int, str] = (-1, "")  # the last second formatted, as one tuple (threads swap it whole)
 
     def request(self, **fields: Any) -> None:
         if not self.enabled:
             return
-        now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        now = self._timestamp()
         if self.json:
             line = jsonlib.dumps({"event": "request", **fields, "level": "info", "timestamp": now}, default=str)
         else:
-            pairs = " ".join(f"{key}={_plain(value)}" for key, value in sorted(fields.items()))
+            pairs = " ".join([f"{key}={_plain(fields[key])}" for key in sorted(fields)])
             line = f"{now} [info     ] request                        {pairs}"
         sys.stderr.write(line + "\n")
 
+    def _timestamp(self) -> str:
+        """UTC now as ISO 8601 with microseconds (``2026-12-01T10:00:00.123456Z``); the date and time of day are
+        formatted once a second."""
+        now = time.time()
+        second = int(now)
+        last, text = self._second
+        if second != last:
+            text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{int((now - second) * 1_000_000):06d}Z"
+
 
 def _plain(value: Any) -> str:
+    if value is None or type(value) in (int, float):  # nothing to quote
+        return str(value)
     text = str(value)
     return text if text and text.isprintable() and " " not in text else repr(text)
 
