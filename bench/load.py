@@ -1,7 +1,9 @@
 """Load: the same wrk runs against the embedded server (``movierec serve``, what ``movierec up`` runs: waitress) and
 against the full stack (``movierec stack``: two gunicorn backends, 2 gthread workers x 4 threads each, behind
 Nginx, plus the indexer), each beside ``bench.hello`` (a Flask app with one JSON route) on the same server and
-settings: the framework's ceiling. wrk runs on 127.0.0.1 only.
+settings: the framework's ceiling, idle while the endpoints run and run before and after each connection count's
+endpoints (ratios take the mean of the two, so a machine that speeds up or slows down meanwhile moves both sides
+alike). wrk runs on 127.0.0.1 only.
 
 Each run is ``wrk -t2 -c<connections> -d<seconds>s`` with a Lua script that cycles through a fixed list of requests
 (search queries; users each with their own bearer token) and prints wrk's own summary as JSON. Cached
@@ -245,14 +247,22 @@ def _measure(
     plan: LoadPlan,
     report: Report,
     label: str,
+    baselines: dict[str, str],
 ) -> list[dict[str, Any]]:
+    """Every endpoint on every target at each connection count, between two runs of the one-route app on each of
+    ``baselines`` (target name -> URL; idle meanwhile): its figure is the mean of the two, so a machine that
+    speeds up or slows down during the endpoints' runs moves both sides of a ratio alike."""
     runs: list[dict[str, Any]] = []
+    hello = write_script(next(iter(scripts.values())).with_name("hello.lua"), [("/hello", "")])
+    for base in baselines.values():
+        wrk(base, hello, 4, 1)
     fresh = 0  # each run of SEARCH_UNCACHED asks pages at its own offset: none was asked before, by any run
     for base in targets.values():  # warm up every endpoint on every target (connections, models, caches)
         for name in scripts:
             if name != "/nginx-health" or base == targets.get("nginx"):
                 wrk(base, scripts[name], 4, 1)
     for count in plan.connections:
+        runs += _hello_runs(baselines, hello, count, plan, report, label, "before")
         for name in scripts:
             for target, base in targets.items():
                 if name == "/nginx-health" and target != "nginx":
@@ -272,6 +282,7 @@ def _measure(
                     f"    {label} {name} via {target} c={count}: {outcome['requests_per_s']} req/s, "
                     f"p99 {outcome['p99_ms']} ms" + (f", {outcome['errors']} errors" if outcome["errors"] else "")
                 )
+        runs += _hello_runs(baselines, hello, count, plan, report, label, "after")
     return runs
 
 
@@ -281,20 +292,32 @@ def _write_scripts(directory: Path, requests: dict[str, list[tuple[str, str]]]) 
 
 
 def _hello_runs(
-    url: str, directory: Path, plan: LoadPlan, report: Report, label: str, target: str
+    baselines: dict[str, str], hello: Path, count: int, plan: LoadPlan, report: Report, label: str, when: str
 ) -> list[dict[str, Any]]:
-    hello = write_script(directory / "hello.lua", [("/hello", "")])
-    wrk(url, hello, 4, 1)
     runs = []
-    for count in plan.connections:
-        outcome = {"endpoint": MINIMAL_APP, "target": target, **wrk(url, hello, count, plan.seconds)}
+    for target, url in baselines.items():
+        outcome = {"endpoint": MINIMAL_APP, "target": target, "round": when, **wrk(url, hello, count, plan.seconds)}
         runs.append(outcome)
-        report(f"    {label} {MINIMAL_APP} c={count}: {outcome['requests_per_s']} req/s, p99 {outcome['p99_ms']} ms")
+        report(
+            f"    {label} {MINIMAL_APP} via {target} c={count} ({when}): {outcome['requests_per_s']} req/s, "
+            f"p99 {outcome['p99_ms']} ms"
+        )
     return runs
 
 
+def minimal_rate(runs: Sequence[dict[str, Any]], target: str, connections: int) -> float | None:
+    """The one-route app's requests/s on ``target`` at ``connections``: the mean of its runs before and after."""
+    rates = [
+        r["requests_per_s"]
+        for r in runs
+        if r["endpoint"] == MINIMAL_APP and r["target"] == target and r["connections"] == connections
+    ]
+    return sum(rates) / len(rates) if rates else None
+
+
 def run_load(settings: Settings, run_dir: Path, plan: LoadPlan, report: Report) -> dict[str, Any]:
-    """The full stack through Nginx and one backend direct, then the one-route app on one gunicorn backend."""
+    """The full stack through Nginx and one backend direct, beside the one-route app on one gunicorn backend and on
+    two behind the stack's Nginx config (idle while the stack runs; see ``_measure``)."""
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed: scripts/services install wrk (or apt-get install wrk)")
     nginx_port, backend1, backend2 = free_ports(3)
@@ -313,18 +336,16 @@ def run_load(settings: Settings, run_dir: Path, plan: LoadPlan, report: Report) 
         **endpoints(plan.queries, plan.users, plan.uncached_users),
     }
     scripts = _write_scripts(run_dir / "wrk", requests)
-    try:
-        stack.start()
-        targets = {"nginx": stack.nginx_url, "backend1": f"http://127.0.0.1:{backend1}"}
-        pids = {child.name: child.pid for child in stack.children}
-        runs = _measure(targets, scripts, requests, plan, report, "full stack")
-        memory = {name: peak_memory(pid) for name, pid in pids.items() if pid is not None and name != "nginx"}
-    finally:
-        stack.stop()
-    with minimal_backend(options, run_dir) as url:
-        runs += _hello_runs(url, run_dir / "wrk", plan, report, "full stack", "one backend")
-    with minimal_stack(options, run_dir) as url:
-        runs += _hello_runs(url, run_dir / "wrk", plan, report, "full stack", MINIMAL_VIA_NGINX)
+    with minimal_backend(options, run_dir) as one, minimal_stack(options, run_dir) as via_nginx:
+        baselines = {"one backend": one, MINIMAL_VIA_NGINX: via_nginx}
+        try:
+            stack.start()
+            targets = {"nginx": stack.nginx_url, "backend1": f"http://127.0.0.1:{backend1}"}
+            pids = {child.name: child.pid for child in stack.children}
+            runs = _measure(targets, scripts, requests, plan, report, "full stack", baselines)
+            memory = {name: peak_memory(pid) for name, pid in pids.items() if pid is not None and name != "nginx"}
+        finally:
+            stack.stop()
     return {
         "seconds_per_run": plan.seconds,
         "wrk_threads": WRK_THREADS,
@@ -352,8 +373,8 @@ def _process(argv: list[str], env: dict[str, str], log_path: Path, health: str, 
 
 
 def run_embedded_load(data_dir: Path, run_dir: Path, plan: LoadPlan, report: Report) -> dict[str, Any]:
-    """``movierec serve`` on the embedded data dir (SQLite, in-process cache, embedded search), then the
-    one-route app on the same waitress settings."""
+    """``movierec serve`` on the embedded data dir (SQLite, in-process cache, embedded search), beside the
+    one-route app on the same waitress settings (idle while the API runs; see ``_measure``)."""
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed: scripts/services install wrk (or apt-get install wrk)")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -365,14 +386,15 @@ def run_embedded_load(data_dir: Path, run_dir: Path, plan: LoadPlan, report: Rep
     (api_port, hello_port) = free_ports(2)
     api = f"http://127.0.0.1:{api_port}"
     serve = [sys.executable, "-m", "movierec", "serve", "--port", str(api_port), "--threads", str(EMBEDDED_THREADS)]
-    with _process(serve, env, run_dir / "serve.log", f"{api}/healthz", "movierec serve"):
-        pid = _child_pid(api_port)
-        runs = _measure({"server": api}, scripts, requests, plan, report, "embedded")
-        memory = peak_memory(pid) if pid else None
     hello = [sys.executable, "-m", "bench.hello", str(hello_port), str(EMBEDDED_THREADS)]
     hello_url = f"http://127.0.0.1:{hello_port}"
-    with _process(hello, env, run_dir / "hello.log", f"{hello_url}/hello", "the minimal Flask app on waitress"):
-        runs += _hello_runs(hello_url, run_dir / "wrk", plan, report, "embedded", "server")
+    with (
+        _process(hello, env, run_dir / "hello.log", f"{hello_url}/hello", "the minimal Flask app on waitress"),
+        _process(serve, env, run_dir / "serve.log", f"{api}/healthz", "movierec serve"),
+    ):
+        pid = _child_pid(api_port)
+        runs = _measure({"server": api}, scripts, requests, plan, report, "embedded", {"server": hello_url})
+        memory = peak_memory(pid) if pid else None
     return {
         "seconds_per_run": plan.seconds,
         "wrk_threads": WRK_THREADS,
@@ -395,10 +417,9 @@ def _child_pid(port: int) -> int | None:
 
 def over_minimal_app(runs: Sequence[dict[str, Any]], target: str) -> list[dict[str, Any]]:
     """Per endpoint and connection count on ``target``: requests/s over the one-route app's on the same server."""
-    hello = {r["connections"]: r for r in runs if r["endpoint"] == MINIMAL_APP}
     found = []
     for run in runs:
-        base = hello.get(run["connections"])
+        base = minimal_rate(runs, target, run["connections"])
         if run["target"] != target or run["endpoint"] == MINIMAL_APP or base is None:
             continue
         found.append(
@@ -406,8 +427,8 @@ def over_minimal_app(runs: Sequence[dict[str, Any]], target: str) -> list[dict[s
                 "endpoint": run["endpoint"],
                 "connections": run["connections"],
                 "requests_per_s": run["requests_per_s"],
-                "minimal_app_requests_per_s": base["requests_per_s"],
-                "over_minimal_app": ratio(run["requests_per_s"], base["requests_per_s"]),
+                "minimal_app_requests_per_s": round(base, 1),
+                "over_minimal_app": ratio(run["requests_per_s"], base),
             }
         )
     return found
@@ -424,8 +445,8 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         healthz = by.get(("/healthz", "nginx", connections))
         direct = by.get((endpoint, "backend1", connections))
-        hello = by.get((MINIMAL_APP, "one backend", connections))
-        hello_nginx = by.get((MINIMAL_APP, MINIMAL_VIA_NGINX, connections))
+        hello = minimal_rate(runs, "one backend", connections)
+        hello_nginx = minimal_rate(runs, MINIMAL_VIA_NGINX, connections)
         found.append(
             {
                 "endpoint": endpoint,
@@ -433,13 +454,9 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "nginx_requests_per_s": run["requests_per_s"],
                 "over_healthz_via_nginx": ratio(run["requests_per_s"], healthz["requests_per_s"]) if healthz else None,
                 "over_one_backend_direct": ratio(run["requests_per_s"], direct["requests_per_s"]) if direct else None,
-                "direct_over_minimal_app": (
-                    ratio(direct["requests_per_s"], hello["requests_per_s"]) if direct and hello else None
-                ),
-                "nginx_over_minimal_app": ratio(run["requests_per_s"], hello["requests_per_s"]) if hello else None,
-                "nginx_over_minimal_app_via_nginx": (
-                    ratio(run["requests_per_s"], hello_nginx["requests_per_s"]) if hello_nginx else None
-                ),
+                "direct_over_minimal_app": ratio(direct["requests_per_s"], hello) if direct and hello else None,
+                "nginx_over_minimal_app": ratio(run["requests_per_s"], hello) if hello else None,
+                "nginx_over_minimal_app_via_nginx": ratio(run["requests_per_s"], hello_nginx) if hello_nginx else None,
             }
         )
     return found

@@ -353,11 +353,16 @@ def _recommendations(results: dict[str, Any]) -> str:
     )
 
 
+def _named(run: dict[str, Any]) -> str:
+    """A load run's endpoint, with its round for the one-route app (run before and after each count's endpoints)."""
+    return f"{run['endpoint']} ({run['round']})" if run.get("round") else str(run["endpoint"])
+
+
 def _load(results: dict[str, Any]) -> str:
     load = results["load"]
     rows = [
         [
-            r["endpoint"],
+            _named(r),
             r["target"],
             r["connections"],
             r["requests_per_s"],
@@ -417,7 +422,8 @@ its own token; cached lists warmed before the run). Uncached: {sizes["load_uncac
 change, services/search.py); `/search?q= (each page once)` asks each (query, limit) pair once, at an offset no other
 run used: the search engine every time.
 `/healthz` pings all four services; `/nginx-health` is answered by Nginx alone; `/hello` is a Flask app with one JSON
-route on one gunicorn backend with the same worker settings (the framework's ceiling, run after the stack stopped);
+route on one gunicorn backend with the same worker settings (the framework's ceiling; idle while the stack runs, it
+runs before and after each connection count's endpoints, and the ratios take the mean of the two);
 via "Nginx, two backends" it is the same app on two such backends behind this stack's own Nginx config (what the
 design costs with no work behind it). `backend1` = one backend hit directly.
 
@@ -429,7 +435,7 @@ design costs with no work behind it). `backend1` = one backend hit directly.
 def _load_embedded(results: dict[str, Any]) -> str:
     load = results["load_embedded"]
     rows = [
-        [r["endpoint"], r["connections"], r["requests_per_s"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["requests"],
+        [_named(r), r["connections"], r["requests_per_s"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["requests"],
          r["errors"]]
         for r in load["runs"]
     ]  # fmt: skip
@@ -446,8 +452,10 @@ def _load_embedded(results: dict[str, Any]) -> str:
     return f"""## Load: embedded server
 
 `movierec serve` (what `movierec up` runs: {server["name"]}, {server["processes"]} process, {server["threads"]} threads)
-on the embedded MovieLens data dir (SQLite, in-process cache, embedded search, trained models), then `/hello` (a Flask
-app with one JSON route) on the same waitress settings. Load from `{command}` on 127.0.0.1, with the same requests as
+on the embedded MovieLens data dir (SQLite, in-process cache, embedded search, trained models), beside `/hello` (a
+Flask app with one JSON route) on the same waitress settings, idle while the API runs and run before and after
+each connection count's endpoints (the ratios take the mean of the two).
+Load from `{command}` on 127.0.0.1, with the same requests as
 the full stack's runs ({sizes["load_users"]} users cached, {sizes["load_uncached_users"]} uncached; `/search?q= (each
 page once)` pages never asked before, as there).{memory}
 

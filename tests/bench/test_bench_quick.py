@@ -112,6 +112,15 @@ def test_the_embedded_server_is_loaded_beside_the_minimal_app(quick_run: tuple[d
     assert {entry["endpoint"] for entry in load["over_minimal_app"]} == endpoints - {"/hello (minimal Flask app)"}
     for entry in load["over_minimal_app"]:
         assert number(entry["over_minimal_app"]) > 0
+    # The one-route app runs before and after each connection count's endpoints; a ratio takes the mean of the two.
+    hello = [run for run in load["runs"] if run["endpoint"] == "/hello (minimal Flask app)"]
+    counts = {run["connections"] for run in load["runs"]}
+    assert sorted((run["connections"], run["round"]) for run in hello) == sorted(
+        (count, when) for count in counts for when in ("after", "before")
+    )
+    for entry in load["over_minimal_app"]:
+        rates = [run["requests_per_s"] for run in hello if run["connections"] == entry["connections"]]
+        assert entry["minimal_app_requests_per_s"] == round(sum(rates) / len(rates), 1)
     assert "## Load: embedded server" in markdown
 
 
