@@ -275,16 +275,17 @@ def prefetch_script() -> None:
     """Fetch the browser code pages will need while the browser is idle (:mod:`movierec.ui.prefetch`): a card's, once
     per browser session; My ratings', once per session with someone logged in."""
     done: set[str] = st.session_state.setdefault(PREFETCHED, set())
-    wanted: list[tuple[str, tuple[str, ...], int]] = [("cards", prefetch.CARD_MODULES, 1000)]
+    wanted: list[tuple[str, tuple[str, ...], int, str | None]] = [("cards", prefetch.CARD_MODULES, 1000, None)]
     if user() is not None:
-        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000))
-    for name, modules, after_ms in wanted:
+        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000, prefetch.sample_charts()))
+    for name, modules, after_ms, charts in wanted:
         if name in done:
             continue
         done.add(name)
         paths = prefetch.module_paths(modules)
         if paths:
-            st.html(prefetch.script(_base_path(), paths, after_ms), unsafe_allow_javascript=True, width="content")
+            html = prefetch.script(_base_path(), paths, after_ms, charts)
+            st.html(html, unsafe_allow_javascript=True, width="content")
 
 
 def _base_path() -> str:
