@@ -93,7 +93,7 @@ SAMPLE_MOVIES: list[MovieDraft] = [
 ]
 
 
-# Tests hash many passwords: a cheaper argon2id cost keeps them fast (production uses the RFC 9106 defaults).
+# Tests hash many passwords: a cheaper argon2id cost keeps them fast (production uses OWASP's argon2id minimum).
 FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
 
 

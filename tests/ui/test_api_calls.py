@@ -12,7 +12,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from movierec.ui.client import ApiClient, Session
-from tests.ui.conftest import CallLog, card_button, rating_pills
+from tests.ui.conftest import PASSWORD, CallLog, card_button, rating_pills
 
 OpenPage = Callable[..., AppTest]
 MakeUser = Callable[[str], Session]
@@ -39,6 +39,33 @@ def test_search_asks_once_per_query_and_nothing_on_a_rerun(
     rating_pills(at, "search", sample_catalogue["The Matrix"]).set_value(8).run()
     assert not at.exception
     assert api_calls.take() == ["POST /rate"]
+
+
+def test_logging_in_reads_what_the_recommendations_page_needs_once_and_it_asks_nothing_more(
+    ui: OpenPage, api_calls: CallLog, make_user: MakeUser, api: ApiClient, sample_catalogue: dict[str, int]
+) -> None:
+    session = make_user("counted_login")
+    api.rate(session.access_token, sample_catalogue["Heat"], 9)
+    at = ui("views/login.py")
+    api_calls.take()
+    at.text_input(key="login_username").input("counted_login")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Recommended for you"
+    assert any(b.key and b.key.startswith("card-recs-") for b in at.container)  # the picks read ahead
+    assert sorted(api_calls.take()) == sorted(
+        [
+            "POST /login",
+            "GET /openapi.json",  # which strategy the page opens with
+            f"GET /my-ratings/{session.user_id}",  # these four side by side, before the page draws
+            f"GET /watchlist/{session.user_id}",
+            f"GET /not-interested/{session.user_id}",
+            f"GET /recommendations/{session.user_id}",
+        ]
+    )
+    at.run()
+    assert api_calls.take() == []
 
 
 def test_recommendations_ask_again_only_when_the_choice_or_the_ratings_change(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -218,6 +219,20 @@ def test_the_prefetch_script_imports_each_module_under_the_base_path_later(tmp_p
     assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:], 2000)
     assert script.startswith("<script>") and "import(" in script and ".catch(" in script
     assert "setTimeout(idle, 2000)" in script
+
+
+def test_the_sample_charts_are_my_ratings_charts_with_their_data_inline() -> None:
+    specs = json.loads(prefetch.sample_charts())
+    assert len(specs) == 2 and all("datasets" not in spec for spec in specs)
+    assert all(len(spec["data"]["values"]) == 1 for spec in specs)  # one made-up rating each
+    marks = [[layer["mark"]["type"] for layer in spec["layer"]] for spec in specs]
+    assert marks == [["circle", "line"], ["bar", "text"]]  # the same layers as the page's two charts
+    assert specs[0]["data"]["values"][0]["Rated"].startswith("2024-01-01T12:00:00")  # a time Vega can read
+    paths = ("static/js/loadVegaEmbed.ab12.js", "static/js/embed.cd34.js")
+    warm = prefetch.script("", paths, 2000, prefetch.sample_charts())
+    assert f"const SPECS = {prefetch.sample_charts()};" in warm and '"/loadVegaEmbed."' in warm
+    assert "finalize()" in warm and "box.remove()" in warm  # drawn out of sight once, then gone
+    assert "SPECS" not in prefetch.script("", paths, 2000)
 
 
 def test_the_charts_warm_up_builds_both_charts_without_a_warning(capsys: pytest.CaptureFixture[str]) -> None:

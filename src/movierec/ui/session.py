@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -36,6 +37,7 @@ from movierec.ui.client import (
 )
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 SESSION = "auth"
 RATINGS = "my_ratings"
@@ -47,6 +49,8 @@ RECS_MEMO = "recs_memo"
 COOKIE_ACTION = "cookie_action"
 COOKIE_CHECKED = "cookie_checked"
 PREFETCHED = "prefetched"
+RECS_STEP = 12  # the recommendations page shows this many picks at first, and this many more per "Show more"
+RECS_SHOWN = "recs_shown"  # how many it shows now (``components.shown_count("recs", RECS_STEP)``)
 SHORT_TTL = 60  # seconds: a search page or the latest movies
 LONG_TTL = 300  # genres, strategies, one movie, similar movies, the onboarding picks
 LOGIN_PAGE = "views/login.py"
@@ -189,6 +193,48 @@ def start(session: Session) -> None:
     log.info("ui.login", user_id=session.user_id)
 
 
+def read_ahead() -> None:
+    """Right after a log in: the reads the next page needs, all at once instead of one after another while it draws.
+
+    The user's ratings (the login decides between the quick start and the recommendations on them), their watchlist
+    and not-interested list (every card shows them) and the recommendations as the page first asks for them (the
+    strategy the API picks, all genres, the first :data:`RECS_STEP`) go to the API side by side on the pooled
+    client, and are kept as if the page had asked. What fails is simply not kept: the page asks again itself and
+    says what went wrong there, as it would have without this."""
+    current = user()
+    if current is None:
+        return
+    token, user_id = current.access_token, current.user_id
+    declared, names = strategies(), list(strategies().names)  # cached for everyone
+    # The strategy the page opens with: the API's default (else the first it declares), or none (the API's choice).
+    strategy = (declared.default if declared.default in names else names[0]) if declared.default and names else None
+    limit = min(int(st.session_state.get(RECS_SHOWN, RECS_STEP)), 100)
+    client = api()
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="ui-read-ahead") as pool:
+        rated = pool.submit(client.all_my_ratings, token, user_id)
+        lists = {name: pool.submit(client.whole_list, token, name, user_id) for name in LISTED}
+        picks = pool.submit(client.recommendations, token, user_id, strategy=strategy, genre=None, limit=limit)
+        mine = _kept(rated, "ratings")
+        if mine is not None:
+            st.session_state[RATINGS] = {r.movie.id: r.rating for r in mine}
+        for name, future in lists.items():
+            found = _kept(future, name)
+            if found is not None:
+                st.session_state[LISTED[name]] = {entry.movie.id for entry in found}
+        result = _kept(picks, "recommendations")
+    if result is not None:
+        wanted = (user_id, strategy, None, limit, ratings_version())
+        st.session_state[RECS_MEMO] = (wanted, result)
+
+
+def _kept(future: Future[T], what: str) -> T | None:
+    try:
+        return future.result()
+    except (ApiError, ApiUnavailable) as exc:
+        log.warning("ui.read_ahead_failed", what=what, error=str(exc))
+        return None
+
+
 def _forget() -> None:
     for key in (SESSION, RATINGS, RECS_MEMO, RATINGS_VERSION, *LISTED.values()):
         st.session_state.pop(key, None)
@@ -229,16 +275,17 @@ def prefetch_script() -> None:
     """Fetch the browser code pages will need while the browser is idle (:mod:`movierec.ui.prefetch`): a card's, once
     per browser session; My ratings', once per session with someone logged in."""
     done: set[str] = st.session_state.setdefault(PREFETCHED, set())
-    wanted: list[tuple[str, tuple[str, ...], int]] = [("cards", prefetch.CARD_MODULES, 1000)]
+    wanted: list[tuple[str, tuple[str, ...], int, str | None]] = [("cards", prefetch.CARD_MODULES, 1000, None)]
     if user() is not None:
-        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000))
-    for name, modules, after_ms in wanted:
+        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000, prefetch.sample_charts()))
+    for name, modules, after_ms, charts in wanted:
         if name in done:
             continue
         done.add(name)
         paths = prefetch.module_paths(modules)
         if paths:
-            st.html(prefetch.script(_base_path(), paths, after_ms), unsafe_allow_javascript=True, width="content")
+            html = prefetch.script(_base_path(), paths, after_ms, charts)
+            st.html(html, unsafe_allow_javascript=True, width="content")
 
 
 def _base_path() -> str:

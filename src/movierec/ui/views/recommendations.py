@@ -6,7 +6,7 @@ import streamlit as st
 
 from movierec.ui import components, onboarding, session
 
-STEP = 12
+STEP = session.RECS_STEP
 MOST = 96
 ALL_GENRES = "All genres"
 DEFAULT = "(default)"
