@@ -372,7 +372,9 @@ def serve(host: str, port: int, threads: int) -> None:
 def _serve_api(container: Any, host: str, port: int, threads: int) -> None:
     from movierec.api import create_app
 
-    serve_wsgi(create_app(container=container), host, port, threads)
+    app = create_app(container=container)
+    container.models.warm()  # while the server starts listening
+    serve_wsgi(app, host, port, threads)
 
 
 def serve_wsgi(app: Any, host: str, port: int, threads: int) -> None:

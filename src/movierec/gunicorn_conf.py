@@ -4,6 +4,7 @@ With ``PROMETHEUS_MULTIPROC_DIR`` in the environment every worker writes its met
 any worker sums them (``movierec.metrics``). The master empties that directory before the first fork, so a restart
 does not add the previous run's counts; when a worker exits, its live gauges are dropped. Without the variable these
 hooks do nothing (each worker then reports only its own requests). Every other setting stays on the command line.
+Each worker also loads the recommendation models as it starts (``post_worker_init``), not on its first request.
 
 gunicorn reads this module's public names as settings: only hook names are public here.
 """
@@ -36,3 +37,13 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, str(path))
+
+
+def post_worker_init(worker: Any) -> None:
+    """Load the models of the worker's app in the background (``ModelRegistry.warm``)."""
+    from movierec.api.extension import EXTENSION
+
+    extensions = getattr(worker.wsgi, "extensions", None)
+    container = extensions.get(EXTENSION) if isinstance(extensions, dict) else None
+    if container is not None:
+        container.models.warm()

@@ -102,3 +102,22 @@ def test_trainer_healthcheck_follows_the_heartbeat(
     assert healthcheck(["trainer"]) == 0
     with pytest.raises(Unhealthy, match="last checked"):
         check_trainer(now=time.time() + 3 * 60 + 61)  # three rounds missed
+
+
+def test_a_worker_loads_its_models_as_it_starts(container: Container, sample_catalogue: dict[str, int]) -> None:
+    """gunicorn's ``post_worker_init`` (and ``movierec serve``) start loading the generation before any request."""
+    from types import SimpleNamespace
+
+    from movierec import gunicorn_conf
+
+    rate_many(container, list(sample_catalogue.values()), 4)
+    app = create_app_for(container)
+    assert container.models.loaded() is None  # nothing asked for recommendations yet
+    started = []
+    warm = container.models.warm
+    container.models.warm = lambda: started.append(warm()) or started[-1]  # type: ignore[method-assign]
+    gunicorn_conf.post_worker_init(SimpleNamespace(wsgi=app))
+    assert len(started) == 1
+    started[0].join(timeout=120)
+    assert not started[0].is_alive()
+    assert container.models.loaded() is not None
