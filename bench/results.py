@@ -563,11 +563,11 @@ reads the announcements that have arrived first, and a rating's drop returns onl
 drops after each write), so a process keeps them while the index does not change instead of asking the engine
 again every 2 seconds. What is left is Flask's own dispatch and hooks (the metrics and the access-log line).
 Through Nginx the design itself is the ceiling: the one-route app on two backends behind this Nginx config serves
-about half of what one backend serves directly (the last column of the ratios above measures each endpoint against
-that), because on 2 cores the second backend's processes and Nginx's proxying share the same CPU (Nginx about
-70-100 us a request, its access log now buffered). An uncached list costs about 4 ms of CPU on the embedded store
-(explanations and predictions now read the links from the rated movies once; `gc.freeze()` after the first model
-load keeps full collections off the long-lived objects).
+half to three quarters of what one backend serves directly, depending on the run (the last column of the ratios
+above measures each endpoint against that), because on 2 cores the second backend's processes and Nginx's proxying
+share the same CPU (Nginx about 70-100 us a request, its access log now buffered). An uncached list costs about 4
+ms of CPU on the embedded store (explanations and predictions now read the links from the rated movies once;
+`gc.freeze()` after the first model load keeps full collections off the long-lived objects).
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
