@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask
 
 from movierec.api.extension import EXTENSION
-from movierec.api.metrics import register_metrics
+from movierec.api.metrics import RequestMetrics, register_metrics, stamped
 
 
 @dataclass
@@ -51,7 +51,8 @@ def hello_app(with_metrics: bool) -> Flask:
 
     if with_metrics:
         app.extensions[EXTENSION] = _Container(_Settings(), _NoModels())
-        register_metrics(app)
+        register_metrics(app, RequestMetrics())
+        app.wsgi_app = stamped(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -47,6 +47,14 @@ class AccessLog:
             line = f"{now} [info     ] request                        {pairs}"
         sys.stderr.write(line + "\n")
 
+    def http(
+        self, method: str, path: str, status: int, started: float | None, user_id: int | None, address: str | None
+    ) -> None:
+        """The line of one HTTP request, ``started`` at perf_counter time (its ms are counted to now)."""
+        if self.enabled:
+            ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+            self.request(method=method, path=path, status=status, ms=ms, user_id=user_id, address=address)
+
     def _timestamp(self) -> str:
         """UTC now as ISO 8601 with microseconds (``2026-12-01T10:00:00.123456Z``); the date and time of day are
         formatted once a second."""

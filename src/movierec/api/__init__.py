@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from movierec.api.answers import ReadyAnswers
 from movierec.api.errors import register_errorhandlers
 from movierec.api.extension import EXTENSION
-from movierec.api.metrics import STARTED, register_metrics
+from movierec.api.metrics import STARTED, RequestMetrics, register_metrics, stamped
 from movierec.log import access_log
 from movierec.settings import Settings, load_settings
 from movierec.wiring import Container, build_container
@@ -55,16 +55,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = container
-    if container.settings.trusted_proxies:
-        # Behind Nginx: take the client address from X-Forwarded-For, trusting only our own proxies.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=container.settings.trusted_proxies, x_proto=container.settings.trusted_proxies
-        )
+    recorder = RequestMetrics()
     register_blueprints(app)
     register_errorhandlers(app)
-    register_metrics(app)
+    register_metrics(app, recorder)
     register_headers(app)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
+    # The WSGI layers, innermost first: answers held ready go out before Flask runs; the client's address; when the
+    # request came in; the security headers of every response.
+    wsgi: WSGIApplication = ReadyAnswers(app, container, recorder, app.wsgi_app)
+    if container.settings.trusted_proxies:
+        # Behind Nginx: take the client address from X-Forwarded-For, trusting only our own proxies.
+        wsgi = ProxyFix(wsgi, x_for=container.settings.trusted_proxies, x_proto=container.settings.trusted_proxies)
+    app.wsgi_app = SecurityHeaders(stamped(wsgi))  # type: ignore[method-assign]
     return app
 
 
@@ -78,16 +80,16 @@ def register_blueprints(app: Flask) -> None:
 def register_headers(app: Flask) -> None:
     @app.after_request
     def _access_log(response: Response) -> Response:
-        current = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not four
-        started = current.environ.get(STARTED)  # stamped as the request came in (api/metrics.py)
-        access_log.request(
-            method=current.method,
-            path=current.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
-            user_id=g.get("user_id"),
-            address=current.remote_addr,  # as seen after the trusted-proxy rule
-        )
+        if access_log.enabled:
+            current = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not four
+            access_log.http(
+                current.method,
+                current.path,
+                response.status_code,
+                current.environ.get(STARTED),  # stamped as the request came in (api/metrics.py)
+                g.get("user_id"),
+                current.remote_addr,  # as seen after the trusted-proxy rule
+            )
         return response
 
 

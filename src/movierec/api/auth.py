@@ -12,16 +12,21 @@ from movierec.services.accounts import Caller
 MAX_TOKEN_LENGTH = 4096
 
 
-def authenticate(also: Slot | None = None) -> tuple[Caller, Entry | None]:
-    """Who the request's bearer token speaks for; 401 when missing, malformed, expired, revoked or forged. With
-    ``also``, that cache slot is read in the same round trip as the token's check (see ``verify_along``)."""
-    header = request.headers.get("Authorization", "")
+def bearer_token(header: str) -> str:
+    """The token of an ``Authorization`` header's value; 401 when it is missing or not ``Bearer <token>``."""
     scheme, _, token = header.partition(" ")
     if not header:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <access_token>'")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized("malformed Authorization header: expected 'Bearer <access_token>'")
-    return container().accounts.verify_along(token.strip(), also)
+    return token.strip()
+
+
+def authenticate(also: Slot | None = None) -> tuple[Caller, Entry | None]:
+    """Who the request's bearer token speaks for; 401 when missing, malformed, expired, revoked or forged. With
+    ``also``, that cache slot is read in the same round trip as the token's check (see ``verify_along``)."""
+    token = bearer_token(request.headers.get("Authorization", ""))
+    return container().accounts.verify_along(token, also)
 
 
 def require_self(user_id: int, caller: Caller) -> None:

@@ -15,12 +15,27 @@ from typing import Any
 
 from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from movierec.api.auth import authenticate
 from movierec.api.errors import InvalidId, InvalidJson, RequestError, UnsupportedMediaType, ValidationFailed
-from movierec.cache.port import Slot
+from movierec.api.extension import container
+from movierec.cache.port import Entry, Slot
 from movierec.domain.ids import parse_id
 from movierec.domain.text import text_problem
+from movierec.services.accounts import Caller
+
+READ_AHEAD = "movierec.read_ahead"  # the environ key of a ReadAhead
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """What the ready-answers layer (``api/answers.py``) read for a request it then passed on to Flask (the answer
+    was not ready): the slot, the token's caller and the slot's entry, so that the view does not read them again."""
+
+    slot: Slot
+    caller: Caller
+    entry: Entry | None
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,8 @@ class EndpointSpec:
     description: str = ""
     path_params: dict[str, str] = field(default_factory=dict)  # name -> description (positive integers)
     auth_optional: bool = False  # a token may be sent (and is then checked); the view gets ``caller`` or None
+    answer_slot: Callable[..., Slot] | None = None  # the cache slot of the answer, read with the token's check
+    ready: Callable[..., bytes | None] | None = None  # the answer's bytes when it is held ready (api/answers.py)
 
 
 def _details(error: ValidationError) -> list[dict[str, Any]]:
@@ -96,10 +113,13 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed(_summary(details), details=details) from None
 
 
-def parse_query(model: type[BaseModel]) -> BaseModel:
+def parse_query(model: type[BaseModel], args: MultiDict[str, str] | None = None) -> BaseModel:
+    """The query string (``args``, else the request's) as ``model``: unknown or repeated parameters are a 400."""
+    if args is None:
+        args = request.args
     values: dict[str, Any] = {}
-    for name in request.args:
-        given = request.args.getlist(name)
+    for name in args:
+        given = args.getlist(name)
         if name not in model.model_fields:
             raise ValidationFailed(f"unknown query parameter {name!r}")
         if len(given) > 1:
@@ -125,6 +145,22 @@ def json_response(body: str | bytes, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
+def _caller_and_entry(slot: Slot | None) -> tuple[Caller, Entry | None]:
+    """``authenticate(slot)``, or what the ready-answers layer read of them for this request: not read twice."""
+    read: ReadAhead | None = request.environ.get(READ_AHEAD)
+    if read is not None and slot is not None and read.slot == slot:
+        return read.caller, read.entry
+    return authenticate(slot)
+
+
+def _check(spec: EndpointSpec) -> None:
+    if spec.answer_slot is not None and (not spec.auth or spec.body is not None):
+        raise ValueError("answer_slot needs auth=True and no body")
+    needs_slot = spec.auth and spec.answer_slot is None
+    if spec.ready is not None and (spec.body is not None or spec.auth_optional or needs_slot or spec.status != 200):
+        raise ValueError("ready needs a GET answered 200 without a body, and answer_slot when it needs a token")
+
+
 def endpoint(
     *,
     summary: str,
@@ -139,15 +175,29 @@ def endpoint(
     path_params: dict[str, str] | None = None,
     answer_slot: Callable[..., Slot] | None = None,
     auth_optional: bool = False,
+    ready: Callable[..., bytes | None] | None = None,
 ) -> Callable[[Callable[..., BaseModel | Response | None]], Callable[..., Response]]:
     """Declare an endpoint. ``answer_slot`` (authenticated GETs without a body): given the parsed path ids and
     query, the cache slot that holds the answer, read together with the token check. ``auth_optional``: a token
-    is checked when one is sent (the view gets ``caller=None`` without one)."""
+    is checked when one is sent (the view gets ``caller=None`` without one). ``ready`` (GETs without a body):
+    given the container and the view's arguments (``looked_up`` included), the bytes of a 200 the view would send
+    when they are held ready, else None; ``api/answers.py`` sends those before Flask runs."""
     spec = EndpointSpec(
-        summary, tags, response, status, body, query, auth, errors, description, path_params or {}, auth_optional
+        summary,
+        tags,
+        response,
+        status,
+        body,
+        query,
+        auth,
+        errors,
+        description,
+        path_params or {},
+        auth_optional,
+        answer_slot,
+        ready,
     )
-    if answer_slot is not None and (not auth or body is not None):
-        raise ValueError("answer_slot needs auth=True and no body")
+    _check(spec)
 
     def decorate(view: Callable[..., BaseModel | Response | None]) -> Callable[..., Response]:
         @wraps(view)
@@ -183,7 +233,7 @@ def endpoint(
                     kwargs["query"] = parse_query(query)
             except RequestError as error:
                 problem = error
-            kwargs["caller"], looked_up = authenticate(None if problem else answer_slot(**kwargs))
+            kwargs["caller"], looked_up = _caller_and_entry(None if problem else answer_slot(container(), **kwargs))
             g.user_id = kwargs["caller"].user_id  # for the access log
             if problem is not None:
                 raise problem

@@ -3,10 +3,12 @@
 Unauthenticated like ``/healthz``. Behind Nginx it is not served publicly (``deploy/nginx.conf`` answers 404):
 Prometheus scrapes each backend on its own port, where one scrape covers every gunicorn worker of that backend.
 
-Per request the cost is two ``perf_counter`` calls (the first in a WSGI wrapper, kept in the environ), one lookup
-of the request context, one dict lookup of the (method, route, status) pair's bound children and their updates: the
-bound children are made once per pair, so prometheus-client's label lookup (and its lock) is skipped after the first
-request of a pair. The time covers the whole Flask request, the access log line included.
+Per request the cost is two ``perf_counter`` calls (the first in a WSGI wrapper, ``stamped``, kept in the
+environ), one lookup of the request context, one dict lookup of the (method, route, status) pair's bound children
+and their updates: the bound children are made once per pair, so prometheus-client's label lookup (and its lock) is
+skipped after the first request of a pair. The time covers the whole Flask request, the access log line included.
+Answers sent before Flask runs (``api/answers.py``) are recorded by the same ``RequestMetrics``, under the same
+labels.
 
 Labels are bounded: the route is the URL rule (``/recommendations/<user_id>``), ``unmatched`` when no rule matched
 (404, 405); the method is one of the standard ones, else ``other``.
@@ -70,38 +72,55 @@ class ModelGenerationCollector:
         )
 
 
-def register_metrics(app: Flask) -> None:
-    """Count and time every request, and serve ``GET /metrics``."""
+class RequestMetrics:
+    """The requests counter and latency histogram of one app, recorded by Flask's after-request hook and by the
+    ready-answers layer (``api/answers.py``) alike. The bound children of a (method, route, status) are made once."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._bound: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._clock = clock
+
+    def record(self, method: str, route: str | None, status: int, started: float | None) -> None:
+        """One request of ``route`` (the URL rule; None when no rule matched), ``started`` at perf_counter time."""
+        key = (method if method in METHODS else "other", UNMATCHED if route is None else route, status)
+        children = self._bound.get(key)
+        if children is None:
+            children = self._bound.setdefault(
+                key, (HTTP_REQUESTS.labels(key[0], key[1], str(key[2])), HTTP_REQUEST_DURATION.labels(key[1]))
+            )
+        children[0].inc()
+        if started is not None:
+            children[1].observe(self._clock() - started)
+
+
+def stamped(inner: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+    """A WSGI layer that keeps when the request came in (``STARTED``, perf_counter time) in the environ: a plain
+    dict write, no context-local lookup on the way in. The app's outermost layer, so the time covers all."""
+    clock = time.perf_counter
+
+    def _stamped(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[STARTED] = clock()
+        return inner(environ, start_response)
+
+    return _stamped
+
+
+def register_metrics(app: Flask, recorder: RequestMetrics) -> None:
+    """Count and time every request Flask answers (with ``recorder``, which the ready-answers layer shares), and
+    serve ``GET /metrics``. The time starts at ``STARTED``, which the app's outermost WSGI layer stamps."""
     container = app.extensions[EXTENSION]
     models: ModelRegistry = container.models
     registry = scrape_registry(
         container.settings.prometheus_multiproc_dir, extra=[ModelGenerationCollector(models.loaded)]
     )
-    bound: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-    clock = time.perf_counter
-    inner = app.wsgi_app
-
-    def _timed(environ: dict[str, Any], start_response: Any) -> Any:
-        environ[STARTED] = clock()  # a plain dict write: no context-local lookup on the way in
-        return inner(environ, start_response)
-
-    app.wsgi_app = _timed  # type: ignore[method-assign]
 
     @app.after_request
     def _metrics_record(response: Response) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
         rule = current.url_rule
-        method = current.method
-        key = (method if method in METHODS else "other", UNMATCHED if rule is None else rule.rule, response.status_code)
-        children = bound.get(key)
-        if children is None:
-            children = bound.setdefault(
-                key, (HTTP_REQUESTS.labels(key[0], key[1], str(key[2])), HTTP_REQUEST_DURATION.labels(key[1]))
-            )
-        children[0].inc()
-        started = current.environ.get(STARTED)
-        if started is not None:
-            children[1].observe(clock() - started)
+        recorder.record(
+            current.method, None if rule is None else rule.rule, response.status_code, current.environ.get(STARTED)
+        )
         return response
 
     def metrics() -> Response:

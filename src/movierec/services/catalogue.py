@@ -221,6 +221,16 @@ class CatalogueService:
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
         return self._listing(("latest", limit, offset), lambda uow: uow.movies.latest(limit, offset))
 
+    def held_latest(self, limit: int, offset: int = 0) -> tuple[list[Movie], dict[int, MovieNumbers]] | None:
+        """``latest``'s page and the numbers of its movies when this process holds both now (no database read: what
+        ``latest`` and ``numbers`` would return); None otherwise."""
+        with self._listings_lock:
+            movies: list[Movie] | None = self._listings.get(("latest", limit, offset))
+            if movies is None:
+                return None
+            numbers = self._numbers.get_many([movie.id for movie in movies])
+        return (movies, numbers) if len(numbers) == len(movies) else None
+
     def genres(self) -> list[tuple[str, int]]:
         return self._listing(("genres",), lambda uow: uow.movies.genre_counts())
 

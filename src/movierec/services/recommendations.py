@@ -108,9 +108,9 @@ class RecommendationService:
         key, field, ttl = self.slot(user_id, strategy, genre, limit)
         # The version is read before anything the list is computed from (see cache/port.py).
         entry = self.cache.lookup(key, field, ttl) if isinstance(looked_up, Unread) else looked_up
-        if entry is not None and entry.value is not None:
-            recommendation_served(cached=True)
-            return RecommendationList(user_id, strategy, True, entry.value)
+        found = self.cached(user_id, strategy, entry)
+        if found is not None:
+            return found
         recommendation_served(cached=False)
         items: list[Recommendation] = []
         known = None if genre is None else self._known_genre(genre.strip().casefold())
@@ -119,6 +119,13 @@ class RecommendationService:
         rendered = render(items)
         self.cache.store(key, field, rendered, entry)
         return RecommendationList(user_id, strategy, False, rendered)
+
+    def cached(self, user_id: int, strategy: str | None, entry: Entry | None) -> RecommendationList | None:
+        """The list ``entry`` holds (the lookup of ``slot(...)``), counted as served from the cache; None on a miss."""
+        if entry is None or entry.value is None:
+            return None
+        recommendation_served(cached=True)
+        return RecommendationList(user_id, strategy or DEFAULT_STRATEGY, True, entry.value)
 
     def similar(self, movie_id: int, limit: int, user_id: int | None = None) -> tuple[Movie, list[Recommendation]]:
         """Movies like this one; for a known ``user_id``, never one they said they are not interested in."""

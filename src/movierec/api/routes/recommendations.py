@@ -12,7 +12,8 @@ from movierec.api.extension import container
 from movierec.api.schemas import MovieOut, RecommendationsQuery, RecommendationsResponse
 from movierec.cache.port import Entry, Slot
 from movierec.services.accounts import Caller
-from movierec.services.recommendations import Recommendation
+from movierec.services.recommendations import Recommendation, RecommendationList
+from movierec.wiring import Container
 
 bp = Blueprint("recommendations", __name__)
 
@@ -34,8 +35,24 @@ def _recommended(item: Recommendation) -> dict[str, object]:
     return fields
 
 
-def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
-    return container().recommendations.slot(user_id, query.strategy, query.genre, query.limit)
+def _answer_slot(services: Container, user_id: int, query: RecommendationsQuery) -> Slot:
+    return services.recommendations.slot(user_id, query.strategy, query.genre, query.limit)
+
+
+def _ready(
+    services: Container, caller: Caller, user_id: int, query: RecommendationsQuery, looked_up: Entry | None
+) -> bytes | None:
+    """The cached list's answer (api/answers.py): the view's own, when the caller asks for their own list."""
+    if user_id != caller.user_id:
+        return None  # the view answers the 403
+    found = services.recommendations.cached(user_id, query.strategy, looked_up)
+    return None if found is None else _answer(found)
+
+
+def _answer(result: RecommendationList) -> bytes:
+    cached = "true" if result.cached else "false"
+    head = f'{{"user_id":{result.user_id},"strategy":{json.dumps(result.strategy)},"cached":{cached},"items":'
+    return b"".join((head.encode(), result.items, b"}"))
 
 
 @bp.get("/recommendations/<user_id>")
@@ -48,12 +65,11 @@ def _answer_slot(user_id: int, query: RecommendationsQuery) -> Slot:
     errors=(403,),
     path_params={"user_id": "your user id (the token's)"},
     answer_slot=_answer_slot,
+    ready=_ready,
 )
 def recommendations(caller: Caller, user_id: int, query: RecommendationsQuery, looked_up: Entry | None) -> Response:
     require_self(user_id, caller)
     result = container().recommendations.recommend(
         user_id, query.strategy, query.genre, query.limit, render=render_items, looked_up=looked_up
     )
-    cached = "true" if result.cached else "false"
-    head = f'{{"user_id":{result.user_id},"strategy":{json.dumps(result.strategy)},"cached":{cached},"items":'
-    return json_response(b"".join((head.encode(), result.items, b"}")))
+    return json_response(_answer(result))
