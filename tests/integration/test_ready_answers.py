@@ -226,3 +226,25 @@ def test_a_failing_ready_answer_is_left_to_flask(
         response = client.get(path, headers=headers)
     assert response.status_code == 200 and response.get_json()["cached"] is True
     assert dispatched == [path] and len(calls) == 2
+
+
+def test_a_search_page_is_sent_by_the_layer_until_the_index_changes(
+    ready_app: tuple[Flask, int, dict[str, str]], container: Container
+) -> None:
+    from movierec.domain.movies import MovieDraft
+    from tests.conftest import index_everything
+
+    app, _, _ = ready_app
+    client = app.test_client()
+    path = "/search?q=matrix"
+    with flask_requests(app) as dispatched:
+        first = client.get(path)
+        second = client.get(path)
+    assert dispatched == ["/search"]
+    assert second.data == first.data == through_flask(app, path)[2]
+    container.catalogue.upsert([MovieDraft("test:99", "The Matrix Resurrections", 2021, genres=("Action",))])
+    index_everything(container)  # the indexer's write drops the index's generation
+    with flask_requests(app) as dispatched:
+        third = client.get(path).get_json()
+    assert dispatched == ["/search"]
+    assert "The Matrix Resurrections" in [item["title"] for item in third["items"]]

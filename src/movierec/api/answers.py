@@ -1,9 +1,10 @@
 """Answers held ready, sent before Flask runs.
 
-A cached list of recommendations, or a page of the latest movies that the catalogue holds in memory, is bytes
-that are ready to send: what Flask would add to them (its request context, URL adapter, response object and hooks)
-cost more than the answer itself. An endpoint declares ``ready=`` (``api/binding.py``); ``ReadyAnswers``, the
-innermost WSGI layer, sends that answer itself when it is ready, and passes every other request to Flask untouched.
+A cached list of recommendations, a page of the latest movies that the catalogue holds in memory, or a search page
+this process holds for the index's generation, is bytes that are ready to send: what Flask would add to them (its
+request context, URL adapter, response object and hooks) costs more than the answer itself. An endpoint declares
+``ready=`` (``api/binding.py``); ``ReadyAnswers``, the innermost WSGI layer, sends that answer itself when it is
+ready, and passes every other request to Flask untouched.
 
 For a GET whose path matches such an endpoint's rule, the layer does what the endpoint's binding would: it parses
 the path ids and the query string with the same functions and model (the parsed query is remembered per query

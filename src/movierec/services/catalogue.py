@@ -226,10 +226,16 @@ class CatalogueService:
         ``latest`` and ``numbers`` would return); None otherwise."""
         with self._listings_lock:
             movies: list[Movie] | None = self._listings.get(("latest", limit, offset))
-            if movies is None:
-                return None
-            numbers = self._numbers.get_many([movie.id for movie in movies])
-        return (movies, numbers) if len(numbers) == len(movies) else None
+        if movies is None:
+            return None
+        numbers = self.held_numbers([movie.id for movie in movies])
+        return None if numbers is None else (movies, numbers)
+
+    def held_numbers(self, movie_ids: Sequence[int]) -> dict[int, MovieNumbers] | None:
+        """What ``numbers`` would return for these movies when this process holds all of them now; else None."""
+        with self._listings_lock:
+            numbers = self._numbers.get_many(movie_ids)
+        return numbers if len(numbers) == len(set(movie_ids)) else None
 
     def genres(self) -> list[tuple[str, int]]:
         return self._listing(("genres",), lambda uow: uow.movies.genre_counts())

@@ -74,6 +74,18 @@ class SearchService:
             self.cache.store(PAGES_KEY, PAGES_FIELD, b"1", entry)
         return entry.version
 
+    def held(self, text: str | None, genre: str | None, limit: int, offset: int) -> SearchPage | None:
+        """The page ``search`` would return when this process holds it for the index's current generation (one
+        cache lookup, no search engine call); None otherwise. A query ``search`` refuses is never held."""
+        if self._generations is None:
+            return None
+        generation = self._generation()
+        if generation is None:
+            return None
+        query = SearchQuery(text=text, genre=genre, limit=limit, offset=offset)
+        with self._lock:
+            return self._generations.get((generation, query))
+
     def search(self, text: str | None, genre: str | None, limit: int, offset: int) -> SearchPage:
         if text is not None:
             if is_blank(text):

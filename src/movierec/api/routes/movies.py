@@ -87,6 +87,17 @@ def genres() -> GenresResponse:
     return GenresResponse(items=[GenreOut(name=n, count=c) for n, c in container().catalogue.genres()])
 
 
+def _search_ready(services: Container, query: SearchQueryIn) -> bytes | None:
+    """The page's answer when this process holds it for the index's generation, and its movies' numbers."""
+    page = services.search.held(query.q, query.genre, query.limit, query.offset)
+    if page is None:
+        return None
+    numbers = services.catalogue.held_numbers([movie.id for movie in page.movies])
+    if numbers is None:
+        return None
+    return search_page(page.total, query.limit, query.offset, movie_json.page_with(page.movies, numbers))
+
+
 @bp.get("/search")
 @endpoint(
     summary="Search movies by title and genre",
@@ -95,6 +106,7 @@ def genres() -> GenresResponse:
     tags=("movies",),
     query=SearchQueryIn,
     response=SearchResponse,
+    ready=_search_ready,
 )
 def search(query: SearchQueryIn) -> Response:
     page = container().search.search(query.q, query.genre, query.limit, query.offset)
