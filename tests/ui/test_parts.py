@@ -144,14 +144,20 @@ def test_poster_stand_ins_are_deterministic_and_differ_by_genre_and_title() -> N
     one = placeholder_poster("Heat", 1995, ("Crime", "Drama"))
     assert one == placeholder_poster("Heat", 1995, ("Crime", "Drama"))
     assert ">Heat<" in one and ">1995<" in one and ">CRIME<" in one
+    top, bottom, accent = poster_colours("Heat", ("Crime", "Drama"))
+    assert f"--mr-top:{top};--mr-bottom:{bottom};--mr-accent:{accent};" in one  # the page's CSS draws with these
+    assert "role='img' aria-label='Poster of Heat'" in one
     assert poster_colours("Heat", ("Crime",)) != poster_colours("Heat", ("Comedy",))
     assert poster_colours("Heat", ("Crime",)) != poster_colours("Fargo", ("Crime",))
 
 
-def test_poster_stand_ins_escape_and_wrap_long_titles() -> None:
-    svg = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
-    assert "&amp;" in svg and "&lt;Bomb&gt;" in svg and "<Bomb>" not in svg
-    assert svg.count("<tspan") >= 4
+def test_poster_stand_ins_escape_and_set_long_titles_smaller() -> None:
+    long = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
+    assert "&amp;" in long and "&lt;Bomb&gt;" in long and "<Bomb>" not in long
+    assert "--mr-size:8cqw" in long  # the smallest size; past five lines the page's CSS ends it in an ellipsis
+    assert "--mr-size:11cqw" in placeholder_poster("Heat", 1995)
+    assert "--mr-size:9.5cqw" in placeholder_poster("Independence Day", 1996)  # its longest word needs the room
+    assert "mr-sgenre" not in long and "mr-syear" not in placeholder_poster("Heat")  # no genre, no year: not drawn
 
 
 def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
@@ -181,7 +187,8 @@ def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
     plain = card_html(Movie(6, "Heat"), "search")
     assert "reason-" not in plain and "predicted-" not in plain and "mr-badges" not in plain
     assert "No votes in the catalogue&#x27;s source yet" in plain and "★" not in plain
-    assert "src='data:image/svg+xml;base64," in plain  # the stand-in, drawn here
+    assert "<div class='mr-poster mr-standin' role='img' aria-label='Poster of Heat'" in plain  # drawn by the page
+    assert "<img" not in plain
     assert "reason-" not in card_html(movie, "search")  # reasons only where the page asks for them
 
     rated_here = card_html(Movie(6, "Heat"), "search", community="7.5/10 from 2 ratings <here>")
