@@ -329,7 +329,7 @@ def test_the_empty_state_caption_does_not_contradict_itself(ui: OpenPage, make_u
     at = ui("views/recommendations.py", make_user("newbie"))
     assert not at.exception
     said = texts(at)
-    assert "popular picks · none of your ratings yet" in said
+    assert "Popular picks · none of your ratings yet" in said
     assert "Tailored" not in " ".join(c.value for c in at.caption) and "0 of your ratings" not in said
 
 

@@ -10,6 +10,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -158,6 +159,36 @@ def test_poster_stand_ins_escape_and_set_long_titles_smaller() -> None:
     assert "--mr-size:11cqw" in placeholder_poster("Heat", 1995)
     assert "--mr-size:9.5cqw" in placeholder_poster("Independence Day", 1996)  # its longest word needs the room
     assert "mr-sgenre" not in long and "mr-syear" not in placeholder_poster("Heat")  # no genre, no year: not drawn
+
+
+def _growing_list() -> None:
+    """A page with one growing list of 30 movies, 12 at a time up to 36 (run by AppTest: imports inside)."""
+    import streamlit as st
+
+    from movierec.ui import components
+    from movierec.ui.client import Movie
+
+    def first(count: int) -> list[Movie]:
+        st.session_state.setdefault("asked", []).append(count)
+        return [Movie(i, f"Movie {i}", 2000 + i) for i in range(1, min(count, 30) + 1)]
+
+    movies = first(components.shown_count("grow", 12))
+    components.growing_grid("grow", movies, first, step=12, most=36, context="grow")
+
+
+def _card_ids(at: AppTest) -> list[int]:
+    return [int(b.key.rsplit("-", 1)[1]) for b in at.container if b.key and b.key.startswith("card-grow-")]
+
+
+def test_show_more_adds_the_next_cards_under_the_first_ones_until_the_list_ends() -> None:
+    at = AppTest.from_function(_growing_list).run()
+    assert not at.exception
+    assert _card_ids(at) == list(range(1, 13)) and at.session_state["asked"] == [12, 12]  # the same list twice
+    at.button(key="grow_more").click().run()
+    assert _card_ids(at) == list(range(1, 25))  # in order, none twice: the first 12, then the next 12 under them
+    at.button(key="grow_more").click().run()
+    assert _card_ids(at) == list(range(1, 31))  # all there is
+    assert "grow_more" not in [b.key for b in at.button]  # fewer than asked for: the list has ended
 
 
 def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:

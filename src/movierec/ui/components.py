@@ -19,7 +19,8 @@ import io
 import re
 import textwrap
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 from PIL import Image, ImageDraw
@@ -460,6 +461,47 @@ def movie_grid(
     with st.grid(2, min_column_width=360, gap="small", border=True):
         for movie in movies:
             movie_card(movie, context, show_reason=show_reason, show_similar=show_similar, rerun_lists=rerun_lists)
+
+
+def growing_grid(
+    name: str,
+    movies: Sequence[Movie],
+    fetch: Callable[[int], Sequence[Movie]],
+    *,
+    step: int,
+    most: int,
+    context: str,
+    **options: Any,
+) -> None:
+    """A list of cards that "Show more" makes ``step`` longer, up to ``most``: ``movies`` is what ``fetch(n)`` gave
+    for the ``n`` cards shown now (:func:`shown_count`). The first ``step`` are drawn here, the rest and the button
+    under them in a fragment of their own (:func:`_more_cards`), so a "Show more" draws the new cards and leaves the
+    first ones as they are (the browser's time goes to drawing cards). ``options`` go to :func:`movie_grid`."""
+    first = list(movies[:step])
+    movie_grid(first, context, **options)
+    _more_cards(name, fetch, step, most, context, tuple(m.id for m in first), options)
+
+
+@st.fragment
+def _more_cards(
+    name: str,
+    fetch: Callable[[int], Sequence[Movie]],
+    step: int,
+    most: int,
+    context: str,
+    first: tuple[int, ...],
+    options: dict[str, Any],
+) -> None:
+    """The cards after the first ``step`` and the "Show more" under them. Its own run (a "Show more") asks ``fetch``
+    for the longer list and draws what is not among the ``first`` cards drawn above."""
+    with session.guarded():
+        shown = shown_count(name, step)
+        movies = list(fetch(shown))
+        rest = [m for m in movies if m.id not in first][: max(0, shown - len(first))]
+        if rest:
+            movie_grid(rest, context, **options)
+        if len(movies) >= shown and shown < most:
+            show_more_button(name, shown, step)
 
 
 def shown_count(name: str, step: int) -> int:
