@@ -10,10 +10,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from streamlit.testing.v1 import AppTest
 
 from movierec.ui import charts, cookie_session, onboarding, prefetch
 from movierec.ui import server as ui_server
@@ -256,7 +256,8 @@ def test_the_prefetch_script_imports_each_module_under_the_base_path_later(tmp_p
     assert '["/movies/static/js/DataFrame.ab12.js", "/movies/static/js/Metric.ef56.js"]' in script
     assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:], 2000)
     assert script.startswith("<script>") and "import(" in script and ".catch(" in script
-    assert "setTimeout(idle, 2000)" in script
+    assert "setTimeout(quiet, 2000)" in script  # 2 s after the last click or key press
+    assert '["pointerdown", "keydown"]' in script and "clearTimeout(timer)" in script
 
 
 def test_the_sample_charts_are_my_ratings_charts_with_their_data_inline() -> None:
