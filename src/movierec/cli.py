@@ -645,7 +645,7 @@ def bench(
         size = next(name for name in ("10k", "100k", "1M", "5M", "25M") if name.lower() == scale.lower())
         module, args = "bench.scale", ["--size", size, *([] if scale_postgres else ["--no-postgres"]), *output]
     elif ui_only:
-        module, args = "bench.ui", ["--tries", "5" if quick else "10", *output]
+        module, args = "bench.ui", ["--tries", "5" if quick else "20", *output]
     else:
         module = "bench.run"
         args = [*(["--quick"] if quick else []), *(["--embedded-only"] if embedded_only else []), *output]

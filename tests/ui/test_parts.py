@@ -13,6 +13,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from streamlit.testing.v1 import AppTest
 
 from movierec.ui import charts, cookie_session, onboarding, prefetch
 from movierec.ui import server as ui_server
@@ -144,14 +145,50 @@ def test_poster_stand_ins_are_deterministic_and_differ_by_genre_and_title() -> N
     one = placeholder_poster("Heat", 1995, ("Crime", "Drama"))
     assert one == placeholder_poster("Heat", 1995, ("Crime", "Drama"))
     assert ">Heat<" in one and ">1995<" in one and ">CRIME<" in one
+    top, bottom, accent = poster_colours("Heat", ("Crime", "Drama"))
+    assert f"--mr-top:{top};--mr-bottom:{bottom};--mr-accent:{accent};" in one  # the page's CSS draws with these
+    assert "role='img' aria-label='Poster of Heat'" in one
     assert poster_colours("Heat", ("Crime",)) != poster_colours("Heat", ("Comedy",))
     assert poster_colours("Heat", ("Crime",)) != poster_colours("Fargo", ("Crime",))
 
 
-def test_poster_stand_ins_escape_and_wrap_long_titles() -> None:
-    svg = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
-    assert "&amp;" in svg and "&lt;Bomb&gt;" in svg and "<Bomb>" not in svg
-    assert svg.count("<tspan") >= 4
+def test_poster_stand_ins_escape_and_set_long_titles_smaller() -> None:
+    long = placeholder_poster("Dr. Strangelove or: How I Learned to Stop Worrying & Love the <Bomb>", 1964)
+    assert "&amp;" in long and "&lt;Bomb&gt;" in long and "<Bomb>" not in long
+    assert "--mr-size:8cqw" in long  # the smallest size; past five lines the page's CSS ends it in an ellipsis
+    assert "--mr-size:11cqw" in placeholder_poster("Heat", 1995)
+    assert "--mr-size:9.5cqw" in placeholder_poster("Independence Day", 1996)  # its longest word needs the room
+    assert "mr-sgenre" not in long and "mr-syear" not in placeholder_poster("Heat")  # no genre, no year: not drawn
+
+
+def _growing_list() -> None:
+    """A page with one growing list of 30 movies, 12 at a time up to 36 (run by AppTest: imports inside)."""
+    import streamlit as st
+
+    from movierec.ui import components
+    from movierec.ui.client import Movie
+
+    def first(count: int) -> list[Movie]:
+        st.session_state.setdefault("asked", []).append(count)
+        return [Movie(i, f"Movie {i}", 2000 + i) for i in range(1, min(count, 30) + 1)]
+
+    movies = first(components.shown_count("grow", 12))
+    components.growing_grid("grow", movies, first, step=12, most=36, context="grow")
+
+
+def _card_ids(at: AppTest) -> list[int]:
+    return [int(b.key.rsplit("-", 1)[1]) for b in at.container if b.key and b.key.startswith("card-grow-")]
+
+
+def test_show_more_adds_the_next_cards_under_the_first_ones_until_the_list_ends() -> None:
+    at = AppTest.from_function(_growing_list).run()
+    assert not at.exception
+    assert _card_ids(at) == list(range(1, 13)) and at.session_state["asked"] == [12, 12]  # the same list twice
+    at.button(key="grow_more").click().run()
+    assert _card_ids(at) == list(range(1, 25))  # in order, none twice: the first 12, then the next 12 under them
+    at.button(key="grow_more").click().run()
+    assert _card_ids(at) == list(range(1, 31))  # all there is
+    assert "grow_more" not in [b.key for b in at.button]  # fewer than asked for: the list has ended
 
 
 def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
@@ -181,7 +218,8 @@ def test_a_card_is_one_escaped_html_block_with_what_the_movie_has() -> None:
     plain = card_html(Movie(6, "Heat"), "search")
     assert "reason-" not in plain and "predicted-" not in plain and "mr-badges" not in plain
     assert "No votes in the catalogue&#x27;s source yet" in plain and "★" not in plain
-    assert "src='data:image/svg+xml;base64," in plain  # the stand-in, drawn here
+    assert "<div class='mr-poster mr-standin' role='img' aria-label='Poster of Heat'" in plain  # drawn by the page
+    assert "<img" not in plain
     assert "reason-" not in card_html(movie, "search")  # reasons only where the page asks for them
 
     rated_here = card_html(Movie(6, "Heat"), "search", community="7.5/10 from 2 ratings <here>")
@@ -218,7 +256,8 @@ def test_the_prefetch_script_imports_each_module_under_the_base_path_later(tmp_p
     assert '["/movies/static/js/DataFrame.ab12.js", "/movies/static/js/Metric.ef56.js"]' in script
     assert '["/static/js/Metric.ef56.js"]' in prefetch.script("", paths[1:], 2000)
     assert script.startswith("<script>") and "import(" in script and ".catch(" in script
-    assert "setTimeout(idle, 2000)" in script
+    assert "setTimeout(quiet, 2000)" in script  # 2 s after the last click or key press
+    assert '["pointerdown", "keydown"]' in script and "clearTimeout(timer)" in script
 
 
 def test_the_sample_charts_are_my_ratings_charts_with_their_data_inline() -> None:

@@ -19,7 +19,8 @@ import io
 import re
 import textwrap
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 from PIL import Image, ImageDraw
@@ -34,7 +35,6 @@ WATCHLIST_PAGE = "views/watchlist.py"
 ONBOARDING_PAGE = "views/onboarding.py"
 RATING_SCALE = tuple(range(1, 11))
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-_FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # local fonts only: nothing is fetched to draw a stand-in
 
 # A card's fixed part is one HTML block (``card_html``), styled here; colours inherit the theme's text colour so that
 # light and dark themes both work. Phones: the poster stays beside the text, small, and the overview is dropped, so
@@ -54,6 +54,21 @@ PAGE_CSS = """
 .mr-reason { color: #7c3aed; opacity: 1; }
 .mr-here { color: #1c83e1; opacity: 1; }
 .mr-mark { font-weight: 600; }
+.mr-standin { position: relative; overflow: hidden; container-type: inline-size; color: #fff; text-align: center;
+  font-family: DejaVu Sans, Helvetica, Arial, sans-serif; line-height: 1.2; /* local fonts: nothing fetched */
+  background: radial-gradient(circle at 80% 20%, color-mix(in srgb, var(--mr-accent) 10%, transparent) 45%,
+    transparent 45.5%), linear-gradient(165deg, var(--mr-top), var(--mr-bottom));
+}
+.mr-standin::after { content: ""; position: absolute; inset: 4.7% 7%; border-radius: 0.3rem;
+  border: 1px solid color-mix(in srgb, var(--mr-accent) 35%, transparent); }
+.mr-standin > span { position: absolute; left: 10%; right: 10%; }
+.mr-standin .mr-sgenre { top: 10%; font-size: 5.5cqw; letter-spacing: 0.27em; opacity: 0.7; }
+.mr-standin .mr-stitle { top: 50%; transform: translateY(-50%); font-weight: bold; font-size: var(--mr-size);
+  overflow-wrap: anywhere; display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 5;
+  overflow: hidden; }
+.mr-standin .mr-syear { bottom: 9%; font-size: 9cqw; color: var(--mr-accent); }
+.mr-standin .mr-syear::before { content: ""; display: block; width: 38%; margin: 0 auto 0.45em;
+  border-top: 2px solid var(--mr-accent); }
 @media (max-width: 640px) {
   .mr-poster { flex-basis: 30%; width: 30%; }
   .mr-overview { display: none; }
@@ -125,55 +140,40 @@ def poster_colours(title: str, genres: Sequence[str]) -> tuple[str, str, str]:
     return _hsl(hue, 0.55, 0.34), _hsl(hue + 0.08, 0.6, 0.14), _hsl(hue + 0.5, 0.7, 0.7)
 
 
-def _title_lines(title: str) -> tuple[list[str], int]:
-    """The title wrapped to fit 200 px (at most five lines), and the font size that fits."""
-    for size, width in ((22, 11), (19, 13), (16, 16)):  # bold glyphs are about 0.65 em wide: 170 px of text
-        lines = textwrap.wrap(title, width=width, break_long_words=True) or [title]
-        if len(lines) <= 4:
-            return lines, size
-    lines = textwrap.wrap(title, width=16, break_long_words=True, max_lines=5, placeholder="…")
-    return lines, 16
+def _title_size(title: str) -> str:
+    """The stand-in's title size, as a share of its width: the largest at which the title takes at most four lines
+    and its longest word fits one (bold glyphs are about 0.65 em wide, and the title has 80% of the width); else the
+    smallest, where a longer title ends in an ellipsis after five lines."""
+    longest = max((len(word) for word in title.split()), default=0)
+    for size, width in ((11, 11), (9.5, 13)):  # cqw, about 22 and 19 px of a 200 px poster
+        if longest <= width and len(textwrap.wrap(title, width=width)) <= 4:
+            return f"{size:g}cqw"
+    return "8cqw"
 
 
-def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str] = ()) -> str:
-    """A designed 2:3 SVG stand-in for a movie without a poster: its colours, title, year and genre."""
+def placeholder_poster(title: str, year: int | None = None, genres: Sequence[str] = (), label: str = "") -> str:
+    """A designed 2:3 stand-in for a movie without a poster, drawn by the page's CSS (``.mr-standin``): colours from
+    its genre and title, the genre, the title and the year set on it. Plain HTML, not an image: the browser lays it
+    out with the card, where an SVG image is a document of its own to parse, lay out and paint for every card."""
     top, bottom, accent = poster_colours(title, genres)
-    lines, size = _title_lines(title)
-    first_y = 150 - (len(lines) - 1) * size * 0.6
-    text = "".join(
-        f'<tspan x="100" y="{first_y + i * size * 1.2:.0f}">{html.escape(line)}</tspan>' for i, line in enumerate(lines)
-    )
     genre = next(iter(shown_genres(genres)), "")
-    year_text = (
-        f'<text x="100" y="262" text-anchor="middle" font-size="18" fill="{accent}">{year}</text>' if year else ""
-    )
-    genre_text = (
-        f'<text x="100" y="40" text-anchor="middle" font-size="11" letter-spacing="3" fill="#ffffffb3">'
-        f"{html.escape(genre.upper())}</text>"
-        if genre
-        else ""
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 300" width="200" height="300" font-family="{_FONT}">'
-        f'<defs><linearGradient id="g" x1="0" y1="0" x2="0.4" y2="1"><stop offset="0" stop-color="{top}"/>'
-        f'<stop offset="1" stop-color="{bottom}"/></linearGradient></defs>'
-        '<rect width="200" height="300" rx="10" fill="url(#g)"/>'
-        f'<circle cx="160" cy="60" r="90" fill="{accent}" fill-opacity="0.10"/>'
-        f'<rect x="14" y="14" width="172" height="272" rx="6" fill="none" stroke="{accent}" stroke-opacity="0.35"/>'
-        f"{genre_text}"
-        f'<text text-anchor="middle" font-size="{size}" font-weight="bold" fill="#ffffff">{text}</text>'
-        f'<line x1="70" y1="236" x2="130" y2="236" stroke="{accent}" stroke-width="2"/>'
-        f"{year_text}</svg>"
-    )
+    parts = [f"<span class='mr-sgenre'>{html.escape(genre.upper())}</span>"] if genre else []
+    parts.append(f"<span class='mr-stitle'>{html.escape(title)}</span>")
+    if year:
+        parts.append(f"<span class='mr-syear'>{year}</span>")
+    colours = f"--mr-top:{top};--mr-bottom:{bottom};--mr-accent:{accent};--mr-size:{_title_size(title)}"
+    name = html.escape(label or f"Poster of {title}", quote=True)
+    return f"<div class='mr-poster mr-standin' role='img' aria-label='{name}' style='{colours}'>{''.join(parts)}</div>"
 
 
-def poster_src(movie: Movie) -> str:
-    """Where the card's image comes from: the movie's poster (the browser loads it from its URL), else the designed
-    stand-in as an inline SVG data URI (nothing fetched)."""
+def poster_html(movie: Movie) -> str:
+    """The card's poster: the movie's own (the browser loads it from its URL), else the designed stand-in (nothing
+    fetched)."""
+    label = f"Poster of {movie.label}"
     if movie.poster_url:
-        return movie.poster_url
-    svg = placeholder_poster(movie.title, movie.year, movie.genres)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+        src, alt = html.escape(movie.poster_url, quote=True), html.escape(label, quote=True)
+        return f"<img class='mr-poster' src='{src}' alt='{alt}'>"
+    return placeholder_poster(movie.title, movie.year, movie.genres, label)
 
 
 def votes_text(movie: Movie) -> str:
@@ -443,10 +443,8 @@ def card_html(
     if movie.overview:
         overview = textwrap.shorten(movie.overview, 180, placeholder="…")
         lines.append(f"<div class='mr-line mr-overview'>{html.escape(overview)}</div>")
-    alt = html.escape(f"Poster of {movie.label}", quote=True)
     return (
-        f"<div class='mr-card' data-movie='{movie.id}'>"
-        f"<img class='mr-poster' src='{html.escape(poster_src(movie), quote=True)}' alt='{alt}'>"
+        f"<div class='mr-card' data-movie='{movie.id}'>{poster_html(movie)}"
         f"<div class='mr-body'>{''.join(lines)}</div></div>"
     )
 
@@ -459,10 +457,51 @@ def movie_grid(
     show_similar: bool = False,
     rerun_lists: tuple[str, ...] = (),
 ) -> None:
-    grid = st.grid(2, min_column_width=360, gap="small", border=True)
-    for movie in movies:
-        with grid.cell():
+    # Each card's container is a cell of the grid itself (no cell around it: one element less a card to draw).
+    with st.grid(2, min_column_width=360, gap="small", border=True):
+        for movie in movies:
             movie_card(movie, context, show_reason=show_reason, show_similar=show_similar, rerun_lists=rerun_lists)
+
+
+def growing_grid(
+    name: str,
+    movies: Sequence[Movie],
+    fetch: Callable[[int], Sequence[Movie]],
+    *,
+    step: int,
+    most: int,
+    context: str,
+    **options: Any,
+) -> None:
+    """A list of cards that "Show more" makes ``step`` longer, up to ``most``: ``movies`` is what ``fetch(n)`` gave
+    for the ``n`` cards shown now (:func:`shown_count`). The first ``step`` are drawn here, the rest and the button
+    under them in a fragment of their own (:func:`_more_cards`), so a "Show more" draws the new cards and leaves the
+    first ones as they are (the browser's time goes to drawing cards). ``options`` go to :func:`movie_grid`."""
+    first = list(movies[:step])
+    movie_grid(first, context, **options)
+    _more_cards(name, fetch, step, most, context, tuple(m.id for m in first), options)
+
+
+@st.fragment
+def _more_cards(
+    name: str,
+    fetch: Callable[[int], Sequence[Movie]],
+    step: int,
+    most: int,
+    context: str,
+    first: tuple[int, ...],
+    options: dict[str, Any],
+) -> None:
+    """The cards after the first ``step`` and the "Show more" under them. Its own run (a "Show more") asks ``fetch``
+    for the longer list and draws what is not among the ``first`` cards drawn above."""
+    with session.guarded():
+        shown = shown_count(name, step)
+        movies = list(fetch(shown))
+        rest = [m for m in movies if m.id not in first][: max(0, shown - len(first))]
+        if rest:
+            movie_grid(rest, context, **options)
+        if len(movies) >= shown and shown < most:
+            show_more_button(name, shown, step)
 
 
 def shown_count(name: str, step: int) -> int:

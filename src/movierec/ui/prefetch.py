@@ -77,10 +77,12 @@ for (const spec of SPECS) {
 
 
 def script(base_path: str, paths: tuple[str, ...], after_ms: int, warm_charts: str | None = None) -> str:
-    """The ``<script>`` that imports ``paths`` (relative to the app's root under ``base_path``) ``after_ms`` after
-    the page drew it, once the browser is idle (so it does not slow the page it arrives with); a failed import changes
-    nothing (the page loads the module itself when it needs it). With ``warm_charts`` (:func:`sample_charts`) and
-    Vega's loader among ``paths``, it then draws those charts once out of sight (any failure changes nothing)."""
+    """The ``<script>`` that imports ``paths`` (relative to the app's root under ``base_path``) once the person has
+    clicked or typed nothing for ``after_ms`` (each click or key press starts the wait again) and the browser is
+    idle: it must not slow the page it arrives with, nor a click (drawing the sample charts holds the browser
+    ~150 ms, and a "Show more" clicked meanwhile waited for it). A failed import changes nothing (the page loads the
+    module itself when it needs it). With ``warm_charts`` (:func:`sample_charts`) and Vega's loader among ``paths``,
+    it then draws those charts once out of sight (any failure changes nothing)."""
     root = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
     urls = json.dumps([root + p for p in paths])
     warm = f"const SPECS = {warm_charts};{_WARM_CHARTS}" if warm_charts else ""
@@ -94,6 +96,11 @@ def script(base_path: str, paths: tuple[str, ...], after_ms: int, warm_charts: s
         "};"
         "const run = () => go().catch(() => {});"
         "const idle = () => ('requestIdleCallback' in window) ? requestIdleCallback(run, { timeout: 5000 }) : run();"
-        f"setTimeout(idle, {int(after_ms)});"
+        'const inputs = ["pointerdown", "keydown"];'
+        "let timer = 0;"
+        "const quiet = () => { inputs.forEach((e) => window.removeEventListener(e, wait, true)); idle(); };"
+        f"const wait = () => {{ clearTimeout(timer); timer = setTimeout(quiet, {int(after_ms)}); }};"
+        "inputs.forEach((e) => window.addEventListener(e, wait, true));"
+        "wait();"
         "})();</script>"
     )

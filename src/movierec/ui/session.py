@@ -273,11 +273,12 @@ def cookie_script() -> None:
 
 def prefetch_script() -> None:
     """Fetch the browser code pages will need while the browser is idle (:mod:`movierec.ui.prefetch`): a card's, once
-    per browser session; My ratings', once per session with someone logged in."""
+    per browser session, after a second without a click; My ratings' (and its sample charts), once per session with
+    someone logged in, after three seconds without one."""
     done: set[str] = st.session_state.setdefault(PREFETCHED, set())
     wanted: list[tuple[str, tuple[str, ...], int, str | None]] = [("cards", prefetch.CARD_MODULES, 1000, None)]
     if user() is not None:
-        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 2000, prefetch.sample_charts()))
+        wanted.append(("my ratings", prefetch.MY_RATINGS_MODULES, 3000, prefetch.sample_charts()))
     for name, modules, after_ms, charts in wanted:
         if name in done:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.ui import components, session
-from movierec.ui.client import MAX_PAGE
+from movierec.ui.client import MAX_PAGE, Movie
 
 STEP = 12
 MOST = 96
@@ -22,16 +22,18 @@ def render() -> None:
 
 @session.guarded_fragment
 def newest() -> None:
-    """The list and its "Show more", as one fragment: a longer list redraws the cards, not the page around them."""
-    shown = components.shown_count("latest", STEP)
+    """The list and its "Show more", as one fragment; a "Show more" draws only the cards it adds
+    (:func:`components.growing_grid`)."""
+
+    def newest_of(count: int) -> list[Movie]:
+        return session.latest(min(count, MAX_PAGE))
+
     with st.spinner("Loading the newest movies…"):
-        movies = session.latest(min(shown, MAX_PAGE))
+        movies = newest_of(components.shown_count("latest", STEP))
     if not movies:
         st.info("The catalogue is empty for now.", icon=":material/inventory_2:")
         return
-    components.movie_grid(movies, context="latest", show_similar=True)
-    if len(movies) >= shown and shown < MOST:
-        components.show_more_button("latest", shown, STEP)
+    components.growing_grid("latest", movies, newest_of, step=STEP, most=MOST, context="latest", show_similar=True)
 
 
 render()

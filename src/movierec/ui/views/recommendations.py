@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.ui import components, onboarding, session
+from movierec.ui.client import Movie
 
 STEP = session.RECS_STEP
 MOST = 96
@@ -31,13 +32,13 @@ def strategy_label(name: str) -> str:
     return STRATEGY_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def pick_caption(count: int, strategy: str, rated: int) -> str:
-    """What the list is, in words that agree with each other: no "tailored to you" from none of your ratings."""
-    picks = "pick" if count == 1 else "picks"
+def pick_caption(strategy: str, rated: int) -> str:
+    """What the list is, in words that agree with each other: no "tailored to you" from none of your ratings. (No
+    count of the picks: "Show more" lengthens the list without redrawing what is above it.)"""
     if rated == 0:
-        return f"{count} popular {picks} · none of your ratings yet"
+        return "Popular picks · none of your ratings yet"
     noun = "rating" if rated == 1 else "ratings"
-    return f"{count} {picks} · {strategy_label(strategy)} · from your {rated} {noun}"
+    return f"{strategy_label(strategy)} · from your {rated} {noun}"
 
 
 def render() -> None:
@@ -50,8 +51,8 @@ def render() -> None:
 
 @session.guarded_fragment
 def picks() -> None:
-    """The choice of strategy and genre, the list and its "Show more", as one fragment: a new choice or a longer list
-    redraws this, not the page around it."""
+    """The choice of strategy and genre, the list and its "Show more", as one fragment: a new choice redraws this, not
+    the page around it, and a "Show more" only the cards it adds (:func:`components.growing_grid`)."""
     declared = session.strategies()
     options = list(declared.names) if declared.default else [DEFAULT, *declared.names]
     index = options.index(declared.default) if declared.default in options else 0
@@ -82,22 +83,31 @@ def picks() -> None:
         )
         st.page_link(components.ONBOARDING_PAGE, label="Rate a few well-known movies", icon=":material/bolt:")
 
-    shown = components.shown_count("recs", STEP)
+    chosen_strategy = None if strategy == DEFAULT else strategy
+    chosen_genre = None if genre == ALL_GENRES else genre
+
+    def picked(count: int) -> list[Movie]:
+        return session.recommendations(chosen_strategy, chosen_genre, min(count, 100)).items
+
     with st.spinner("Picking movies for you…"):
-        result = session.recommendations(
-            None if strategy == DEFAULT else strategy, None if genre == ALL_GENRES else genre, min(shown, 100)
-        )
+        result = session.recommendations(chosen_strategy, chosen_genre, min(components.shown_count("recs", STEP), 100))
     if not result.items:
         st.info("Nothing to recommend here yet. Try another genre or strategy.", icon=":material/search_off:")
         return
-    st.caption(pick_caption(len(result.items), result.strategy, len(rated)))
+    st.caption(pick_caption(result.strategy, len(rated)))
     st.caption(COMMUNITY_NOTE)
     # "Not interested" reruns the page: the movie leaves the list at once and the list is asked for again.
-    components.movie_grid(
-        result.items, context="recs", show_reason=True, show_similar=True, rerun_lists=("not-interested",)
+    components.growing_grid(
+        "recs",
+        result.items,
+        picked,
+        step=STEP,
+        most=MOST,
+        context="recs",
+        show_reason=True,
+        show_similar=True,
+        rerun_lists=("not-interested",),
     )
-    if len(result.items) >= shown and shown < MOST:
-        components.show_more_button("recs", shown, STEP)
 
 
 render()
