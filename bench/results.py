@@ -547,27 +547,27 @@ Reading the load tables: `/healthz` is not a framework ceiling, it pings Postgre
 on every call. The ceiling is the one-route app on the same server and settings (`/hello`), run in the same
 section. Through Nginx the two backends do not add CPU on a 2-core machine, while Nginx's proxying takes some.
 
-Where the missed serving targets stand. Per request, counted in instructions (callgrind, the Flask app in-process
-on the MovieLens data, garbage collector frozen; the same count run after run, unlike times on this machine), the
-one-route app takes 347,000; `/movies/latest` took 1,590,000 and takes 676,000, `/search` answered from its page
-cache 1,408,000 and 803,000, since each movie's JSON is remembered while the catalogue hands out the same movie
-and numbers (`api/numbers.MovieJson`) instead of a model validated and serialised per movie; a cached
-`/recommendations` 902,000 and 771,000 with Redis (the script call written on a pooled connection past the client's
-command layer, the token's claims checked once per token, Flask's `ensure_sync` answered once per function), and
-619,000 now that each process keeps near copies of what it read from Redis (Redis's client-side caching in
-broadcast mode, `cache/redis.py`): the round trip it skips cost about 300 us of server CPU a request on this machine
-(the app's send and receive, the wake-ups, and redis-server's own 70-90 us), 880-1,100 against 670-690 us a request
-with gunicorn direct. The freshness guarantee holds: Redis announces every changed key to every process, each lookup
-reads the announcements that have arrived first, and a rating's drop returns only after Redis has written them
-(docs/RELIABILITY.md). Search pages are kept under the index's generation (the version of a cache key the indexer
-drops after each write), so a process keeps them while the index does not change instead of asking the engine
-again every 2 seconds. What is left is Flask's own dispatch and hooks (the metrics and the access-log line).
-Through Nginx the design itself is the ceiling: the one-route app on two backends behind this Nginx config serves
-half to three quarters of what one backend serves directly, depending on the run (the last column of the ratios
-above measures each endpoint against that), because on 2 cores the second backend's processes and Nginx's proxying
-share the same CPU (Nginx about 70-100 us a request, its access log now buffered). An uncached list costs about 4
-ms of CPU on the embedded store (explanations and predictions now read the links from the rated movies once;
-`gc.freeze()` after the first model load keeps full collections off the long-lived objects).
+Where the serving targets stand. Answers held ready go out before Flask runs: `api/answers.py`, the innermost WSGI
+layer, sends a cached `/recommendations` list, a `/movies/latest` page the catalogue holds and a `/search` page held
+for the index's generation, with the view's bytes, headers, metrics and access-log line, and passes everything else
+to Flask (a miss, another user's id, a bad token or parameter). In-process CPU per request (the Flask app on the
+MovieLens data; the one-route app 143 us): a cached list 317 -> 31 us on the embedded cache and 43 us with Redis's
+near copies, a latest page 282 -> 21 us, a held search page 36 us. So the cached answers are cheaper than the
+framework's own ceiling, and through Nginx what is left is the design itself: the one-route app on two backends
+behind this Nginx config serves half to three quarters of what one backend serves directly (the last column of the
+ratios above measures each endpoint against that), because on 2 cores the second backend's processes, Nginx's
+proxying (about 70-100 us a request) and wrk share the same CPU. `/search` at 16 connections depends on how much of
+its 10-s run each gunicorn worker spends filling its own 100 pages from Elasticsearch (each page once runs at about
+130-180 requests/s): 24-28% in the last quiet runs, 2.4% in a run at load 12.
+
+The uncached list is the list's own compute: for the MovieLens users (histories up to 2,391 ratings) about 5.5-6 ms
+of CPU in one process, of which scoring 1.8-1.9 ms (scipy's row slicing and products over the rated movies' links:
+a numpy gather and bincount instead measured slower for long histories), explanations 0.9 ms, reading the history
+0.85 ms, the movies and numbers 0.4 ms, the predicted ratings 0.2 ms, rendering 0.35 ms, the store session 0.35 ms.
+The embedded server is one waitress process, so the GIL bounds it: 106-137 lists a second in the last two runs,
+6.6-8.3% of the one-route app's rate. On the full stack two gunicorn workers per backend reach 10% through Nginx at 64 connections.
+What would close it on the embedded server: a second server process, which needs the in-process cache's drops to
+reach every process (the login throttle's counts too), or a third less compute per list.
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
