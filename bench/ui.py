@@ -484,6 +484,7 @@ def run(tries: int = TRIES, output_dir: Path | None = None, report: Callable[[st
         "interactions": rows,
     }
     if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "ui.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
