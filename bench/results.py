@@ -565,9 +565,9 @@ of CPU in one process, of which scoring 1.8-1.9 ms (scipy's row slicing and prod
 a numpy gather and bincount instead measured slower for long histories), explanations 0.9 ms, reading the history
 0.85 ms, the movies and numbers 0.4 ms, the predicted ratings 0.2 ms, rendering 0.35 ms, the store session 0.35 ms.
 The embedded server is one waitress process, so the GIL bounds it: 106-137 lists a second in the last two runs,
-6.6-8.3% of the one-route app's rate. On the full stack two gunicorn workers per backend reach 10% through Nginx at 64 connections.
-What would close it on the embedded server: a second server process, which needs the in-process cache's drops to
-reach every process (the login throttle's counts too), or a third less compute per list.
+6.6-8.3% of the one-route app's rate. On the full stack two gunicorn workers per backend reach 10% through Nginx at
+64 connections. What would close it on the embedded server: a second server process, which needs the in-process
+cache's drops to reach every process (the login throttle's counts too), or a third less compute per list.
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
