@@ -177,9 +177,9 @@ def endpoint(
     auth_optional: bool = False,
     ready: Callable[..., bytes | None] | None = None,
 ) -> Callable[[Callable[..., BaseModel | Response | None]], Callable[..., Response]]:
-    """Declare an endpoint. ``answer_slot`` (authenticated GETs without a body): given the parsed path ids and
-    query, the cache slot that holds the answer, read together with the token check. ``auth_optional``: a token
-    is checked when one is sent (the view gets ``caller=None`` without one). ``ready`` (GETs without a body):
+    """Declare an endpoint. ``answer_slot`` (authenticated GETs without a body): given the container and the parsed
+    path ids and query, the cache slot that holds the answer, read together with the token check. ``auth_optional``:
+    a token is checked when one is sent (the view gets ``caller=None`` without one). ``ready`` (GETs without a body):
     given the container and the view's arguments (``looked_up`` included), the bytes of a 200 the view would send
     when they are held ready, else None; ``api/answers.py`` sends those before Flask runs."""
     spec = EndpointSpec(
