@@ -103,8 +103,11 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("alembic", "elastic_transport", "urllib3", "httpx", "httpcore", "waitress.queue"):
+    for noisy in ("alembic", "elastic_transport", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "Task queue depth is N" at WARNING on every request that finds all of waitress' threads busy: under load,
+    # thousands of lines a second that cost the server CPU it is short of. The request metrics show the load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def get_logger(name: str | None = None, **fields: Any) -> structlog.stdlib.BoundLogger:

@@ -63,6 +63,13 @@ RECOMMENDATION_COMPUTE = Histogram(
 _SERVED_HIT = RECOMMENDATIONS_SERVED.labels(cache="hit")
 _SERVED_MISS = RECOMMENDATIONS_SERVED.labels(cache="miss")
 
+COMPUTE_GATE_WAIT = Histogram(
+    "movierec_compute_gate_wait_seconds",
+    "Time a CPU-bound section (a recommendation list's model part) waited for its process' compute gate, when it "
+    "had to wait (movierec.compute); its count is the number of waits.",
+    buckets=LATENCY_BUCKETS,
+)
+
 # -- indexer ---------------------------------------------------------------------------------------------------------
 INDEXER_BATCH = Histogram(
     "movierec_indexer_batch_seconds",
@@ -118,6 +125,10 @@ def recommendation_served(cached: bool) -> None:
 
 def recommendation_computed(seconds: float) -> None:
     RECOMMENDATION_COMPUTE.observe(seconds)
+
+
+def compute_gate_waited(seconds: float) -> None:
+    COMPUTE_GATE_WAIT.observe(seconds)
 
 
 def timed(record: Callable[[float], None]) -> Callable[[Callable[P, R]], Callable[P, R]]:

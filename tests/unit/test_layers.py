@@ -50,6 +50,7 @@ ADAPTERS = (
 # Neither ports nor adapters, and free of infrastructure: what services may use besides the domain and the ports.
 SERVICE_HELPERS = (
     "movierec.files",  # write-to-temp-then-rename and private modes on the local file system: no server to pick
+    "movierec.compute",  # one CPU-bound section at a time per process: a lock, no technology
     "movierec.log",
     "movierec.metrics",
     "movierec.cache.guarded",  # the Cache port wrapped so that a failed drop is retried: no technology in it

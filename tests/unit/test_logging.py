@@ -44,3 +44,12 @@ def test_the_access_log_is_one_line_per_request_whatever_the_path(monkeypatch: p
     access_log.request(method="GET", path="/quiet", status=200, ms=0.1, user_id=None)
     assert "/quiet" not in out.getvalue()
     configure_logging("INFO")
+
+
+def test_waitress_busy_threads_are_not_logged_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    configure_logging("INFO")
+    logging.getLogger("waitress.queue").warning("Task queue depth is %d", 9)  # what waitress logs under load
+    logging.getLogger("waitress").warning("Canceling 2 pending task(s)")  # waitress' other warnings still show
+    assert "queue depth" not in out.getvalue() and "Canceling 2 pending" in out.getvalue()

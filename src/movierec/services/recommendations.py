@@ -16,6 +16,7 @@ from cachetools import TTLCache
 
 from movierec.cache.guarded import GuardedCache
 from movierec.cache.port import Entry, Slot
+from movierec.compute import cpu_bound
 from movierec.domain.errors import InvalidInput, NotFound
 from movierec.domain.movies import Movie, MovieNumbers
 from movierec.domain.recommenders import DEFAULT_STRATEGY, STRATEGIES
@@ -156,15 +157,16 @@ class RecommendationService:
             (item_ids, ratings, times), banned = uow.ratings.history_and_not_interested(user_id)  # banned: latest first
             candidates = np.array(uow.movies.ids_in_genre(genre), dtype=np.int64) if genre else None
             history = UserHistory(item_ids, ratings, times)
-            pool = pool_size(limit, len(banned))
-            ids, scores = model.recommend(history, pool, exclude_seen=True, candidates=candidates)
-            rated = set(item_ids.tolist())
-            keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
-            ids, scores = ids[keep], scores[keep]
-            ids, scores = self._steered(model, ids, scores, banned, limit)
-            reasons = model.reasons(history, ids, genre) if len(ids) else []
-            predictor = getattr(model, "predict_ratings", None)
-            predicted = predictor(history, ids).tolist() if predictor is not None and len(ids) else [None] * len(ids)
+            with cpu_bound():  # the model's part: one list at a time per process (movierec/compute.py)
+                pool = pool_size(limit, len(banned))
+                ids, scores = model.recommend(history, pool, exclude_seen=True, candidates=candidates)
+                rated = set(item_ids.tolist())
+                keep = [n for n, i in enumerate(ids.tolist()) if i not in rated]  # never a movie the user rated
+                ids, scores = ids[keep], scores[keep]
+                ids, scores = self._steered(model, ids, scores, banned, limit)
+                reasons = model.reasons(history, ids, genre) if len(ids) else []
+                predictor = getattr(model, "predict_ratings", None)
+                predicted = predictor(history, ids).tolist() if predictor and len(ids) else [None] * len(ids)
             named = [reason.rated for reason in reasons if reason.rated is not None]  # "because you rated ..."
             movies, numbers = self.catalogue.shown(ids.tolist(), uow, also=named)  # one query, for the forgotten
         titles = {movie_id: movie.title for movie_id, movie in movies.items()}
