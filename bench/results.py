@@ -558,16 +558,25 @@ behind this Nginx config serves half to three quarters of what one backend serve
 ratios above measures each endpoint against that), because on 2 cores the second backend's processes, Nginx's
 proxying (about 70-100 us a request) and wrk share the same CPU. `/search` at 16 connections depends on how much of
 its 10-s run each gunicorn worker spends filling its own 100 pages from Elasticsearch (each page once runs at about
-130-180 requests/s): 24-28% in the last quiet runs, 2.4% in a run at load 12.
+130-180 requests/s): 24-28% in two earlier quiet runs, 2.4% in a run at load 12, 66% in a later one.
 
-The uncached list is the list's own compute: for the MovieLens users (histories up to 2,391 ratings) about 5.5-6 ms
-of CPU in one process, of which scoring 1.8-1.9 ms (scipy's row slicing and products over the rated movies' links:
-a numpy gather and bincount instead measured slower for long histories), explanations 0.9 ms, reading the history
-0.85 ms, the movies and numbers 0.4 ms, the predicted ratings 0.2 ms, rendering 0.35 ms, the store session 0.35 ms.
-The embedded server is one waitress process, so the GIL bounds it: 106-137 lists a second in the last two runs,
-6.6-8.3% of the one-route app's rate. On the full stack two gunicorn workers per backend reach 10% through Nginx at
-64 connections. What would close it on the embedded server: a second server process, which needs the in-process
-cache's drops to reach every process (the login throttle's counts too), or a third less compute per list.
+The uncached list. In one thread a list costs about 2-2.5 ms of CPU for the MovieLens users (histories up to 2,391
+ratings): scoring 0.9-1.1 ms (scipy's row slicing and products over the rated movies' links; a numpy gather and
+bincount instead measured slower for long histories), explanations 0.3-0.4 ms, the history 0.3 ms, the movies and
+their numbers 0.15 ms, the store session 0.15 ms, the predicted ratings 0.1 ms. Under load the embedded server used to
+spend about 6 ms of CPU per list: its 8 threads computing at once passed the GIL back and forth around every numpy
+loop and SQLite step (the same server with one thread: 450-490 lists a second at 16 connections, 2.1 ms each). Two
+changes: the model's part of a list runs inside a per-process compute gate (`movierec/compute.py`, one at a time),
+and SQLite reads a user's history in one statement step (`group_concat`) instead of one step per rating (294 against
+792 us of CPU per read with 8 threads reading). In alternating runs of the same server, the gate gives 30% more lists
+a second at 16 connections. At 64 it gives about 15% fewer than the history change alone: the one computing thread
+then holds the GIL while waitress' single I/O thread, which walks every open connection on each turn of its loop,
+waits for it, and the threads that could compute next wait for requests to be read (a py-spy profile: 0.3
+thread-seconds a second in the task queue's wait). A shorter GIL switch interval (1 ms, 0.2 ms) measured no steady
+gain and cost cached answers up to two thirds of their rate at 64 connections. What would close 64 connections: an
+I/O loop that does not contend for the GIL per connection (gunicorn's gthread worker, where each thread reads and
+writes its own connection, on Linux), or a second server process, which needs the in-process cache's drops to reach
+every process (the login throttle's counts too).
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
