@@ -629,14 +629,12 @@ class RatingRepository:
                 return _sqlite_history(cursor, int(user_id), not_interested=not_interested)
             finally:
                 cursor.close()
-        postgresql = dialect == "postgresql"
-        mark = "%s" if postgresql else "?"
-        rated_at = _PG_EPOCH_MICROS_SQL if postgresql else "rated_at"
-        statement = f"SELECT 0, movie_id, rating, {rated_at} FROM ratings WHERE user_id = {mark}"
+        # PostgreSQL: one row per rating, then (part 1) per movie not interested in; times as epoch microseconds.
+        statement = f"SELECT 0, movie_id, rating, {_PG_EPOCH_MICROS_SQL} FROM ratings WHERE user_id = %s"
         params: tuple[int, ...] = (int(user_id),)
         if not_interested:  # (part, movie, -, added_at) rows after the ratings; their order is reversed below
-            added_at = _PG_EPOCH_MICROS_SQL.replace("rated_at", "added_at") if postgresql else "added_at"
-            statement += f" UNION ALL SELECT 1, movie_id, 0, {added_at} FROM not_interested WHERE user_id = {mark}"
+            added_at = _PG_EPOCH_MICROS_SQL.replace("rated_at", "added_at")
+            statement += f" UNION ALL SELECT 1, movie_id, 0, {added_at} FROM not_interested WHERE user_id = %s"
             params += (int(user_id),)
         try:
             cursor.execute(statement + " ORDER BY 1, 4, 2", params)
@@ -646,10 +644,9 @@ class RatingRepository:
         split = next((n for n, row in enumerate(rows) if row[0] == 1), len(rows))
         banned = [int(row[1]) for row in reversed(rows[split:])]  # added_at, movie_id: both descending
         if not split:
-            empty = np.zeros(0, dtype=np.int64)
-            return RatingHistory(empty, empty.copy(), np.zeros(0, dtype=np.float64)), banned
+            return _no_history(), banned
         _, movies, ratings, times = zip(*rows[:split], strict=True)
-        micros = np.array(times, dtype=np.int64 if postgresql else "datetime64[us]").astype(np.int64)
+        micros = np.array(times, dtype=np.int64)
         history = RatingHistory(np.array(movies, dtype=np.int64), np.array(ratings, dtype=np.int64), micros / 1e6)
         return history, banned
 
@@ -771,8 +768,7 @@ def _sqlite_history(cursor: Any, user_id: int, *, not_interested: bool) -> tuple
     parts = {int(part): (movies, ratings, times) for part, movies, ratings, times in cursor.fetchall()}
     movies, ratings, times = parts[0]
     if movies is None:  # no ratings: group_concat of no rows is NULL
-        empty = np.zeros(0, dtype=np.int64)
-        history = RatingHistory(empty, empty.copy(), np.zeros(0, dtype=np.float64))
+        history = _no_history()
     else:
         item_ids, micros = _joined_ints(movies), _joined_micros(times)
         order = np.lexsort((item_ids, micros))
@@ -783,6 +779,11 @@ def _sqlite_history(cursor: Any, user_id: int, *, not_interested: bool) -> tuple
         ids = _joined_ints(marked)
         banned = ids[np.lexsort((ids, _joined_micros(added)))[::-1]].tolist()
     return history, banned
+
+
+def _no_history() -> RatingHistory:
+    empty = np.zeros(0, dtype=np.int64)
+    return RatingHistory(empty, empty.copy(), np.zeros(0, dtype=np.float64))
 
 
 def _joined_ints(joined: str) -> np.ndarray:
