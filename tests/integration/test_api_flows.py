@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from movierec.api.routes.recommendations import render_items
 from movierec.domain.movies import MovieDraft
+from movierec.services.accounts import tokens_key
 from movierec.services.recommendations import Recommendation, recommendations_key
 from movierec.wiring import Container
 from tests.conftest import Auth, index_everything
@@ -242,6 +243,7 @@ def test_a_token_checked_before_a_logout_is_not_remembered_after_it(client: Flas
             logged_out[0] = client.post("/logout", headers=headers).status_code
         remember(*args)
 
+    accounts.cache.drop(tokens_key(user_id))  # as when the login's entry expired: the check reads the database
     accounts.cache.store = slow_store  # type: ignore[method-assign]
     try:
         accounts.verify(token)  # this request was already past its check
@@ -249,6 +251,48 @@ def test_a_token_checked_before_a_logout_is_not_remembered_after_it(client: Flas
         accounts.cache.store = remember  # type: ignore[method-assign]
     assert logged_out == [204]
     response = client.get(f"/recommendations/{user_id}", headers=headers)
+    assert response.status_code == 401, response.get_json()
+
+
+def test_a_token_just_issued_is_checked_without_the_database(client: FlaskClient, container: Container) -> None:
+    """A login remembers its token as live: the first request made with it reads no SQL for the check."""
+    _, headers = Auth(client).user()
+    checkouts: list[object] = []
+
+    def count(connection: Any, *_: Any) -> None:
+        checkouts.append(connection)
+
+    event.listen(container.store.engine.pool, "checkout", count)
+    try:
+        caller = container.accounts.verify(headers["Authorization"].removeprefix("Bearer "))
+    finally:
+        event.remove(container.store.engine.pool, "checkout", count)
+    assert checkouts == [] and caller.user_id > 0
+
+
+def test_a_token_issued_across_a_password_change_is_not_remembered_as_live(
+    client: FlaskClient, container: Container
+) -> None:
+    """A login whose password check passed before a password change must not have its token trusted after it."""
+    user_id, older = Auth(client).user("alice", "correct horse")
+    accounts = container.accounts
+    remember = accounts.cache.store
+    changed: list[int] = []
+
+    def slow_store(*args: Any) -> None:
+        if not changed:  # the change (which revokes every older token) lands between the login's read and its write
+            changed.append(0)
+            body = {"current_password": "correct horse", "new_password": "a brand new phrase"}
+            changed[0] = client.post("/password", json=body, headers=older).status_code
+        remember(*args)
+
+    accounts.cache.store = slow_store  # type: ignore[method-assign]
+    try:
+        token = accounts.issue_token(user_id, version=0)  # the version the login read, before the change
+    finally:
+        accounts.cache.store = remember  # type: ignore[method-assign]
+    assert changed == [200]
+    response = client.get(f"/my-ratings/{user_id}", headers={"Authorization": f"Bearer {token.access_token}"})
     assert response.status_code == 401, response.get_json()
 
 

@@ -3,9 +3,10 @@
 A token carries its own id (``jti``) and the user's token version (``ver``). Both are checked against the
 database in the one query that also checks the user still exists: ``POST /logout`` revokes one token (its id is
 kept until the token would have expired), a password change or "log out everywhere" bumps the version and so
-revokes every older token. A token found live is remembered in the cache (``tokens:<user_id>``, field ``jti``,
-value its version) so that later requests skip the query; every revocation drops that key after it commits, and
-the cache's version protocol keeps a check that read the database before a revocation from writing after it.
+revokes every older token. A token found live, or just issued, is remembered in the cache (``tokens:<user_id>``,
+field ``jti``, value its version) so that later requests skip the query; every revocation drops that key after it
+commits, and the cache's version protocol keeps a check that read the database before a revocation from writing
+after it.
 """
 
 from __future__ import annotations
@@ -185,24 +186,34 @@ class AccountService:
         self.cache.drop(tokens_key(caller.user_id))
 
     def issue_token(self, user_id: int, version: int | None = None, now: dt.datetime | None = None) -> AccessToken:
-        """A token for ``user_id`` under its token ``version`` (read from the database when not given)."""
-        if version is None:
-            with self.store.uow() as uow:
-                user = uow.users.get(user_id)
-            if user is None:
-                raise Unauthorized("invalid token")
-            version = user.token_version
+        """A token for ``user_id`` under its token ``version`` (the current one when not given), remembered as live
+        in the cache when that version is still the user's: the first request made with it skips the database.
+
+        The cache entry is looked up before the version is read (the protocol ``verify`` follows), so a revocation
+        that commits after that read drops the key and this write is refused; a ``version`` that is no longer the
+        user's (a password changed meanwhile) is never remembered, and the token it signs is refused."""
         now = now or dt.datetime.now(dt.UTC)
+        token_id = uuid.uuid4().hex
+        key = tokens_key(user_id)
+        entry = self.cache.lookup(key, token_id, LIVE_TOKEN_SECONDS)
+        with self.store.reader() as uow:
+            user = uow.users.get(user_id)
+        if user is None:
+            raise Unauthorized("invalid token")
+        if version is None:
+            version = user.token_version
         claims = {
             "sub": str(user_id),
             "iss": TOKEN_ISSUER,
             "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + self._ttl,
             "typ": "access",
-            "jti": uuid.uuid4().hex,
+            "jti": token_id,
             "ver": version,
         }
         token = jwt.encode(claims, self._key, algorithm=TOKEN_ALGORITHM)
+        if version == user.token_version:
+            self.cache.store(key, token_id, str(version).encode("ascii"), entry)
         return AccessToken(user_id=user_id, access_token=token, expires_in=self._ttl)
 
     def _signed_claims(self, token: str) -> _SignedToken:
