@@ -411,3 +411,23 @@ def test_a_rating_written_during_a_sqlite_import_is_not_lost(tmp_path: Path) -> 
         store.dispose()
     assert ("dora", movies[0], 3, 200.0) in found
     assert {("t-1", movies[0], 8, 100.0), ("t-1", movies[1], 8, 100.0)} <= found
+
+
+@pytest.mark.sql_only("what a SQL database keeps about a table")
+def test_an_import_leaves_the_table_analysed_and_on_postgres_all_visible(store: Store, tmp_path: Path) -> None:
+    """Reads by movie (a page's rating counts and means) answer from the (movie_id, rating) index alone only once
+    the imported pages are marked all-visible; the import does that itself instead of leaving it to autovacuum."""
+    assert isinstance(store, SqlStore)
+    catalogue(store, 100)
+    rows = "".join(f"u{u},movielens:{m},{1 + (u + m) % 10},{1_700_000_000 + m}\n" for u in range(30) for m in range(99))
+    assert import_csv(store, write(tmp_path, "user,movie,rating,timestamp\n" + rows)).written == 2970
+    with store.engine.connect() as connection:
+        if store.dialect == "sqlite":
+            analysed = connection.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'ratings'")).scalar()
+            assert analysed
+            return
+        pages, visible, tuples = connection.execute(
+            text("SELECT relpages, relallvisible, reltuples FROM pg_class WHERE relname = 'ratings'")
+        ).one()
+    assert pages > 1 and visible == pages
+    assert tuples == 2970

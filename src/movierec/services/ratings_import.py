@@ -38,7 +38,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from movierec.domain.errors import InvalidInput
+from movierec.domain.errors import DatabaseUnavailable, InvalidInput
 from movierec.ingest import offline
 from movierec.log import get_logger
 from movierec.store.port import Store, UnitOfWork
@@ -187,6 +187,10 @@ def import_batches(
                     progress(len(batch.ratings))
         uow.ratings.finish_import()
         uow.commit()
+    try:
+        store.settle_ratings(importer.report.written)
+    except DatabaseUnavailable:  # committed already: the database's own maintenance does it later
+        log.warning("ratings_import.settle_failed", written=importer.report.written)
     importer.report.seconds = time.perf_counter() - started
     return importer.report
 

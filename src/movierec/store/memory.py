@@ -504,5 +504,8 @@ class MemoryStore:
     def ping(self) -> None:
         return None
 
+    def settle_ratings(self, rows_written: int) -> None:
+        return None  # nothing is kept about the data: every read walks it
+
     def dispose(self) -> None:
         return None

@@ -227,4 +227,10 @@ class Store(Protocol):
         """Raise ``DatabaseUnavailable`` unless the database answers."""
         ...
 
+    def settle_ratings(self, rows_written: int) -> None:
+        """After a ratings import committed ``rows_written`` rows: bring what the database keeps about the table up
+        to date (planner statistics; on PostgreSQL the visibility map too, so reads by movie are answered from an
+        index alone), instead of waiting for background maintenance. ``DatabaseUnavailable`` when it cannot."""
+        ...
+
     def dispose(self) -> None: ...

@@ -695,6 +695,8 @@ class RatingRepository:
         try:
             if not self._import_begun:
                 self._import_begun = True
+                if dialect == "postgresql":  # durable once acknowledged, even on a server that commits lazily;
+                    cursor.execute("SET LOCAL synchronous_commit = on")  # and settle_ratings can mark it visible
                 self._begin_bulk_load(dialect, cursor, len(users))
             if self._bulk is not None:
                 self._bulk.rows += len(users)
@@ -1023,6 +1025,23 @@ def _rebuild_after_bulk_load(cursor: Any, bulk: _BulkLoad) -> None:
         detail = exc.diag.message_detail or str(exc)
         raise InvalidInput(f"ratings of a user or movie that does not exist: {detail}") from None
     cursor.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout)))
+
+
+def settle_ratings(connection: Any, rows: int) -> None:
+    """``Store.settle_ratings`` on an autocommit connection. PostgreSQL: ``VACUUM (ANALYZE) ratings``. Rows a
+    ``COPY`` just wrote are not yet marked all-visible, so the count and mean of a movie's ratings (the numbers a
+    page shows) visit every heap page they sit on until autovacuum comes by, minutes later: 2.8 ms for 20 popular
+    MovieLens movies against 1.2 ms from the ``(movie_id, rating)`` index alone. (A page is marked only once the
+    commit that wrote it is flushed: ``import_many`` commits synchronously.) SQLite: ``ANALYZE ratings``."""
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql("ANALYZE ratings")
+        return
+    budget_ms = max(60_000, rows * _REBUILD_MICROS_PER_ROW // 1000)  # a session setting: autocommit has no LOCAL
+    connection.exec_driver_sql(f"SET statement_timeout = {int(budget_ms)}")
+    try:
+        connection.exec_driver_sql("VACUUM (ANALYZE) ratings")
+    finally:
+        connection.exec_driver_sql("RESET statement_timeout")
 
 
 def _sqlite_times(micros: np.ndarray) -> list[str]:

@@ -23,6 +23,7 @@ from movierec.store.repositories import (
     RatingRepository,
     UserRepository,
     WatchlistRepository,
+    settle_ratings,
 )
 
 # What a database that does not answer raises (a SQL error of the statement itself is none of these).
@@ -106,6 +107,15 @@ class SqlStore:
     def ping(self) -> None:
         try:
             self._ping()
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailable() from exc
+
+    def settle_ratings(self, rows_written: int) -> None:
+        if rows_written <= 0:
+            return
+        try:
+            with self.engine.connect() as connection:
+                settle_ratings(connection.execution_options(isolation_level="AUTOCOMMIT"), rows_written)
         except UNREACHABLE as exc:
             raise DatabaseUnavailable() from exc
 
