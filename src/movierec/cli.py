@@ -413,18 +413,42 @@ STOP_GRACE_SECONDS = 10.0  # how long the requests in progress may take to finis
 
 def _stop_gracefully(server: Any) -> None:
     """Stop a waitress server without cutting the requests it is answering: no new connection is accepted, the
-    worker threads finish their requests while the event loop keeps sending the answers, then every connection is
-    closed on the loop's own thread (which makes ``server.run`` return). Called from a signal handler, so the wait
-    happens in a thread: blocking the loop here would keep it from sending the very answers it waits for."""
+    worker threads finish their requests, each connection is closed once the event loop has sent all it holds for it
+    (a worker that returned may leave most of a large answer still to send), then every connection left is closed on
+    the loop's own thread (which makes ``server.run`` return). All within ``STOP_GRACE_SECONDS``. Called from a
+    signal handler, so the wait happens in a thread: blocking the loop here would keep it from sending the very
+    answers it waits for."""
     from waitress import wasyncore
 
     server.accepting = False
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
 
     def drain() -> None:
         server.task_dispatcher.shutdown(timeout=STOP_GRACE_SECONDS)
+        server.trigger.pull_trigger(lambda: _close_when_flushed(server))
+        while _connections_open(server) and time.monotonic() < deadline:
+            time.sleep(0.05)
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
 
     threading.Thread(target=drain, name="api-stop", daemon=True).start()
+
+
+def _close_when_flushed(server: Any) -> None:
+    """On the loop's thread: every connection closes itself once its output is sent (waitress' own flag)."""
+    from waitress.channel import HTTPChannel
+
+    for channel in list(server._map.values()):
+        if isinstance(channel, HTTPChannel):
+            channel.close_when_flushed = True
+
+
+def _connections_open(server: Any) -> bool:
+    from waitress.channel import HTTPChannel
+
+    try:
+        return any(isinstance(channel, HTTPChannel) for channel in list(server._map.values()))
+    except RuntimeError:  # the loop's thread changed the map while it was copied: look again
+        return True
 
 
 class UiFailed(RuntimeError):

@@ -7,6 +7,7 @@ answered, and the client still gets its whole answer; nothing is logged as an ex
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -59,3 +60,42 @@ def test_a_request_in_progress_gets_its_answer_when_the_server_stops(caplog: pyt
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=5)  # and nothing is served any more
+
+
+def test_an_answer_still_being_sent_when_the_workers_are_done_is_sent_whole() -> None:
+    """The worker hands a large answer to the event loop and returns; the stop waits for the loop to send all of it
+    to a client that reads slowly, instead of closing the connection once the workers are done."""
+    entered, release = threading.Event(), threading.Event()
+    body = b"y" * (8 * 1024 * 1024)  # more than the kernel's send and receive buffers hold between them
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        entered.set()
+        release.wait(NOT_A_HANG_SECONDS)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    (port,) = free_ports(1)
+    server = create_server(app, host="127.0.0.1", port=port, threads=2, asyncore_use_poll=True)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the client reads nothing until the workers are done
+    client.settimeout(NOT_A_HANG_SECONDS)
+    try:
+        client.connect(("127.0.0.1", port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert entered.wait(NOT_A_HANG_SECONDS), "the request never reached the app"
+        _stop_gracefully(server)
+        release.set()
+        dispatcher = server.task_dispatcher
+        wait_until(lambda: not dispatcher.threads, NOT_A_HANG_SECONDS, "the workers to finish")
+        received = bytearray()
+        while chunk := client.recv(1 << 16):
+            received += chunk
+    finally:
+        client.close()
+    loop.join(NOT_A_HANG_SECONDS)
+    assert not loop.is_alive(), "the server's loop did not end"
+    head, _, rest = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    assert len(rest) == len(body)
