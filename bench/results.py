@@ -573,10 +573,24 @@ a second at 16 connections. At 64 it gives about 15% fewer than the history chan
 then holds the GIL while waitress' single I/O thread, which walks every open connection on each turn of its loop,
 waits for it, and the threads that could compute next wait for requests to be read (a py-spy profile: 0.3
 thread-seconds a second in the task queue's wait). A shorter GIL switch interval (1 ms, 0.2 ms) measured no steady
-gain and cost cached answers up to two thirds of their rate at 64 connections. What would close 64 connections: an
-I/O loop that does not contend for the GIL per connection (gunicorn's gthread worker, where each thread reads and
-writes its own connection, on Linux), or a second server process, which needs the in-process cache's drops to reach
-every process (the login throttle's counts too).
+gain and cost cached answers up to two thirds of their rate at 64 connections. Also measured at 64 connections, in
+alternating 6-s runs of the same data (a /tmp harness): a longer switch interval (50 ms), and a gate letting two lists
+in at once, no difference; waitress with 3 or 4 threads, less CPU per list (2.7-3.6 ms against 3.5-3.8 with 8) but
+the one-route app on 3 threads drops to about half its rate; gunicorn's gthread worker (1 worker, 8 threads), the
+same lists a second (260-420 against 285-390 on waitress) while the one-route app ran slower on it (1,740-2,990
+against 2,430-3,620 requests/s), so its better ratio (12-16% against 11-12%) came from the denominator, not the work.
+Under load a list costs 3-4.5 ms of the server's CPU, against 1.55 ms through the test client in one thread: the rest
+is threads handing the GIL to each other and waitress' loop over every connection. What would close 64 connections:
+a second server process, which needs the in-process cache's drops to reach every process (the login throttle's
+counts too).
+
+The full stack's uncached lists inside the API were 10.8 ms at p95, now 6.8. Two costs of the first list a user asks
+for after a login or an import, which the benchmark measures: the token check read PostgreSQL (the bench, as a
+client logging in, uses fresh tokens; a token just issued is now remembered as live in the cache, looked up before
+the version is read so a revocation in between keeps it out), and the numbers of the movies shown (the count and mean
+of their ratings) visited every heap page of those movies, since rows a `COPY` wrote are not marked all-visible
+until autovacuum comes by (2.8 ms for 20 popular movies; an import now commits synchronously and runs `VACUUM
+(ANALYZE) ratings`, and the index alone answers in 1.2 ms).
 
 - Noise: the machine has 2 cores shared with other work (the load averages above are taken when each part starts;
   the load runs themselves push it up, hence the value at the end); the services, the load generator and the
