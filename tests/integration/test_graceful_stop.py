@@ -21,20 +21,27 @@ from movierec.probes import free_ports
 from tests.conftest import NOT_A_HANG_SECONDS, wait_until
 
 
+class HeldApp:
+    """A server whose one route waits until the test releases it, then answers ``body``; its loop in a thread."""
+
+    def __init__(self, body: bytes) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._body = body
+        (self.port,) = free_ports(1)
+        self.server = create_server(self._app, host="127.0.0.1", port=self.port, threads=2, asyncore_use_poll=True)
+        self.loop = threading.Thread(target=self.server.run, daemon=True)
+        self.loop.start()
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.entered.set()
+        self.release.wait(NOT_A_HANG_SECONDS)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(self._body)))])
+        return [self._body]
+
+
 def test_a_request_in_progress_gets_its_answer_when_the_server_stops(caplog: pytest.LogCaptureFixture) -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        entered.set()
-        release.wait(NOT_A_HANG_SECONDS)
-        body = b"x" * 200_000  # bigger than a socket buffer: the loop must keep sending while the stop waits
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-        return [body]
-
-    (port,) = free_ports(1)
-    server = create_server(app, host="127.0.0.1", port=port, threads=2, asyncore_use_poll=True)
-    loop = threading.Thread(target=server.run, daemon=True)
-    loop.start()
+    held = HeldApp(b"x" * 200_000)  # bigger than a socket buffer: the loop must keep sending while the stop waits
+    entered, release, server, loop, port = held.entered, held.release, held.server, held.loop, held.port
     answers: list[httpx.Response | BaseException] = []
 
     def ask() -> None:
@@ -65,19 +72,9 @@ def test_a_request_in_progress_gets_its_answer_when_the_server_stops(caplog: pyt
 def test_an_answer_still_being_sent_when_the_workers_are_done_is_sent_whole() -> None:
     """The worker hands a large answer to the event loop and returns; the stop waits for the loop to send all of it
     to a client that reads slowly, instead of closing the connection once the workers are done."""
-    entered, release = threading.Event(), threading.Event()
     body = b"y" * (8 * 1024 * 1024)  # more than the kernel's send and receive buffers hold between them
-
-    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        entered.set()
-        release.wait(NOT_A_HANG_SECONDS)
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-        return [body]
-
-    (port,) = free_ports(1)
-    server = create_server(app, host="127.0.0.1", port=port, threads=2, asyncore_use_poll=True)
-    loop = threading.Thread(target=server.run, daemon=True)
-    loop.start()
+    held = HeldApp(body)
+    entered, release, server, loop, port = held.entered, held.release, held.server, held.loop, held.port
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the client reads nothing until the workers are done
     client.settimeout(NOT_A_HANG_SECONDS)
