@@ -97,10 +97,10 @@ class ReadyAnswers:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET":
             path = environ.get("PATH_INFO", "")
-            route = self._exact.get(path) or self._matching(path)
+            route, params = self._route(path)
             if route is not None:
                 try:
-                    ready = self._ready(route, path, environ)
+                    ready = self._ready(route, params, environ)
                 except Exception:  # a bug here must not cost the request: Flask answers it (and its errors)
                     log.exception("ready_answer.failed", path=path)
                     ready = None
@@ -113,24 +113,29 @@ class ReadyAnswers:
                     return [body]
         return self.inner(environ, start_response)
 
-    def _matching(self, path: str) -> _Route | None:
+    def _route(self, path: str) -> tuple[_Route | None, dict[str, str]]:
+        """The route answering ``path`` and the values of its path parameters, matched once; (None, {}) if none."""
+        route = self._exact.get(path)
+        if route is not None:
+            return route, {}
         for route in self._patterns:
-            if path.startswith(route.prefix) and route.pattern is not None and route.pattern.fullmatch(path):
-                return route
-        return None
+            if path.startswith(route.prefix) and route.pattern is not None:
+                matched = route.pattern.fullmatch(path)
+                if matched is not None:
+                    return route, matched.groupdict()
+        return None, {}
 
-    def _ready(self, route: _Route, path: str, environ: WSGIEnvironment) -> tuple[bytes, int | None] | None:
+    def _ready(
+        self, route: _Route, params: dict[str, str], environ: WSGIEnvironment
+    ) -> tuple[bytes, int | None] | None:
         """The answer's bytes and the caller's user id when the answer is ready; None to let Flask answer."""
         spec = route.spec
         assert spec.ready is not None
         kwargs: dict[str, Any] = {}
-        if route.pattern is not None:
-            matched = route.pattern.fullmatch(path)
-            assert matched is not None
-            try:
-                kwargs.update((name, parse_path_id(value, name)) for name, value in matched.groupdict().items())
-            except MovieRecError:
-                return None
+        try:
+            kwargs.update((name, parse_path_id(value, name)) for name, value in params.items())
+        except MovieRecError:
+            return None
         if spec.query is not None:
             query = route.query(environ)
             if query is None:

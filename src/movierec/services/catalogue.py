@@ -219,13 +219,13 @@ class CatalogueService:
             self._numbers.pop(movie_id, None)
 
     def latest(self, limit: int, offset: int = 0) -> list[Movie]:
-        return self._listing(("latest", limit, offset), lambda uow: uow.movies.latest(limit, offset))
+        return self._listing(_latest_key(limit, offset), lambda uow: uow.movies.latest(limit, offset))
 
     def held_latest(self, limit: int, offset: int = 0) -> tuple[list[Movie], dict[int, MovieNumbers]] | None:
         """``latest``'s page and the numbers of its movies when this process holds both now (no database read: what
         ``latest`` and ``numbers`` would return); None otherwise."""
         with self._listings_lock:
-            movies: list[Movie] | None = self._listings.get(("latest", limit, offset))
+            movies: list[Movie] | None = self._listings.get(_latest_key(limit, offset))
         if movies is None:
             return None
         numbers = self.held_numbers([movie.id for movie in movies])
@@ -254,3 +254,8 @@ class CatalogueService:
     def count(self) -> int:
         with self.store.uow() as uow:
             return uow.movies.count()
+
+
+def _latest_key(limit: int, offset: int) -> tuple[object, ...]:
+    """Where a page of ``latest`` is kept among the listings (what ``held_latest`` looks up)."""
+    return ("latest", limit, offset)
