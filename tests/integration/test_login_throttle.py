@@ -56,6 +56,7 @@ def test_a_guesser_is_stopped_and_the_owner_still_logs_in_from_a_fresh_address(b
     blocked = login(one, "alice", PASSWORD)  # the guesser's address is stopped, even with the right password
     assert blocked.status_code == 429
     assert blocked.get_json()["error"]["code"] == "too_many_requests"
+    assert "failed logins" in blocked.get_json()["error"]["message"]
     assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     assert login(two, "alice", PASSWORD, address="192.0.2.44").status_code == 200  # the owner, elsewhere
 
@@ -77,7 +78,9 @@ def test_failed_logins_from_one_address_are_throttled(backends: list[FlaskClient
     Auth(one).register("carol", "carol's password")
     for attempt in range(30):  # every username once: only the address's own budget (30 a minute) runs out
         assert login(one if attempt % 2 else two, f"nobody{attempt}", "whatever it is").status_code == 401
-    assert login(one, "carol", "carol's password").status_code == 429
+    throttled = login(one, "carol", "carol's password")
+    assert throttled.status_code == 429
+    assert "logins from this address" in throttled.get_json()["error"]["message"]  # not "failed": any attempt counts
     assert login(two, "carol", "carol's password", address="192.0.2.1").status_code == 200
 
 

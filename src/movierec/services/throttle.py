@@ -87,11 +87,13 @@ class LoginThrottle:
         """Take one attempt for (``key``, ``address``) and ``address``, or raise ``TooManyAttempts``. The delay
         (seconds) to wait before checking the password, from the username's recent failures."""
         retry_after = self._throttle.reserve(self._pair, key, address or "-")
+        what = "failed logins"  # the pair's count starts again at each success
         if retry_after is None and address:
             retry_after = self._throttle.reserve(self._address, address)
+            what = "logins from this address"  # every attempt counts, failed or not
         if retry_after is not None:
             log.info("login.throttled", username=key, address=address, retry_after=retry_after)
-            raise TooManyAttempts("failed logins", retry_after)
+            raise TooManyAttempts(what, retry_after)
         excess = self._throttle.count(self._failures, key) - self._soft
         return 0.0 if excess <= 0 else min(MAX_DELAY_SECONDS, DELAY_PER_EXCESS_FAILURE * excess)
 
