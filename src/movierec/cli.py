@@ -435,20 +435,22 @@ def _stop_gracefully(server: Any) -> None:
 
 def _close_when_flushed(server: Any) -> None:
     """On the loop's thread: every connection closes itself once its output is sent (waitress' own flag)."""
-    from waitress.channel import HTTPChannel
-
-    for channel in list(server._map.values()):
-        if isinstance(channel, HTTPChannel):
-            channel.close_when_flushed = True
+    for channel in _connections(server):
+        channel.close_when_flushed = True
 
 
 def _connections_open(server: Any) -> bool:
-    from waitress.channel import HTTPChannel
-
     try:
-        return any(isinstance(channel, HTTPChannel) for channel in list(server._map.values()))
+        return bool(_connections(server))
     except RuntimeError:  # the loop's thread changed the map while it was copied: look again
         return True
+
+
+def _connections(server: Any) -> list[Any]:
+    """The server's client connections (its map also holds the listening socket and the wake-up pipe)."""
+    from waitress.channel import HTTPChannel
+
+    return [channel for channel in list(server._map.values()) if isinstance(channel, HTTPChannel)]
 
 
 class UiFailed(RuntimeError):

@@ -1010,7 +1010,7 @@ def _rebuild_after_bulk_load(cursor: Any, bulk: _BulkLoad) -> None:
 
     cursor.execute("SHOW statement_timeout")
     (timeout,) = cursor.fetchone()
-    budget_ms = max(60_000, bulk.rows * _REBUILD_MICROS_PER_ROW // 1000)
+    budget_ms = _maintenance_budget_ms(bulk.rows)
     cursor.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(budget_ms)))
     # each index is built by one sort of the whole table: the default 64 MB spills a 25M-row sort to many runs
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -1036,12 +1036,18 @@ def settle_ratings(connection: Any, rows: int) -> None:
     if connection.dialect.name != "postgresql":
         connection.exec_driver_sql("ANALYZE ratings")
         return
-    budget_ms = max(60_000, rows * _REBUILD_MICROS_PER_ROW // 1000)  # a session setting: autocommit has no LOCAL
+    budget_ms = _maintenance_budget_ms(rows)  # a session setting: autocommit has no LOCAL
     connection.exec_driver_sql(f"SET statement_timeout = {int(budget_ms)}")
     try:
         connection.exec_driver_sql("VACUUM (ANALYZE) ratings")
     finally:
         connection.exec_driver_sql("RESET statement_timeout")
+
+
+def _maintenance_budget_ms(rows: int) -> int:
+    """The statement timeout for a pass over a whole ratings table of about ``rows`` rows (an index build, a
+    VACUUM): a minute at least, more for a large table."""
+    return max(60_000, rows * _REBUILD_MICROS_PER_ROW // 1000)
 
 
 def _sqlite_times(micros: np.ndarray) -> list[str]:
